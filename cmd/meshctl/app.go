@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/urfave/cli/v2"
+)
+
+// newApp builds the command tree. Each verb's command is defined in its own
+// file; this is the only place they are listed.
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:  "meshctl",
+		Usage: "ops and admin toolkit for a claudemesh broker's PostgreSQL database",
+		UsageText: `meshctl [global options] command [command options]
+
+Examples:
+   meshctl --database-url postgres://ops@db:5432/claudemesh migrate status
+   DATABASE_URL=postgres://ops@db/claudemesh meshctl --json migrate status`,
+		Description: "Exit codes: 0 ok, 1 operational error, 2 usage error; see the README for the codes each check adds.",
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{
+				Name:    "database-url",
+				Usage:   "PostgreSQL URL or key=value DSN (the password is never printed)",
+				EnvVars: []string{"DATABASE_URL"},
+			},
+			&cli.BoolFlag{Name: "json", Usage: "machine-readable output on stdout; logs and progress go to stderr"},
+			&cli.BoolFlag{Name: "no-color", Usage: "no colour in human output", EnvVars: []string{"NO_COLOR"}},
+			&cli.BoolFlag{Name: "verbose", Usage: "more detail on stderr"},
+		},
+		Commands:             commands(),
+		EnableBashCompletion: true,
+		HideHelpCommand:      false,
+		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
+			return usageError("%v (see meshctl --help)", err)
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to codes; never os.Exit inside the library
+	}
+	return app
+}
+
+// commands lists every verb. Add new verbs here.
+func commands() []*cli.Command {
+	cmds := []*cli.Command{
+		versionCommand(),
+		completionCommand(),
+	}
+	for _, c := range cmds {
+		setUsageErrors(c)
+	}
+	return cmds
+}
+
+// setUsageErrors makes flag-parsing mistakes anywhere in the tree exit 2.
+func setUsageErrors(c *cli.Command) {
+	if c.OnUsageError == nil {
+		c.OnUsageError = func(ctx *cli.Context, err error, isSub bool) error {
+			return usageError("%v (see meshctl %s --help)", err, ctx.Command.FullName())
+		}
+	}
+	for _, s := range c.Subcommands {
+		setUsageErrors(s)
+	}
+}
+
+// run executes meshctl with args and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	if len(args) > 1 && !isKnown(app, args[1:]) {
+		reportError(stderr, usageError("unknown command %q (see meshctl --help)", firstCommand(args[1:])))
+		return ExitUsage
+	}
+	err := app.RunContext(ctx, args)
+	if err != nil {
+		reportError(stderr, err)
+	}
+	return exitCode(err)
+}
+
+// isKnown reports whether the first non-flag argument names a command.
+func isKnown(app *cli.App, args []string) bool {
+	name := firstCommand(args)
+	if name == "" {
+		return true
+	}
+	for _, c := range app.Commands {
+		if c.HasName(name) {
+			return true
+		}
+	}
+	return name == "help" || name == "h"
+}
+
+// firstCommand returns the first argument that is not a global flag.
+func firstCommand(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return ""
+		case a == "--database-url" || a == "-database-url":
+			i++ // the flag's value
+		case len(a) > 0 && a[0] == '-':
+		default:
+			return a
+		}
+	}
+	return ""
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/claudemesh/meshctl/internal/dbconn"
+)
+
+// Exit codes. This table is the one place meshctl's exit codes are defined;
+// the README's exit-code table mirrors it. Pipelines branch on these, so a
+// code's meaning never changes once released.
+const (
+	ExitOK               = 0 // success; for checks: nothing to report
+	ExitError            = 1 // operational error: database unreachable, SQL failed, I/O error
+	ExitUsage            = 2 // bad flags, arguments or input files given by the caller
+	ExitPending          = 3 // migrate status --exit-code: migrations are pending
+	ExitDrift            = 4 // migrate: applied files changed, files missing, a failed or out-of-order file
+	ExitLocked           = 5 // migrate: the migration lock was not acquired within --lock-wait
+	ExitTamper           = 6 // audit verify: the chain shows tampering
+	ExitVectorsFailed    = 7 // vectors verify: at least one vector gave the wrong verdict
+	ExitVectorsMalformed = 8 // vectors verify: a vector file is malformed
+)
+
+// exitError carries an exit code with the error that explains it.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode attaches an exit code to err. A nil err still yields the code
+// (for results such as "tamper found" that are not failures of meshctl).
+func withCode(code int, err error) error {
+	if err == nil {
+		err = errors.New("")
+	}
+	return &exitError{code: code, err: err}
+}
+
+// usageError marks a mistake in how meshctl was called.
+func usageError(format string, args ...any) error {
+	return withCode(ExitUsage, fmt.Errorf(format, args...))
+}
+
+// exitCode maps an error returned by a verb to its exit code. Typed errors
+// from the domain packages are matched here and nowhere else.
+func exitCode(err error) int {
+	var ee *exitError
+	var ce *dbconn.Error
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ce):
+		if ce.Kind == dbconn.KindMissingDSN || ce.Kind == dbconn.KindBadDSN {
+			return ExitUsage
+		}
+		return ExitError
+	case errors.Is(err, context.Canceled):
+		return ExitError
+	}
+	return ExitError
+}
+
+// reportError prints err as one line on stderr (nothing for a bare code).
+func reportError(w io.Writer, err error) {
+	if err == nil {
+		return
+	}
+	msg := strings.TrimSpace(err.Error())
+	if errors.Is(err, context.Canceled) {
+		msg = "interrupted"
+	}
+	if msg == "" {
+		return
+	}
+	fmt.Fprintf(w, "meshctl: %s\n", msg)
+}

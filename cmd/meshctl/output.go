@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/urfave/cli/v2"
+)
+
+// env is what every verb gets: where to write, and the global switches.
+type env struct {
+	stdout, stderr io.Writer
+	json           bool
+	noColor        bool
+	verbose        bool
+	databaseURL    string
+}
+
+func envFrom(c *cli.Context) *env {
+	return &env{
+		stdout:      c.App.Writer,
+		stderr:      c.App.ErrWriter,
+		json:        c.Bool("json"),
+		noColor:     c.Bool("no-color"),
+		verbose:     c.Bool("verbose"),
+		databaseURL: c.String("database-url"),
+	}
+}
+
+// printJSON writes v as indented JSON on stdout: the machine-readable form
+// of every verb's result under --json.
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// table renders rows under header on stdout.
+func (e *env) table(header []string, rows [][]string) error {
+	t := tablewriter.NewWriter(e.stdout)
+	t.Header(header)
+	if err := t.Bulk(rows); err != nil {
+		return err
+	}
+	return t.Render()
+}

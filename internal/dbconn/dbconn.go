@@ -1,0 +1,290 @@
+// Package dbconn opens PostgreSQL connections the way every meshctl verb
+// needs them: application_name=meshctl so operators can find meshctl in
+// pg_stat_activity, a bounded connect timeout, and errors that are one clear
+// line with the password removed. Nothing in this package prints.
+package dbconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// AppName is the application_name meshctl sets unless the DSN names one.
+const AppName = "meshctl"
+
+// DefaultConnectTimeout bounds how long a connection attempt may take when
+// the DSN sets no connect_timeout.
+const DefaultConnectTimeout = 10 * time.Second
+
+// Kind classifies why a connection could not be made.
+type Kind int
+
+const (
+	KindOther       Kind = iota
+	KindBadDSN           // the DSN cannot be parsed
+	KindMissingDSN       // no DSN given at all
+	KindUnreachable      // nothing answers at the address, or DNS failed
+	KindTimeout          // the connect timeout ran out
+	KindAuth             // wrong password or no such role
+	KindNoDatabase       // the database does not exist
+	KindTLS              // TLS negotiation failed
+)
+
+// Error is a connection failure. Its message is one line, safe to print:
+// it never contains the password.
+type Error struct {
+	Kind   Kind
+	Target string // host:port/database, no credentials
+	Detail string // short cause, credentials removed
+}
+
+func (e *Error) Error() string {
+	var what, hint string
+	switch e.Kind {
+	case KindMissingDSN:
+		return "no database given: set --database-url or DATABASE_URL (postgres://user:password@host:5432/dbname)"
+	case KindBadDSN:
+		return fmt.Sprintf("invalid database URL: %s; use postgres://user:password@host:5432/dbname or key=value form (host=... dbname=...)", e.Detail)
+	case KindUnreachable:
+		what, hint = "cannot reach the database server", "check the host and port, and that PostgreSQL is running"
+	case KindTimeout:
+		what, hint = "timed out connecting to the database", "check the host and port, firewalls, or raise connect_timeout"
+	case KindAuth:
+		what, hint = "the database refused the login", "check the user name and password"
+	case KindNoDatabase:
+		what, hint = "the database does not exist", "check the database name in the URL"
+	case KindTLS:
+		what, hint = "TLS negotiation with the database failed", "check sslmode and the server's certificate"
+	default:
+		what, hint = "cannot connect to the database", "check --database-url"
+	}
+	msg := fmt.Sprintf("%s at %s", what, e.Target)
+	if e.Detail != "" {
+		msg += " (" + e.Detail + ")"
+	}
+	return msg + ": " + hint
+}
+
+// ParseConfig parses a DSN in URL or key=value form and applies meshctl's
+// defaults. An empty DSN is an error (meshctl never guesses a database).
+func ParseConfig(dsn string) (*pgxpool.Config, error) {
+	if strings.TrimSpace(dsn) == "" {
+		return nil, &Error{Kind: KindMissingDSN}
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, &Error{Kind: KindBadDSN, Detail: scrub(parseDetail(err), dsn)}
+	}
+	cc := cfg.ConnConfig
+	if _, ok := cc.RuntimeParams["application_name"]; !ok {
+		cc.RuntimeParams["application_name"] = AppName
+	}
+	if cc.ConnectTimeout == 0 {
+		cc.ConnectTimeout = DefaultConnectTimeout
+	}
+	return cfg, nil
+}
+
+// OpenPool parses dsn, connects, and pings once so that a bad address,
+// password or database name is reported now, as an *Error.
+func OpenPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, classify(err, cfg.ConnConfig, dsn)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, classify(err, cfg.ConnConfig, dsn)
+	}
+	return pool, nil
+}
+
+// Connect opens one connection (for work that must stay on a single
+// backend, such as holding a session-level advisory lock).
+func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	cfg, err := ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
+	if err != nil {
+		return nil, classify(err, cfg.ConnConfig, dsn)
+	}
+	return conn, nil
+}
+
+// Redact returns dsn with any password replaced by "xxxxx", in URL and
+// key=value forms. Use it whenever a DSN must appear in output.
+func Redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if u.User != nil {
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			}
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return redactKV(dsn)
+}
+
+// redactKV replaces password=... in a key=value DSN, honouring quotes.
+func redactKV(dsn string) string {
+	var b strings.Builder
+	i := 0
+	for i < len(dsn) {
+		j := strings.Index(dsn[i:], "password")
+		if j < 0 {
+			b.WriteString(dsn[i:])
+			break
+		}
+		j += i
+		k := j + len("password")
+		for k < len(dsn) && dsn[k] == ' ' {
+			k++
+		}
+		if k >= len(dsn) || dsn[k] != '=' || (j > 0 && dsn[j-1] != ' ') {
+			b.WriteString(dsn[i:k])
+			i = k
+			continue
+		}
+		k++
+		for k < len(dsn) && dsn[k] == ' ' {
+			k++
+		}
+		b.WriteString(dsn[i:k])
+		b.WriteString("xxxxx")
+		// skip the value
+		if k < len(dsn) && dsn[k] == '\'' {
+			k++
+			for k < len(dsn) && dsn[k] != '\'' {
+				if dsn[k] == '\\' {
+					k++
+				}
+				k++
+			}
+			k++
+		} else {
+			for k < len(dsn) && dsn[k] != ' ' {
+				k++
+			}
+		}
+		i = min(k, len(dsn))
+	}
+	return b.String()
+}
+
+// secrets lists the strings that must never appear in an error.
+func secrets(dsn string, cc *pgx.ConnConfig) []string {
+	var s []string
+	if cc != nil && cc.Password != "" {
+		s = append(s, cc.Password)
+	}
+	if p := os.Getenv("PGPASSWORD"); p != "" {
+		s = append(s, p)
+	}
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			s = append(s, p, url.QueryEscape(p), url.PathEscape(p))
+		}
+	}
+	return s
+}
+
+func scrub(msg, dsn string) string {
+	for _, s := range secrets(dsn, nil) {
+		msg = strings.ReplaceAll(msg, s, "xxxxx")
+	}
+	return msg
+}
+
+func parseDetail(err error) string {
+	// pgconn's ParseConfigError is "cannot parse `DSN`: reason"; keep only the reason.
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) && pe.Unwrap() != nil {
+		return pe.Unwrap().Error()
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+func target(cc *pgx.ConnConfig) string {
+	host := cc.Host
+	if strings.HasPrefix(host, "/") {
+		return fmt.Sprintf("%s (socket, port %d)/%s", host, cc.Port, cc.Database)
+	}
+	return fmt.Sprintf("%s/%s", net.JoinHostPort(host, fmt.Sprint(cc.Port)), cc.Database)
+}
+
+func classify(err error, cc *pgx.ConnConfig, dsn string) error {
+	e := &Error{Kind: KindOther, Target: target(cc)}
+	var pgErr *pgconn.PgError
+	var netErr net.Error
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &pgErr):
+		switch pgErr.Code {
+		case "28P01", "28000":
+			e.Kind = KindAuth
+			e.Detail = "user " + cc.User
+		case "3D000":
+			e.Kind = KindNoDatabase
+			e.Detail = "database " + cc.Database
+		default:
+			e.Detail = pgErr.Code + " " + pgErr.Message
+		}
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		e.Kind = KindTimeout
+	case errors.As(err, &dnsErr):
+		e.Kind = KindUnreachable
+		e.Detail = "unknown host " + dnsErr.Name
+	case errors.Is(err, syscall.ECONNREFUSED):
+		e.Kind = KindUnreachable
+		e.Detail = "connection refused"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		e.Kind = KindUnreachable
+		e.Detail = "no route to host"
+	case strings.Contains(err.Error(), "tls"):
+		e.Kind = KindTLS
+	default:
+		var ce *pgconn.ConnectError
+		if errors.As(err, &ce) && ce.Unwrap() != nil {
+			e.Detail = lastPart(ce.Unwrap().Error())
+		} else {
+			e.Detail = lastPart(err.Error())
+		}
+	}
+	for _, s := range secrets(dsn, cc) {
+		e.Detail = strings.ReplaceAll(e.Detail, s, "xxxxx")
+	}
+	return e
+}
+
+func lastPart(s string) string {
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		return s[i+2:]
+	}
+	return s
+}
