@@ -71,7 +71,7 @@ func ParseAPIKey(secret string) (APIKey, error) {
 	if len(secret) != APIKeyLength {
 		return APIKey{}, formatErr("api key", "want %d characters, got %d", APIKeyLength, len(secret))
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(secret[len(APIKeyScheme):])
+	b, err := decodeB64(base64.RawURLEncoding, secret[len(APIKeyScheme):])
 	if err != nil || len(b) != 32 {
 		return APIKey{}, formatErr("api key", "not base64url (no padding) of 32 bytes")
 	}

@@ -33,7 +33,7 @@ func EncodeBodyV1(plaintext string) (string, error) {
 
 // DecodeBodyV1 decodes a v1 ciphertext column.
 func DecodeBodyV1(ciphertext string) (string, error) {
-	b, err := base64.StdEncoding.Strict().DecodeString(ciphertext)
+	b, err := decodeB64(base64.StdEncoding, ciphertext)
 	if err != nil {
 		return "", formatErr("body", "not base64 std")
 	}
@@ -55,7 +55,7 @@ func EncodeBodyV2(plaintext string, nonce [24]byte, topicKey [32]byte) (string, 
 
 // DecodeBodyV2 opens a v2 body with the topic key.
 func DecodeBodyV2(ciphertext, nonceB64 string, topicKey [32]byte) (string, error) {
-	ct, err := base64.StdEncoding.Strict().DecodeString(ciphertext)
+	ct, err := decodeB64(base64.StdEncoding, ciphertext)
 	if err != nil {
 		return "", formatErr("body", "not base64 std")
 	}

@@ -1,8 +1,10 @@
 package meshfmt
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Every failure returned by this package wraps one of them,
@@ -37,4 +39,14 @@ func (e *FormatError) Unwrap() error { return ErrEncoding }
 
 func formatErr(field, format string, args ...any) error {
 	return &FormatError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// decodeB64 decodes canonical base64 only: encoding/base64 silently skips
+// '\r' and '\n', which libsodium's sodium_base642bin (no ignore set) and a
+// strict reader refuse; two spellings of one value must not both pass.
+func decodeB64(enc *base64.Encoding, s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line breaks in base64")
+	}
+	return enc.Strict().DecodeString(s)
 }

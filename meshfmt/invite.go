@@ -47,6 +47,12 @@ func (i InviteV1) Canonical() []byte {
 		strconv.FormatInt(i.ExpiresAt, 10), i.RootKey, i.Role, i.OwnerPubkey}, "|"))
 }
 
+// Token encodes i (with its Signature as set) as a v1 token: base64url
+// without padding of the JSON payload, keys in the fixed order.
+func (i InviteV1) Token() string {
+	return base64.RawURLEncoding.EncodeToString(i.payload())
+}
+
 // payload is the JSON text of the token, keys in the fixed order.
 func (i InviteV1) payload() []byte {
 	var b bytes.Buffer
@@ -84,12 +90,12 @@ func SignInviteV1(i InviteV1, ownerSK ed25519.PrivateKey) (string, InviteV1, err
 		return "", i, err
 	}
 	i.Signature = hex.EncodeToString(ed25519.Sign(ownerSK, i.Canonical()))
-	return base64.RawURLEncoding.EncodeToString(i.payload()), i, nil
+	return i.Token(), i, nil
 }
 
 // ParseInviteV1 decodes a v1 token without verifying it.
 func ParseInviteV1(token string) (InviteV1, error) {
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	raw, err := decodeB64(base64.RawURLEncoding, token)
 	if err != nil {
 		return InviteV1{}, formatErr("token", "not base64url without padding")
 	}
@@ -162,7 +168,12 @@ func SignInviteV2(meshID, inviteID string, expiresAt int64, role string, ownerSK
 	canonical := strings.Join([]string{"v=2", meshID, inviteID, strconv.FormatInt(expiresAt, 10), role,
 		hex.EncodeToString(ownerSK[32:])}, "|")
 	sig := hex.EncodeToString(ed25519.Sign(ownerSK, []byte(canonical)))
-	return `{"canonical":` + jsString(canonical) + `,"signature":` + jsString(sig) + `}`, nil
+	return InviteV2Stored(canonical, sig), nil
+}
+
+// InviteV2Stored returns the stored JSON form of a v2 invite.
+func InviteV2Stored(canonical, signatureHex string) string {
+	return `{"canonical":` + jsString(canonical) + `,"signature":` + jsString(signatureHex) + `}`
 }
 
 // VerifyInviteV2 parses the stored JSON, verifies the signature over the

@@ -17,7 +17,7 @@ const RootKeyLength = 43
 // CheckRootKey reports whether s is a root key: base64url without padding
 // of 32 bytes (43 characters).
 func CheckRootKey(s string) error {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	b, err := decodeB64(base64.RawURLEncoding, s)
 	if err != nil || len(s) != RootKeyLength || len(b) != 32 {
 		return formatErr("root key", "want base64url (no padding) of 32 bytes")
 	}
@@ -44,7 +44,7 @@ func SealRootKey(rand io.Reader, rootKey string, recipientPK [32]byte) (string, 
 // OpenRootKey opens a sealed root key with the recipient's x25519 key pair
 // and checks that what it holds is a root key.
 func OpenRootKey(sealed string, recipientPK, recipientSK [32]byte) (string, error) {
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(sealed)
+	raw, err := decodeB64(base64.RawURLEncoding, sealed)
 	if err != nil {
 		return "", formatErr("sealed root key", "not base64url without padding")
 	}

@@ -44,7 +44,7 @@ func SealTopicKey(topicKey [32]byte, nonce [24]byte, recipientPK, senderSK [32]b
 // not exactly 80 bytes, nonces that are not 24 bytes, small-order sender
 // keys and failed MACs are all refused.
 func OpenTopicKey(blob, nonceB64 string, recipientSK [32]byte) (topicKey, senderPK [32]byte, err error) {
-	raw, err := base64.StdEncoding.Strict().DecodeString(blob)
+	raw, err := decodeB64(base64.StdEncoding, blob)
 	if err != nil {
 		return topicKey, senderPK, formatErr("blob", "not base64 std")
 	}
@@ -65,7 +65,7 @@ func OpenTopicKey(blob, nonceB64 string, recipientSK [32]byte) (topicKey, sender
 }
 
 func decodeNonce(s string) (*[24]byte, error) {
-	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	b, err := decodeB64(base64.StdEncoding, s)
 	if err != nil {
 		return nil, formatErr("nonce", "not base64 std")
 	}

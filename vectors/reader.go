@@ -39,13 +39,6 @@ func (r *reader) str(key string) (string, error) {
 	return s, nil
 }
 
-func (r *reader) optStr(key string) (string, error) {
-	if !r.has(key) {
-		return "", nil
-	}
-	return r.str(key)
-}
-
 // hexN reads a lowercase hex field; n < 0 accepts any length.
 func (r *reader) hexN(key string, n int) ([]byte, error) {
 	s, err := r.str(key)
@@ -60,15 +53,6 @@ func (r *reader) hexN(key string, n int) ([]byte, error) {
 		return nil, &fieldError{key, fmt.Sprintf("want %d bytes of hex, got %d", n, len(b))}
 	}
 	return b, nil
-}
-
-func (r *reader) hex(key string) ([]byte, error) { return r.hexN(key, -1) }
-
-func (r *reader) optHexN(key string, n int) ([]byte, error) {
-	if !r.has(key) {
-		return nil, nil
-	}
-	return r.hexN(key, n)
 }
 
 func (r *reader) int(key string) (int64, error) {

@@ -34,317 +34,184 @@ var schemas = map[string]schemaDef{
 	"meshctl_mesh_lockkey_v1":  {"MESH-LOCK-KEY", map[string]decodeFunc{"MigrationLockKey": decodeMigrationLock, "AuditLockKey": decodeAuditLock}},
 }
 
+// fields reads several fields and keeps the first error, so that decoders
+// are one struct literal each.
+type fields struct {
+	r   *reader
+	err error
+}
+
+func (f *fields) keep(err error) {
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+func (f *fields) str(key string) string {
+	s, err := f.r.str(key)
+	f.keep(err)
+	return s
+}
+
+func (f *fields) int(key string) int64 {
+	n, err := f.r.int(key)
+	f.keep(err)
+	return n
+}
+
+func (f *fields) bool(key string) bool {
+	b, err := f.r.bool(key)
+	f.keep(err)
+	return b
+}
+
+// hex reads a hex field of n bytes (n < 0: any length).
+func (f *fields) hex(key string, n int) []byte {
+	b, err := f.r.hexN(key, n)
+	f.keep(err)
+	return b
+}
+
+// optHex is hex for an optional field (nil when absent).
+func (f *fields) optHex(key string, n int) []byte {
+	if !f.r.has(key) {
+		return nil
+	}
+	return f.hex(key, n)
+}
+
 func decodeEddsaVerify(r *reader) (Input, error) {
 	pk, err := r.nestedHex("publicKey", "pk", 32)
 	if err != nil {
 		return nil, err
 	}
-	msg, err := r.hex("msg")
-	if err != nil {
-		return nil, err
-	}
-	sig, err := r.hex("sig")
-	if err != nil {
-		return nil, err
-	}
-	return Ed25519Verify{pk, msg, sig}, nil
+	f := fields{r: r}
+	in := Ed25519Verify{PublicKey: pk, Message: f.hex("msg", -1), Signature: f.hex("sig", -1)}
+	return in, f.err
 }
 
 func decodeEd25519Verify(r *reader) (Input, error) {
-	var in Ed25519Verify
-	var err error
-	if in.PublicKey, err = r.hexN("publicKey", 32); err != nil {
-		return nil, err
-	}
-	if in.Message, err = r.hex("msg"); err != nil {
-		return nil, err
-	}
-	in.Signature, err = r.hex("sig")
-	return in, err
+	f := fields{r: r}
+	in := Ed25519Verify{PublicKey: f.hex("publicKey", 32), Message: f.hex("msg", -1), Signature: f.hex("sig", -1)}
+	return in, f.err
 }
 
 func decodeEd25519Sign(r *reader) (Input, error) {
-	var in Ed25519Sign
-	var err error
-	if in.Seed, err = r.hexN("seed", 32); err != nil {
-		return nil, err
-	}
-	if in.PublicKey, err = r.hexN("publicKey", 32); err != nil {
-		return nil, err
-	}
-	if in.Message, err = r.hex("msg"); err != nil {
-		return nil, err
-	}
-	in.Signature, err = r.hexN("sig", 64)
-	return in, err
+	f := fields{r: r}
+	in := Ed25519Sign{Seed: f.hex("seed", 32), PublicKey: f.hex("publicKey", 32), Message: f.hex("msg", -1), Signature: f.hex("sig", 64)}
+	return in, f.err
 }
 
 func decodeXdhComp(r *reader) (Input, error) {
+	f := fields{r: r}
 	if r.has("curve") {
-		c, err := r.str("curve")
-		if err != nil {
-			return nil, err
-		}
-		if c != "curve25519" {
+		if c := f.str("curve"); f.err == nil && c != "curve25519" {
 			return nil, &fieldError{"curve", fmt.Sprintf("%q is not curve25519", c)}
 		}
 	}
-	var in X25519
-	var err error
-	if in.Private, err = r.hexN("private", 32); err != nil {
-		return nil, err
-	}
-	if in.Public, err = r.hexN("public", 32); err != nil {
-		return nil, err
-	}
-	in.Shared, err = r.hexN("shared", 32)
-	return in, err
+	in := X25519{Private: f.hex("private", 32), Public: f.hex("public", 32), Shared: f.hex("shared", 32)}
+	return in, f.err
 }
 
 func decodeXdhIterate(r *reader) (Input, error) {
-	n, err := r.int("iterations")
-	if err != nil {
-		return nil, err
-	}
-	if n < 1 || n > 10_000_000 {
+	f := fields{r: r}
+	in := X25519Iterate{Iterations: int(f.int("iterations")), Result: f.hex("shared", 32), Long: f.bool("long")}
+	if f.err == nil && (in.Iterations < 1 || in.Iterations > 10_000_000) {
 		return nil, &fieldError{"iterations", "want 1 to 10,000,000"}
 	}
-	res, err := r.hexN("shared", 32)
-	if err != nil {
-		return nil, err
-	}
-	long, err := r.bool("long")
-	return X25519Iterate{int(n), res, long}, err
+	return in, f.err
 }
 
 func decodeBox(r *reader) (Input, error) {
-	var in NaClBox
-	var err error
-	if in.SecretKey, err = r.hexN("secretKey", 32); err != nil {
-		return nil, err
-	}
-	if in.PublicKey, err = r.hexN("publicKey", 32); err != nil {
-		return nil, err
-	}
-	if in.Nonce, err = r.hexN("nonce", 24); err != nil {
-		return nil, err
-	}
-	if in.Message, err = r.hex("msg"); err != nil {
-		return nil, err
-	}
-	in.Box, err = r.hex("box")
-	return in, err
+	f := fields{r: r}
+	in := NaClBox{SecretKey: f.hex("secretKey", 32), PublicKey: f.hex("publicKey", 32), Nonce: f.hex("nonce", 24),
+		Message: f.hex("msg", -1), Box: f.hex("box", -1)}
+	return in, f.err
 }
 
 func decodeSecretBox(r *reader) (Input, error) {
-	var in NaClSecretBox
-	var err error
-	if in.Key, err = r.hexN("key", 32); err != nil {
-		return nil, err
-	}
-	if in.Nonce, err = r.hexN("nonce", 24); err != nil {
-		return nil, err
-	}
-	if in.Message, err = r.hex("msg"); err != nil {
-		return nil, err
-	}
-	in.Box, err = r.hex("box")
-	return in, err
+	f := fields{r: r}
+	in := NaClSecretBox{Key: f.hex("key", 32), Nonce: f.hex("nonce", 24), Message: f.hex("msg", -1), Box: f.hex("box", -1)}
+	return in, f.err
 }
 
 func decodeAPIKey(r *reader) (Input, error) {
-	var in APIKeyCase
-	var err error
-	if in.Random, err = r.optHexN("random", 32); err != nil {
-		return nil, err
-	}
-	if in.Secret, err = r.str("secret"); err != nil {
-		return nil, err
-	}
-	if in.Prefix, err = r.str("prefix"); err != nil {
-		return nil, err
-	}
-	in.Hash, err = r.str("hash")
-	return in, err
+	f := fields{r: r}
+	in := APIKeyCase{Random: f.optHex("random", 32), Secret: f.str("secret"), Prefix: f.str("prefix"), Hash: f.str("hash")}
+	return in, f.err
 }
 
 func decodeKeyConv(r *reader) (Input, error) {
-	var in KeyConversion
-	var err error
-	if in.Seed, err = r.optHexN("seed", 32); err != nil {
-		return nil, err
-	}
-	if in.EdPublic, err = r.hex("edPublic"); err != nil {
-		return nil, err
-	}
-	if in.XPublic, err = r.optHexN("xPublic", 32); err != nil {
-		return nil, err
-	}
-	if in.XSecret, err = r.optHexN("xSecret", 32); err != nil {
-		return nil, err
-	}
-	if in.Seed != nil && (in.XPublic == nil || in.XSecret == nil) {
+	f := fields{r: r}
+	in := KeyConversion{Seed: f.optHex("seed", 32), EdPublic: f.hex("edPublic", -1), XPublic: f.optHex("xPublic", 32), XSecret: f.optHex("xSecret", 32)}
+	if f.err == nil && in.Seed != nil && (in.XPublic == nil || in.XSecret == nil) {
 		return nil, &fieldError{"seed", "a test with a seed needs xPublic and xSecret"}
 	}
-	return in, nil
+	return in, f.err
 }
 
 func decodeTopicKey(r *reader) (Input, error) {
-	var in TopicKeyCase
-	var err error
-	if in.RecipientSecret, err = r.hexN("recipientSecret", 32); err != nil {
-		return nil, err
-	}
-	if in.SenderSecret, err = r.optHexN("senderSecret", 32); err != nil {
-		return nil, err
-	}
-	if in.Nonce, err = r.str("nonce"); err != nil {
-		return nil, err
-	}
-	if in.Blob, err = r.str("blob"); err != nil {
-		return nil, err
-	}
-	in.TopicKey, err = r.hexN("topicKey", 32)
-	return in, err
+	f := fields{r: r}
+	in := TopicKeyCase{RecipientSecret: f.hex("recipientSecret", 32), SenderSecret: f.optHex("senderSecret", 32),
+		Nonce: f.str("nonce"), Blob: f.str("blob"), TopicKey: f.hex("topicKey", 32)}
+	return in, f.err
 }
 
 func decodeBodyV1(r *reader) (Input, error) {
-	var in BodyV1Case
-	var err error
-	if in.Ciphertext, err = r.str("ciphertext"); err != nil {
-		return nil, err
-	}
-	in.Plaintext, err = r.str("plaintext")
-	return in, err
+	f := fields{r: r}
+	in := BodyV1Case{Ciphertext: f.str("ciphertext"), Plaintext: f.str("plaintext")}
+	return in, f.err
 }
 
 func decodeBodyV2(r *reader) (Input, error) {
-	var in BodyV2Case
-	var err error
-	if in.Key, err = r.hexN("key", 32); err != nil {
-		return nil, err
-	}
-	if in.Nonce, err = r.str("nonce"); err != nil {
-		return nil, err
-	}
-	if in.Ciphertext, err = r.str("ciphertext"); err != nil {
-		return nil, err
-	}
-	in.Plaintext, err = r.str("plaintext")
-	return in, err
+	f := fields{r: r}
+	in := BodyV2Case{Key: f.hex("key", 32), Nonce: f.str("nonce"), Ciphertext: f.str("ciphertext"), Plaintext: f.str("plaintext")}
+	return in, f.err
 }
 
 func decodeHello(r *reader) (Input, error) {
-	var in HelloCase
-	var err error
-	if in.MeshID, err = r.str("meshId"); err != nil {
-		return nil, err
-	}
-	if in.MemberID, err = r.str("memberId"); err != nil {
-		return nil, err
-	}
-	if in.Pubkey, err = r.str("pubkey"); err != nil {
-		return nil, err
-	}
-	if in.TimestampMs, err = r.int("timestampMs"); err != nil {
-		return nil, err
-	}
-	if in.NowMs, err = r.int("nowMs"); err != nil {
-		return nil, err
-	}
-	in.Signature, err = r.str("sig")
-	return in, err
+	f := fields{r: r}
+	in := HelloCase{MeshID: f.str("meshId"), MemberID: f.str("memberId"), Pubkey: f.str("pubkey"),
+		TimestampMs: f.int("timestampMs"), NowMs: f.int("nowMs"), Signature: f.str("sig")}
+	return in, f.err
 }
 
 func decodeInviteV1(r *reader) (Input, error) {
-	var in InviteV1Case
-	var err error
-	if in.Token, err = r.str("token"); err != nil {
-		return nil, err
+	f := fields{r: r}
+	in := InviteV1Case{Token: f.str("token"), NowSec: f.int("nowSec"), OwnerSeed: f.optHex("ownerSeed", 32)}
+	if r.has("meshId") {
+		in.Want = &meshfmt.InviteV1{MeshID: f.str("meshId"), MeshSlug: f.str("meshSlug"), BrokerURL: f.str("brokerUrl"),
+			ExpiresAt: f.int("expiresAt"), RootKey: f.str("rootKey"), Role: f.str("role"),
+			OwnerPubkey: f.str("ownerPubkey"), Signature: f.str("signature")}
 	}
-	if in.NowSec, err = r.int("nowSec"); err != nil {
-		return nil, err
-	}
-	if in.OwnerSeed, err = r.optHexN("ownerSeed", 32); err != nil {
-		return nil, err
-	}
-	if !r.has("meshId") {
-		return in, nil
-	}
-	w := &meshfmt.InviteV1{}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"meshId", &w.MeshID}, {"meshSlug", &w.MeshSlug}, {"brokerUrl", &w.BrokerURL}, {"rootKey", &w.RootKey},
-		{"role", &w.Role}, {"ownerPubkey", &w.OwnerPubkey}, {"signature", &w.Signature}} {
-		if *f.dst, err = r.str(f.key); err != nil {
-			return nil, err
-		}
-	}
-	if w.ExpiresAt, err = r.int("expiresAt"); err != nil {
-		return nil, err
-	}
-	in.Want = w
-	return in, nil
+	return in, f.err
 }
 
 func decodeInviteV2(r *reader) (Input, error) {
-	var in InviteV2Case
-	var err error
-	if in.Stored, err = r.str("stored"); err != nil {
-		return nil, err
+	f := fields{r: r}
+	in := InviteV2Case{Stored: f.str("stored"), NowSec: f.int("nowSec"), OwnerSeed: f.optHex("ownerSeed", 32)}
+	if r.has("meshId") {
+		in.Want = &meshfmt.InviteV2{MeshID: f.str("meshId"), InviteID: f.str("inviteId"), ExpiresAt: f.int("expiresAt"),
+			Role: f.str("role"), OwnerPubkey: f.str("ownerPubkey")}
 	}
-	if in.NowSec, err = r.int("nowSec"); err != nil {
-		return nil, err
-	}
-	if in.OwnerSeed, err = r.optHexN("ownerSeed", 32); err != nil {
-		return nil, err
-	}
-	if !r.has("meshId") {
-		return in, nil
-	}
-	w := &meshfmt.InviteV2{}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"meshId", &w.MeshID}, {"inviteId", &w.InviteID}, {"role", &w.Role}, {"ownerPubkey", &w.OwnerPubkey}} {
-		if *f.dst, err = r.str(f.key); err != nil {
-			return nil, err
-		}
-	}
-	if w.ExpiresAt, err = r.int("expiresAt"); err != nil {
-		return nil, err
-	}
-	in.Want = w
-	return in, nil
+	return in, f.err
 }
 
 func decodeRootKey(r *reader) (Input, error) {
-	var in RootKeyCase
-	var err error
-	if in.RecipientSecret, err = r.hexN("recipientSecret", 32); err != nil {
-		return nil, err
-	}
-	if in.EphemeralSecret, err = r.optHexN("ephemeralSecret", 32); err != nil {
-		return nil, err
-	}
-	if in.Sealed, err = r.str("sealed"); err != nil {
-		return nil, err
-	}
-	in.RootKey, err = r.str("rootKey")
-	return in, err
+	f := fields{r: r}
+	in := RootKeyCase{RecipientSecret: f.hex("recipientSecret", 32), EphemeralSecret: f.optHex("ephemeralSecret", 32),
+		Sealed: f.str("sealed"), RootKey: f.str("rootKey")}
+	return in, f.err
 }
 
 func decodeMigrationLock(r *reader) (Input, error) {
-	k, err := r.int("key")
-	return LockKeyCase{Kind: "migration", Key: k}, err
+	f := fields{r: r}
+	in := LockKeyCase{Kind: "migration", Key: f.int("key")}
+	return in, f.err
 }
 
 func decodeAuditLock(r *reader) (Input, error) {
-	id, err := r.str("meshId")
-	if err != nil {
-		return nil, err
-	}
-	k, err := r.int("key")
-	return LockKeyCase{Kind: "audit", MeshID: id, Key: k}, err
+	f := fields{r: r}
+	in := LockKeyCase{Kind: "audit", MeshID: f.str("meshId"), Key: f.int("key")}
+	return in, f.err
 }

@@ -193,3 +193,19 @@ func SHA256(b []byte) []byte {
 	C.crypto_hash_sha256(p(out), p(b), ull(len(b)))
 	return out
 }
+
+// GenericHash is crypto_generichash (BLAKE2b) with no key.
+func GenericHash(outLen int, in []byte) []byte {
+	out := make([]byte, outLen)
+	C.crypto_generichash(p(out), C.size_t(outLen), p(in), ull(len(in)), nil, 0)
+	return out
+}
+
+// RandomBytes is randombytes_buf.
+func RandomBytes(n int) []byte {
+	b := make([]byte, n)
+	if n > 0 {
+		C.randombytes_buf(unsafe.Pointer(&b[0]), C.size_t(n))
+	}
+	return b
+}
