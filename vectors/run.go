@@ -15,7 +15,9 @@ type Report struct {
 	Skipped  int           `json:"skipped"`
 	Strict   bool          `json:"strict"`
 	Long     bool          `json:"long"`
-	Duration time.Duration `json:"durationNs"`
+	Duration time.Duration `json:"-"`
+	// DurationMS is Duration in milliseconds, for JSON.
+	DurationMS float64 `json:"duration_ms"`
 }
 
 // OK reports whether no vector failed.
@@ -46,7 +48,7 @@ func (s SuiteResult) Name() string {
 // Failure is one vector whose verdict differs from the expected one.
 type Failure struct {
 	File      string   `json:"file"`
-	TcID      int      `json:"tcId"`
+	TcID      int      `json:"tc_id"`
 	Generated string   `json:"generated,omitempty"`
 	Comment   string   `json:"comment,omitempty"`
 	Flags     []string `json:"flags"`
@@ -58,7 +60,7 @@ type Failure struct {
 // Skip is one vector that was not run, and why.
 type Skip struct {
 	File   string `json:"file"`
-	TcID   int    `json:"tcId"`
+	TcID   int    `json:"tc_id"`
 	Reason string `json:"reason"`
 }
 
@@ -130,5 +132,6 @@ func Run(ctx context.Context, suites []*Suite, o Options) (Report, error) {
 		}
 	}
 	rep.Duration = time.Since(start)
+	rep.DurationMS = float64(rep.Duration.Microseconds()) / 1000
 	return rep, nil
 }
