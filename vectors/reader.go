@@ -25,6 +25,19 @@ func (r *reader) raw(key string) (json.RawMessage, bool) {
 	return v, ok
 }
 
+// nullableStr reads a string that may be JSON null (nil).
+func (r *reader) nullableStr(key string) (*string, error) {
+	v, ok := r.raw(key)
+	if !ok {
+		return nil, &fieldError{key, "missing (use null for none)"}
+	}
+	if string(v) == "null" {
+		return nil, nil
+	}
+	s, err := r.str(key)
+	return &s, err
+}
+
 func (r *reader) has(key string) bool { _, ok := r.raw(key); return ok }
 
 func (r *reader) str(key string) (string, error) {

@@ -53,6 +53,12 @@ func (f *fields) str(key string) string {
 	return s
 }
 
+func (f *fields) nullableStr(key string) *string {
+	s, err := f.r.nullableStr(key)
+	f.keep(err)
+	return s
+}
+
 func (f *fields) int(key string) int64 {
 	n, err := f.r.int(key)
 	f.keep(err)
