@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/edwards25519"
 	"golang.org/x/crypto/nacl/box"
 )
 
@@ -218,5 +219,42 @@ func TestVerifyStrictAgreesOnOrdinarySignatures(t *testing.T) {
 	}
 	if VerifyStrict(make([]byte, 31), nil, make([]byte, 64)) {
 		t.Error("short key accepted")
+	}
+}
+
+// TestVerifyStrictRefusesWhatGoAccepts: an identity public key with
+// R = [r]B, S = r verifies under crypto/ed25519 for any message; libsodium
+// (and so VerifyStrict) refuses it.
+func TestVerifyStrictRefusesWhatGoAccepts(t *testing.T) {
+	r, _ := edwards25519.NewScalar().SetUniformBytes(bytes.Repeat([]byte{7}, 64))
+	R := new(edwards25519.Point).ScalarBaseMult(r)
+	sig := append(R.Bytes(), r.Bytes()...)
+	identity := smallOrderEdwards[1][:]
+	msg := []byte("any message at all")
+	if !ed25519.Verify(identity, msg, sig) {
+		t.Fatal("crypto/ed25519 no longer accepts the identity-key forgery; the test premise changed")
+	}
+	if VerifyStrict(identity, msg, sig) {
+		t.Error("VerifyStrict accepts a small-order public key")
+	}
+}
+
+func TestOpenTopicKeyRejectsMalformed(t *testing.T) {
+	msk := [32]byte{1}
+	blob, n, _ := SealTopicKey([32]byte{2}, [24]byte{3}, X25519PublicKey(msk), [32]byte{4})
+	for name, tt := range map[string]struct{ blob, nonce string }{
+		"short blob":   {blob[:100], n},
+		"bad base64":   {"*" + blob[1:], n},
+		"line break":   {blob[:10] + "\n" + blob[10:], n},
+		"short nonce":  {blob, n[:28]},
+		"url alphabet": {strings.NewReplacer("+", "-", "/", "_").Replace(blob) + "", n},
+	} {
+		_, _, err := OpenTopicKey(tt.blob, tt.nonce, msk)
+		if err == nil && tt.blob != blob {
+			t.Errorf("%s: accepted", name)
+		}
+		if name == "short nonce" && !errors.Is(err, ErrEncoding) {
+			t.Errorf("%s: err = %v", name, err)
+		}
 	}
 }
