@@ -47,6 +47,7 @@ func commands() []*cli.Command {
 	cmds := []*cli.Command{
 		versionCommand(),
 		completionCommand(),
+		auditCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)
