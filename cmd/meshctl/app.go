@@ -46,6 +46,7 @@ Examples:
 func commands() []*cli.Command {
 	cmds := []*cli.Command{
 		versionCommand(),
+		dbCommand(),
 		completionCommand(),
 		auditCommand(),
 	}

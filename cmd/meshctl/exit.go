@@ -59,7 +59,7 @@ func exitCode(err error) int {
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ce):
-		if ce.Kind == dbconn.KindMissingDSN || ce.Kind == dbconn.KindBadDSN {
+		if ce.Kind == dbconn.KindMissingDSN {
 			return ExitUsage
 		}
 		return ExitError

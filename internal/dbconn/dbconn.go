@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -207,8 +208,21 @@ func secrets(dsn string, cc *pgx.ConnConfig) []string {
 			s = append(s, p, url.QueryEscape(p), url.PathEscape(p))
 		}
 	}
+	// Also the crude way, for DSNs too broken to parse.
+	for _, re := range []*regexp.Regexp{urlPassword, kvPassword} {
+		for _, m := range re.FindAllStringSubmatch(dsn, -1) {
+			if p := strings.Trim(m[1], "'"); p != "" {
+				s = append(s, p)
+			}
+		}
+	}
 	return s
 }
+
+var (
+	urlPassword = regexp.MustCompile(`://[^:/@\s]*:([^@\s]+)@`)
+	kvPassword  = regexp.MustCompile(`(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+)
 
 func scrub(msg, dsn string) string {
 	for _, s := range secrets(dsn, nil) {
@@ -218,14 +232,12 @@ func scrub(msg, dsn string) string {
 }
 
 func parseDetail(err error) string {
-	// pgconn's ParseConfigError is "cannot parse `DSN`: reason"; keep only the reason.
-	var pe *pgconn.ParseConfigError
-	if errors.As(err, &pe) && pe.Unwrap() != nil {
-		return pe.Unwrap().Error()
-	}
+	// pgconn says "cannot parse `DSN`: reason (cause)"; keep the reason.
 	msg := err.Error()
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		return msg[i+2:]
+	if strings.HasPrefix(msg, "cannot parse `") {
+		if i := strings.Index(msg, "`: "); i >= 0 {
+			msg = msg[i+3:]
+		}
 	}
 	return msg
 }

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/claudemesh/meshctl/internal/dbconn"
+	"github.com/claudemesh/meshctl/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// runCLI runs meshctl in-process, as main does, and returns what it printed.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), append([]string{"meshctl"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// assertOneLine checks the error output an operator sees: one line,
+// prefixed, with no secret and no Go internals.
+func assertOneLine(t *testing.T, stderr string, secret string) {
+	t.Helper()
+	if strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 || !strings.HasPrefix(stderr, "meshctl: ") {
+		t.Errorf("want one line starting with 'meshctl: ', got %q", stderr)
+	}
+	for _, bad := range []string{secret, "goroutine", "panic", ".go:"} {
+		if bad != "" && strings.Contains(stderr, bad) {
+			t.Errorf("stderr contains %q: %q", bad, stderr)
+		}
+	}
+}
+
+func TestConnectionFailuresAreOneSafeLine(t *testing.T) {
+	// A listener that accepts and never answers: a connect timeout, on loopback only.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	silentPort := silent.Addr().(*net.TCPAddr).Port
+
+	tests := []struct {
+		name, dsn string
+		code      int
+		says      string
+	}{
+		{"refused url", "postgres://u:s3cret@127.0.0.1:1/x", ExitError, "cannot reach the database server at 127.0.0.1:1/x"},
+		{"refused kv", "host=127.0.0.1 port=1 user=u password=s3cret dbname=x", ExitError, "cannot reach"},
+		{"refused kv quoted", "host=127.0.0.1 port=1 user=u password='s3cret' dbname=x", ExitError, "cannot reach"},
+		{"bad url", "postgres://u:s3cret@[::1/x", ExitError, "invalid database URL"},
+		{"bad kv", "host=127.0.0.1 password=s3cret port=notaport", ExitError, "invalid database URL"},
+		{"timeout", "postgres://u:s3cret@127.0.0.1:" + itoa(silentPort) + "/x?connect_timeout=1", ExitError, "timed out connecting"},
+		{"missing", "", ExitUsage, "no database given"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("DATABASE_URL", "")
+			code, stdout, stderr := runCLI(t, "--database-url", tt.dsn, "db", "ping")
+			if code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout not empty: %q", stdout)
+			}
+			if !strings.Contains(stderr, tt.says) {
+				t.Errorf("stderr %q does not say %q", stderr, tt.says)
+			}
+			assertOneLine(t, stderr, "s3cret")
+		})
+	}
+}
+
+func TestConnectionFailuresAgainstRealServer(t *testing.T) {
+	good, err := url.Parse(pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPW := *good
+	wrongPW.User = url.UserPassword("postgres", "s3cret")
+	noDB := *good
+	noDB.Path = "/no_such_database"
+	host, port, _ := net.SplitHostPort(good.Host)
+	kvWrong := "host=" + host + " port=" + port + " user=postgres password=s3cret dbname=postgres sslmode=disable"
+
+	for _, tt := range []struct{ name, dsn, says string }{
+		{"wrong password url", wrongPW.String(), "the database refused the login"},
+		{"wrong password kv", kvWrong, "the database refused the login"},
+		{"missing database", noDB.String(), "the database does not exist"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, "--database-url", tt.dsn, "db", "ping")
+			if code != ExitError {
+				t.Errorf("exit %d, want %d (stderr %q)", code, ExitError, stderr)
+			}
+			if !strings.Contains(stderr, tt.says) {
+				t.Errorf("stderr %q does not say %q", stderr, tt.says)
+			}
+			pw, _ := good.User.Password()
+			assertOneLine(t, stderr, "s3cret")
+			if strings.Contains(stderr, pw) {
+				t.Errorf("stderr leaks the real password: %q", stderr)
+			}
+		})
+	}
+}
+
+func TestPingJSONAndApplicationName(t *testing.T) {
+	db := pgtest.NewDB(t)
+	code, stdout, stderr := runCLI(t, "--json", "--database-url", db.URL, "db", "ping")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r pingResult
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if r.Database != db.Name || !r.MeshSchema || !r.TrackingTable || r.Applied == 0 {
+		t.Errorf("unexpected ping result %+v", r)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pool, err := dbconn.OpenPool(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var app string
+	if err := pool.QueryRow(ctx, `SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()`).Scan(&app); err != nil {
+		t.Fatal(err)
+	}
+	if app != "meshctl" {
+		t.Errorf("application_name = %q, want meshctl", app)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--no-such-flag"},
+		{"no-such-command"},
+		{"db", "ping", "--no-such-flag"},
+		{"completion", "fish"},
+	} {
+		code, _, stderr := runCLI(t, args...)
+		if code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, ExitUsage, stderr)
+		}
+		assertOneLine(t, stderr, "")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := runCLI(t, "--json", "version")
+	var v versionInfo
+	if code != 0 || json.Unmarshal([]byte(stdout), &v) != nil || v.GoVersion == "" || v.Version == "" {
+		t.Fatalf("version: exit %d, %q", code, stdout)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
