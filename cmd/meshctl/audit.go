@@ -20,7 +20,7 @@ import (
 
 func auditCommand() *cli.Command {
 	scope := []cli.Flag{
-		&cli.StringFlag{Name: "mesh", Usage: "only this mesh (`ID|SLUG`; a slug must name exactly one mesh)"},
+		&cli.StringFlag{Name: "mesh", Usage: "only the mesh with this `ID|SLUG` (a slug must name exactly one mesh)"},
 		&cli.BoolFlag{Name: "all", Usage: "every mesh (the default)"},
 	}
 	return &cli.Command{
