@@ -2,10 +2,13 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -95,9 +98,11 @@ type Row struct {
 	CreatedAt time.Time
 }
 
-// DefaultWindow is how many preceding rows per mesh Verify remembers to
-// tell a fork (two rows on the same prev_hash) from a plain link mismatch.
-const DefaultWindow = 4096
+// DefaultWindow is how many preceding rows (by id, over all meshes) Verify
+// remembers to tell a fork (two rows on the same prev_hash) from a plain
+// link mismatch. Racing writers produce rows close in id; a fork whose rows
+// lie further apart is still reported, as a link_mismatch.
+const DefaultWindow = 1 << 16
 
 // DefaultMaxFindings bounds the findings a Report lists.
 const DefaultMaxFindings = 100000
@@ -113,34 +118,41 @@ type rowView struct {
 	problem                     string // non-empty: unreadable, and why
 }
 
-// ringEntry remembers one earlier row's prev_hash.
-type ringEntry struct {
-	id   int64
-	prev [64]byte
-	n    int // len(prev); -1 when longer than 64 bytes (never matches)
-}
-
-// checker holds the sequential part of verification: links, forks,
-// checkpoints, counts. Content hashes arrive precomputed.
-type checker struct {
-	rep         Report
-	maxFindings int
-	heads       map[string]Head // checkpoint, by mesh
-	seen        map[string]bool // checkpointed meshes met in the stream
-
-	// current mesh
-	cur      *MeshResult
+// meshState is what the checker keeps per mesh: O(1), whatever the rows.
+type meshState struct {
+	res      MeshResult
 	lastHash []byte
-	ring     []ringEntry
-	ringNext int
-	ringLen  int
-	runStart int // findings of the last bad row: rep.Findings[runStart:runEnd]
+	runStart int // findings of the mesh's last bad row: rep.Findings[runStart:runEnd]
 	runEnd   int
-	head     *Head
+	head     *Head // checkpointed head, if any
 	headSeen bool
 	headHash string
 	headPos  int64
-	hexBuf   [64]byte
+}
+
+// ringEntry remembers one recent row's prev_hash, for fork detection.
+type ringEntry struct {
+	mesh *meshState
+	id   int64
+	key  uint64
+	prev [64]byte
+	n    int // len(prev); 0 = unused
+}
+
+// checker holds the sequential part of verification: links, forks,
+// checkpoints, counts. Rows arrive in id order (meshes interleaved);
+// content hashes arrive precomputed.
+type checker struct {
+	rep         Report
+	maxFindings int
+	heads       map[string]Head
+	meshes      map[string]*meshState
+	last        *meshState // the previous row's mesh (runs are common)
+	seed        maphash.Seed
+	ring        []ringEntry
+	ringNext    int
+	claims      map[uint64]int // prev fingerprint -> ring slot
+	hexBuf      [64]byte
 }
 
 func newChecker(window, maxFindings int, heads []Head) *checker {
@@ -150,28 +162,19 @@ func newChecker(window, maxFindings int, heads []Head) *checker {
 	if maxFindings <= 0 {
 		maxFindings = DefaultMaxFindings
 	}
-	k := &checker{maxFindings: maxFindings, ring: make([]ringEntry, window), seen: map[string]bool{}}
+	k := &checker{maxFindings: maxFindings, meshes: map[string]*meshState{}, seed: maphash.MakeSeed(),
+		ring: make([]ringEntry, window), claims: make(map[uint64]int, window)}
 	k.rep.Meshes = []MeshResult{}
 	k.rep.Findings = []Finding{}
-	if heads != nil {
-		k.heads = make(map[string]Head, len(heads))
-		for _, h := range heads {
-			k.heads[h.MeshID] = h
-		}
+	k.heads = make(map[string]Head, len(heads))
+	for _, h := range heads {
+		k.heads[h.MeshID] = h
 	}
 	return k
 }
 
-func (k *checker) add(f Finding) {
-	if k.cur != nil && k.cur.MeshID == f.MeshID {
-		k.cur.Findings++
-	} else {
-		for i := range k.rep.Meshes {
-			if k.rep.Meshes[i].MeshID == f.MeshID {
-				k.rep.Meshes[i].Findings++
-			}
-		}
-	}
+func (k *checker) add(m *meshState, f Finding) {
+	m.res.Findings++
 	if len(k.rep.Findings) >= k.maxFindings {
 		k.rep.FindingsOmitted++
 		return
@@ -179,156 +182,167 @@ func (k *checker) add(f Finding) {
 	k.rep.Findings = append(k.rep.Findings, f)
 }
 
-func (k *checker) startMesh(mesh []byte, id int64) {
-	k.endMesh()
-	k.rep.Meshes = append(k.rep.Meshes, MeshResult{MeshID: string(mesh), FirstID: id})
-	k.cur = &k.rep.Meshes[len(k.rep.Meshes)-1]
-	k.lastHash = k.lastHash[:0]
-	k.ringNext, k.ringLen = 0, 0
-	k.runStart, k.runEnd = len(k.rep.Findings), len(k.rep.Findings)
-	k.head, k.headSeen, k.headHash, k.headPos = nil, false, "", 0
-	if h, ok := k.heads[k.cur.MeshID]; ok {
-		k.head = &h
-		k.seen[h.MeshID] = true
+func (k *checker) mesh(id []byte) *meshState {
+	if k.last != nil && string(id) == k.last.res.MeshID {
+		return k.last
 	}
+	m, ok := k.meshes[string(id)]
+	if !ok {
+		m = &meshState{res: MeshResult{MeshID: string(id)}}
+		if h, ok := k.heads[m.res.MeshID]; ok {
+			m.head = &h
+		}
+		k.meshes[m.res.MeshID] = m
+	}
+	k.last = m
+	return m
 }
 
-// row checks one row; rows arrive grouped by mesh, in id order.
+// row checks one row; each mesh's rows arrive in id order.
 func (k *checker) row(r *rowView) {
-	if k.cur == nil || string(r.mesh) != k.cur.MeshID {
-		k.startMesh(r.mesh, r.id)
-	}
-	m := k.cur
-	mesh := m.MeshID
+	m := k.mesh(r.mesh)
+	mesh := m.res.MeshID
 	before, omitted := len(k.rep.Findings), k.rep.FindingsOmitted
 
 	// Content: the row's own fields against its stored hash.
 	switch {
 	case r.problem != "":
-		k.add(Finding{MeshID: mesh, RowID: r.id, Class: Unreadable, Found: r.problem})
+		k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: Unreadable, Found: r.problem})
 	default:
 		hex.Encode(k.hexBuf[:], r.computed[:])
 		if !bytes.Equal(k.hexBuf[:], r.hash) {
-			k.add(Finding{MeshID: mesh, RowID: r.id, Class: ContentMismatch, Expected: string(k.hexBuf[:]), Found: string(r.hash)})
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: ContentMismatch, Expected: string(k.hexBuf[:]), Found: string(r.hash)})
 		}
 	}
 
 	// Link: prev_hash against the previous row's stored hash.
+	key := k.fingerprint(m, r.prev)
 	switch {
-	case m.Rows == 0:
+	case m.res.Rows == 0:
+		m.res.FirstID = r.id
 		if string(r.prev) != Genesis {
-			k.add(Finding{MeshID: mesh, RowID: r.id, Class: LinkMismatch, Expected: Genesis, Found: string(r.prev)})
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: LinkMismatch, Expected: Genesis, Found: string(r.prev)})
 		}
-	case bytes.Equal(r.prev, k.lastHash):
+	case bytes.Equal(r.prev, m.lastHash):
 	case string(r.prev) == Genesis:
-		k.add(Finding{MeshID: mesh, RowID: r.id, OtherRowID: m.FirstID, Class: GenesisDuplicate, Expected: string(k.lastHash), Found: Genesis})
+		k.add(m, Finding{MeshID: mesh, RowID: r.id, OtherRowID: m.res.FirstID, Class: GenesisDuplicate, Expected: string(m.lastHash), Found: Genesis})
 	default:
-		if other, ok := k.claimed(r.prev); ok {
-			k.add(Finding{MeshID: mesh, RowID: r.id, OtherRowID: other, Class: Fork, Expected: string(k.lastHash), Found: string(r.prev)})
+		if other, ok := k.claimed(m, key, r.prev); ok {
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, OtherRowID: other, Class: Fork, Expected: string(m.lastHash), Found: string(r.prev)})
 		} else {
-			k.add(Finding{MeshID: mesh, RowID: r.id, Class: LinkMismatch, Expected: string(k.lastHash), Found: string(r.prev)})
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: LinkMismatch, Expected: string(m.lastHash), Found: string(r.prev)})
 		}
 	}
 
 	if len(k.rep.Findings) != before || k.rep.FindingsOmitted != omitted {
-		k.runStart, k.runEnd = before, len(k.rep.Findings)
+		m.runStart, m.runEnd = before, len(k.rep.Findings)
 	} else {
-		for i := k.runStart; i < k.runEnd; i++ {
+		for i := m.runStart; i < m.runEnd; i++ {
 			k.rep.Findings[i].RowsVerified++
 		}
 	}
 
-	k.remember(r)
-	m.Rows++
-	m.LastID = r.id
-	k.lastHash = append(k.lastHash[:0], r.hash...)
+	if string(r.prev) != Genesis {
+		k.remember(m, key, r)
+	}
+	m.res.Rows++
+	m.res.LastID = r.id
+	m.lastHash = append(m.lastHash[:0], r.hash...)
 	k.rep.Rows++
-	if k.head != nil && r.id == k.head.HeadID {
-		k.headSeen, k.headHash, k.headPos = true, string(r.hash), m.Rows
+	if m.head != nil && r.id == m.head.HeadID {
+		m.headSeen, m.headHash, m.headPos = true, string(r.hash), m.res.Rows
 	}
 }
 
-// claimed reports the id of a remembered earlier row with this prev_hash.
-func (k *checker) claimed(prev []byte) (int64, bool) {
-	if len(prev) > 64 {
+// fingerprint keys a (mesh, prev_hash) claim.
+func (k *checker) fingerprint(m *meshState, prev []byte) uint64 {
+	return maphash.Bytes(k.seed, prev) ^ maphash.String(k.seed, m.res.MeshID)*0x9E3779B97F4A7C15
+}
+
+// claimed reports the id of a recent row of the same mesh with this prev_hash.
+func (k *checker) claimed(m *meshState, key uint64, prev []byte) (int64, bool) {
+	slot, ok := k.claims[key]
+	if !ok {
 		return 0, false
 	}
-	for i := 0; i < k.ringLen; i++ {
-		e := &k.ring[i]
-		if e.n == len(prev) && bytes.Equal(e.prev[:e.n], prev) {
-			return e.id, true
-		}
+	e := &k.ring[slot]
+	if e.mesh != m || e.n != len(prev) || !bytes.Equal(e.prev[:e.n], prev) {
+		return 0, false
 	}
-	return 0, false
+	return e.id, true
 }
 
-func (k *checker) remember(r *rowView) {
-	e := &k.ring[k.ringNext]
-	e.id = r.id
-	if len(r.prev) > 64 {
-		e.n = -1
-	} else {
-		e.n = copy(e.prev[:], r.prev)
+// remember records r's claim on its prev_hash, evicting the oldest.
+func (k *checker) remember(m *meshState, key uint64, r *rowView) {
+	if len(r.prev) == 0 || len(r.prev) > 64 {
+		return // not a hash: cannot be a fork's shared parent
 	}
-	k.ringNext = (k.ringNext + 1) % len(k.ring)
-	k.ringLen = min(k.ringLen+1, len(k.ring))
-}
-
-// endMesh closes the current mesh: head hash and checkpoint comparison.
-func (k *checker) endMesh() {
-	m := k.cur
-	if m == nil {
-		return
+	slot := k.ringNext
+	e := &k.ring[slot]
+	if e.n > 0 && k.claims[e.key] == slot {
+		delete(k.claims, e.key)
 	}
-	m.HeadHash = string(k.lastHash)
-	if h := k.head; h != nil {
-		k.checkHead(*h, m.Rows, m.LastID)
+	if _, dup := k.claims[key]; !dup {
+		// Keep the earliest claim: the fork is reported against it.
+		k.claims[key] = slot
 	}
-	k.cur = nil
+	e.mesh, e.id, e.key, e.n = m, r.id, key, copy(e.prev[:], r.prev)
+	k.ringNext = (slot + 1) % len(k.ring)
 }
 
 // checkHead compares a checkpointed head with the chain as found.
-func (k *checker) checkHead(h Head, rows, lastID int64) {
+func (k *checker) checkHead(m *meshState) {
+	h, rows, lastID := *m.head, m.res.Rows, m.res.LastID
 	switch {
-	case !k.headSeen && (rows < h.Rows || lastID < h.HeadID):
-		k.add(Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
+	case !m.headSeen && (rows < h.Rows || lastID < h.HeadID):
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
 			Expected: fmt.Sprintf("%d rows up to id %d", h.Rows, h.HeadID),
 			Found:    fmt.Sprintf("%d rows up to id %d", rows, lastID)})
-	case !k.headSeen:
-		k.add(Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
+	case !m.headSeen:
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
 			Expected: "row " + strconv.FormatInt(h.HeadID, 10) + " with hash " + h.HeadHash,
 			Found:    "no row with that id"})
-	case k.headHash != h.HeadHash:
-		k.add(Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite, Expected: h.HeadHash, Found: k.headHash})
-	case k.headPos < h.Rows:
-		k.add(Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
+	case m.headHash != h.HeadHash:
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite, Expected: h.HeadHash, Found: m.headHash})
+	case m.headPos < h.Rows:
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
 			Expected: fmt.Sprintf("row %d at position %d", h.HeadID, h.Rows),
-			Found:    fmt.Sprintf("position %d (rows before it deleted)", k.headPos)})
-	case k.headPos > h.Rows:
-		k.add(Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
+			Found:    fmt.Sprintf("position %d (rows before it deleted)", m.headPos)})
+	case m.headPos > h.Rows:
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
 			Expected: fmt.Sprintf("row %d at position %d", h.HeadID, h.Rows),
-			Found:    fmt.Sprintf("position %d (rows inserted before it)", k.headPos)})
+			Found:    fmt.Sprintf("position %d (rows inserted before it)", m.headPos)})
 	}
 }
 
-// finish closes the last mesh and reports checkpointed meshes that have no
-// rows left. Only meshes in scope are checked (all, or the one asked for).
+// finish checks the checkpointed heads of the meshes in scope (all, or the
+// one asked for; a checkpointed mesh with no rows left is a truncation) and
+// returns the report, meshes sorted by id and findings by mesh and row.
 func (k *checker) finish(scope string) *Report {
-	k.endMesh()
-	ids := make([]string, 0, len(k.heads))
 	for id := range k.heads {
+		if scope == "" || id == scope {
+			k.mesh([]byte(id))
+		}
+	}
+	ids := make([]string, 0, len(k.meshes))
+	for id := range k.meshes {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		h := k.heads[id]
-		if k.seen[id] || (scope != "" && id != scope) {
-			continue
+		m := k.meshes[id]
+		m.res.HeadHash = string(m.lastHash)
+		if m.head != nil {
+			k.checkHead(m)
 		}
-		k.rep.Meshes = append(k.rep.Meshes, MeshResult{MeshID: id})
-		k.headSeen = false
-		k.checkHead(h, 0, 0)
+		k.rep.Meshes = append(k.rep.Meshes, m.res)
 	}
+	slices.SortStableFunc(k.rep.Findings, func(a, b Finding) int {
+		if c := strings.Compare(a.MeshID, b.MeshID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.RowID, b.RowID)
+	})
 	return &k.rep
 }
 

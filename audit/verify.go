@@ -26,11 +26,12 @@ type VerifyOptions struct {
 	MaxFindings int
 }
 
-// copyQuery streams the chain in binary COPY format. The binary format
-// needs no unescaping, and COLLATE "C" keeps the sort cheap; any
-// collation keeps a mesh's rows together, which is all the checker needs.
+// copyQuery streams the rows in binary COPY format (no unescaping) in id
+// order, which the primary key gives without a sort: ORDER BY mesh_id, id
+// would make PostgreSQL sort the whole table, spilling a temporary file as
+// large as the table. The checker keeps per-mesh state instead.
 const copyQuery = `COPY (SELECT mesh_id, id::int8, event_type, actor_member_id, payload, prev_hash, hash, created_at
-FROM mesh.audit_log %s ORDER BY mesh_id COLLATE "C", id) TO STDOUT (FORMAT binary)`
+FROM mesh.audit_log %s ORDER BY id) TO STDOUT (FORMAT binary)`
 
 // Verify checks every audit chain (or one mesh's) on conn, streaming the
 // rows in bounded memory. A non-nil error means the verification could
