@@ -416,3 +416,58 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyStreamChunking feeds a real binary COPY stream to the parser in
+// pieces of every awkward size: the report must not depend on how the
+// stream is cut.
+func TestCopyStreamChunking(t *testing.T) {
+	db := pgtest.NewDB(t)
+	addMesh(t, db, "m", "n")
+	rows := append(memChain(t, "m", 40), memChain(t, "n", 30)...)
+	for i := range rows[40:] {
+		rows[40+i].ID += 5 // interleave the two meshes' ids
+	}
+	insertRows(t, db, rows...)
+	exec(t, db, `UPDATE mesh.audit_log SET event_type = 'x' WHERE id = 120`)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var stream strings.Builder
+	if _, err := conn.PgConn().CopyTo(ctx, &stream, fmt.Sprintf(copyQuery, "")); err != nil {
+		t.Fatal(err)
+	}
+	want := verifyDB(t, db, VerifyOptions{})
+	if want.Rows != 70 || len(want.Findings) != 1 {
+		t.Fatalf("baseline: rows %d findings %+v", want.Rows, want.Findings)
+	}
+	data := []byte(stream.String())
+	for _, size := range []int{1, 2, 3, 7, 18, 19, 20, 64, 1000, len(data)} {
+		p := newPipeline(VerifyOptions{Workers: 2})
+		p.start()
+		var err error
+		for off := 0; off < len(data) && err == nil; off += size {
+			_, err = p.Write(data[off:min(off+size, len(data))])
+		}
+		if err == nil {
+			err = p.flush()
+		}
+		got, werr := p.wait("")
+		if err != nil || werr != nil {
+			t.Fatalf("chunks of %d: %v %v", size, err, werr)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("chunks of %d (-whole +chunked):\n%s", size, diff)
+		}
+	}
+	// A stream cut short is an error, never a clean report.
+	p := newPipeline(VerifyOptions{})
+	p.start()
+	_, _ = p.Write(data[:len(data)-10])
+	if err := p.flush(); err == nil {
+		t.Error("a truncated COPY stream was accepted")
+	}
+	p.wait("")
+}

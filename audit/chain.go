@@ -121,6 +121,7 @@ type rowView struct {
 // meshState is what the checker keeps per mesh: O(1), whatever the rows.
 type meshState struct {
 	res      MeshResult
+	salt     uint64 // mixes the mesh into prev_hash fingerprints
 	lastHash []byte
 	runStart int // findings of the mesh's last bad row: rep.Findings[runStart:runEnd]
 	runEnd   int
@@ -189,6 +190,7 @@ func (k *checker) mesh(id []byte) *meshState {
 	m, ok := k.meshes[string(id)]
 	if !ok {
 		m = &meshState{res: MeshResult{MeshID: string(id)}}
+		m.salt = maphash.String(k.seed, m.res.MeshID) * 0x9E3779B97F4A7C15
 		if h, ok := k.heads[m.res.MeshID]; ok {
 			m.head = &h
 		}
@@ -256,7 +258,7 @@ func (k *checker) row(r *rowView) {
 
 // fingerprint keys a (mesh, prev_hash) claim.
 func (k *checker) fingerprint(m *meshState, prev []byte) uint64 {
-	return maphash.Bytes(k.seed, prev) ^ maphash.String(k.seed, m.res.MeshID)*0x9E3779B97F4A7C15
+	return maphash.Bytes(k.seed, prev) ^ m.salt
 }
 
 // claimed reports the id of a recent row of the same mesh with this prev_hash.
