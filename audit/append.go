@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/claudemesh/meshctl/meshfmt"
 )
@@ -90,6 +91,10 @@ VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8::text::timestamp)
 RETURNING id, payload::text`,
 		e.MeshID, e.EventType, e.Actor, e.ActorDisplayName, string(canon), prev, hash,
 		created.Format("2006-01-02 15:04:05.000")).Scan(&id, &back)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "22P05" || pe.Code == "22P02") {
+		return Entry{}, fmt.Errorf("%w: payload: jsonb refuses it: %s", ErrInvalidEvent, pe.Message)
+	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit append: %w", err)
 	}

@@ -132,8 +132,8 @@ func TestAppendRejects(t *testing.T) {
 			_, err := Append(ctx, tx, Event{MeshID: "m", EventType: "state_set", Payload: []byte(payload)})
 			return err
 		})
-		if err == nil {
-			t.Errorf("Append(%s) succeeded, want an error", payload)
+		if !errors.Is(err, ErrInvalidEvent) {
+			t.Errorf("Append(%s): error %v, want ErrInvalidEvent", payload, err)
 		}
 	}
 	var n int

@@ -176,3 +176,12 @@ func TestAuditCheckpointCLI(t *testing.T) {
 		t.Fatalf("altered checkpoint: exit %d %q", code, stderr)
 	}
 }
+
+func TestAuditVerifyNotAMeshDatabase(t *testing.T) {
+	db := pgtest.NewEmptyDB(t)
+	code, stdout, stderr := runCLI(t, "--database-url", db.URL, "audit", "verify")
+	if code != ExitError || stdout != "" || !strings.Contains(stderr, "is this a claudemesh database?") {
+		t.Fatalf("empty database: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	assertOneLine(t, stderr, "pgtest-secret")
+}
