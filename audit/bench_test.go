@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // benchPayloads are payloads as jsonb gives them back (key order by
@@ -26,6 +28,19 @@ func BenchmarkCanonical(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				out, _ = c.Append(out[:0], p)
+			}
+		})
+	}
+}
+
+// BenchmarkCanonicalJSONText: the same payloads through jsontext, for scale.
+func BenchmarkCanonicalJSONText(b *testing.B) {
+	for i, p := range benchPayloads {
+		b.Run(fmt.Sprint(i), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				v := jsontext.Value(append([]byte(nil), p...))
+				_ = v.Canonicalize()
 			}
 		})
 	}
