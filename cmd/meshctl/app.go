@@ -49,6 +49,7 @@ func commands() []*cli.Command {
 		dbCommand(),
 		vectorsCommand(),
 		completionCommand(),
+		auditCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)
