@@ -32,6 +32,7 @@ var schemas = map[string]schemaDef{
 	"meshctl_mesh_invite_v1":   {"MESH-INVITE", map[string]decodeFunc{"InviteV1": decodeInviteV1, "InviteV2": decodeInviteV2}},
 	"meshctl_mesh_rootkey_v1":  {"MESH-ROOT-KEY-SEAL", map[string]decodeFunc{"RootKeySeal": decodeRootKey}},
 	"meshctl_mesh_lockkey_v1":  {"MESH-LOCK-KEY", map[string]decodeFunc{"MigrationLockKey": decodeMigrationLock, "AuditLockKey": decodeAuditLock}},
+	"meshctl_mesh_audit_v1":    {"MESH-AUDIT-V1", map[string]decodeFunc{"AuditRowV1": decodeAuditRow}},
 }
 
 // fields reads several fields and keeps the first error, so that decoders

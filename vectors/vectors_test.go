@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -285,6 +286,10 @@ func TestSpecPinsInFiles(t *testing.T) {
 					hex.EncodeToString(in.Seed) == "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20" {
 					found["ed25519 seed"] = true
 				}
+			case AuditRowCase:
+				if in.PrevHash == "genesis" && in.MeshID == "mesh1" && in.Hash == "73bad757dad9b1fee95c3eb00f4a72e7a6d188d8c765d9bcdef4625f267a0a6c" {
+					found["audit row"] = true
+				}
 			case LockKeyCase:
 				if in.Kind == "migration" && in.Key == 7473773831 {
 					found["migration lock"] = true
@@ -295,9 +300,26 @@ func TestSpecPinsInFiles(t *testing.T) {
 			}
 		}
 	}
-	for _, pin := range []string{"api key", "ed25519 seed", "migration lock", "audit lock"} {
+	for _, pin := range []string{"api key", "ed25519 seed", "migration lock", "audit lock", "audit row"} {
 		if !found[pin] {
 			t.Errorf("SPEC pin %q is not a valid vector in the embedded files", pin)
 		}
+	}
+}
+
+// TestAuditVectorsAreNodes: the audit vectors are exactly what the Node
+// oracle writes (Node is the upstream runtime; Go never computes them).
+func TestAuditVectorsAreNodes(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed: cannot regenerate the audit vectors (they are still checked against audit.HashV1)")
+	}
+	out, err := exec.Command(node, "testdata/audit/audit_v1_vectors.mjs").Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	emb, _ := EmbeddedFiles()
+	if !bytes.Equal(out, emb["audit_v1_test.json"]) {
+		t.Error("data/audit_v1_test.json is not the output of testdata/audit/audit_v1_vectors.mjs")
 	}
 }

@@ -134,7 +134,7 @@ func printReport(e *env, rep vectors.Report) error {
 		mode = "strict (ed25519: libsodium 1.0.18 rules everywhere)"
 	}
 	_, err := fmt.Fprintf(w, "%d vectors: %d passed, %d failed, %d skipped in %s; mode %s\n",
-		rep.Vectors, rep.Passed, rep.Failed, rep.Skipped, rep.Duration.Round(time.Millisecond), mode)
+		rep.Vectors, rep.Passed, rep.Failed, rep.Skipped, rep.Duration.Round(100*time.Microsecond), mode)
 	return err
 }
 

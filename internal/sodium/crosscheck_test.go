@@ -34,7 +34,7 @@ func libsodiumAccepts(in vectors.Input) (ok bool, skip string) {
 		return ok && bytes.Equal(q, in.Shared), ""
 	case vectors.X25519Iterate:
 		if in.Long {
-			return false, "long"
+			return false, "--long only"
 		}
 		k := make([]byte, 32)
 		k[0] = 9
@@ -87,6 +87,8 @@ func libsodiumAccepts(in vectors.Input) (ok bool, skip string) {
 		return inviteV2(in), ""
 	case vectors.RootKeyCase:
 		return rootKey(in), ""
+	case vectors.AuditRowCase:
+		return false, "audit row hashes: the oracle is Node (the upstream runtime), not libsodium"
 	case vectors.LockKeyCase:
 		if in.Kind == "migration" {
 			return in.Key == 7473773831, ""
@@ -235,12 +237,12 @@ func TestLibsodiumAgreesOnEveryVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	total, skipped := 0, 0
+	total, skipped := 0, map[string]int{}
 	for _, s := range suites {
 		for _, c := range append(append([]vectors.Case(nil), s.Cases...), vectors.Expand(s)...) {
 			ok, skip := libsodiumAccepts(c.Input)
 			if skip != "" {
-				skipped++
+				skipped[skip]++
 				continue
 			}
 			total++
@@ -254,5 +256,5 @@ func TestLibsodiumAgreesOnEveryVector(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("libsodium %s checked %d vectors (%d skipped: --long only)", sodium.Version(), total, skipped)
+	t.Logf("libsodium %s checked %d vectors; not by libsodium: %v", sodium.Version(), total, skipped)
 }

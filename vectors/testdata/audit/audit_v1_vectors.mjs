@@ -1,10 +1,10 @@
-// Writes the audit v1 row-hash vectors (vectors/data/mesh_audit_v1_test.json)
+// Writes the audit v1 row-hash vectors (vectors/data/audit_v1_test.json)
 // computed with the upstream broker's own runtime semantics: JSON.parse,
 // JSON.stringify, Array.prototype.sort (UTF-16 code units) and
 // Date.prototype.toISOString, in Node. This is the independent oracle for
 // audit.HashV1; Go never computes an expected hash of this file.
 //
-//   node vectors/testdata/audit/audit_v1_vectors.mjs > vectors/data/mesh_audit_v1_test.json
+//   node vectors/testdata/audit/audit_v1_vectors.mjs > vectors/data/audit_v1_test.json
 import { createHash } from "node:crypto";
 
 function canonical(v) {
