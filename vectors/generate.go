@@ -649,6 +649,8 @@ func (g *gen) invites() *builder {
 			"NotBase64url":   note("MALFORMED", "The token is not base64url without padding."),
 			"BadPayload":     note("MALFORMED", "The payload is not the v1 JSON object (not JSON, wrong v, a key missing)."),
 			"BadCanonical":   note("MALFORMED", "The v2 canonical string does not have the v=2 shape."),
+			"KeyOrder": {BugType: "EDGE_CASE", Description: "The v1 payload's keys in another order, same values and signature.",
+				Policy: &Policy{Default: Valid, Reason: "the signature covers the canonical string, not the JSON text; the broker JSON-parses the token, so key order does not change the verdict (meshctl always writes the fixed order, see the ownerSeed vectors)"}},
 		})
 	owner, other := g.edKey(), g.edKey()
 	seed := hx(owner[:32])
@@ -673,6 +675,9 @@ func (g *gen) invites() *builder {
 	etok, esigned, _ := meshfmt.SignInviteV1(esc, owner)
 	addV1("v1 invite with JSON.stringify-sensitive characters", Valid, flags("JsEscaping"), etok, genNowSec, &esigned)
 	addV1("nowSec = expires_at", Valid, flags("ExpiryBoundary"), tok, signed.ExpiresAt, &signed)
+	payload, _ := base64.RawURLEncoding.DecodeString(tok)
+	reordered := `{"signature":"` + signed.Signature + `",` + strings.Replace(strings.TrimPrefix(string(payload), "{"), `,"signature":"`+signed.Signature+`"`, "", 1)
+	b.add(v1, "keys in reverse-ish order (signature first)", Acceptable, flags("KeyOrder"), map[string]any{"token": b6u([]byte(reordered)), "nowSec": genNowSec})
 	addV1("nowSec = expires_at + 1", Invalid, flags("Expired"), tok, signed.ExpiresAt+1, nil)
 	for _, c := range []struct {
 		comment string
@@ -700,7 +705,6 @@ func (g *gen) invites() *builder {
 	m.Signature = hx(append(R.Bytes(), r.Bytes()...))
 	addV1("identity owner_pubkey, forged signature", Invalid, flags("SmallOrderKey"), m.Token(), genNowSec, nil)
 	addV1("'=' padding appended", Invalid, flags("NotBase64url"), tok+"=", genNowSec, nil)
-	payload, _ := base64.RawURLEncoding.DecodeString(tok)
 	addV1("standard base64 alphabet", Invalid, flags("NotBase64url"), stdAlphabet(payload), genNowSec, nil)
 	addV1("payload is not JSON", Invalid, flags("BadPayload"), b6u([]byte("not json")), genNowSec, nil)
 	addV1("v is 2", Invalid, flags("BadPayload"), b6u([]byte(strings.Replace(string(payload), `{"v":1,`, `{"v":2,`, 1))), genNowSec, nil)

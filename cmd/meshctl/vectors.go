@@ -133,8 +133,12 @@ func printReport(e *env, rep vectors.Report) error {
 	if rep.Strict {
 		mode = "strict (ed25519: libsodium 1.0.18 rules everywhere)"
 	}
+	d := rep.Duration.Round(time.Microsecond)
+	if d >= time.Millisecond {
+		d = d.Round(time.Millisecond)
+	}
 	_, err := fmt.Fprintf(w, "%d vectors: %d passed, %d failed, %d skipped in %s; mode %s\n",
-		rep.Vectors, rep.Passed, rep.Failed, rep.Skipped, rep.Duration.Round(100*time.Microsecond), mode)
+		rep.Vectors, rep.Passed, rep.Failed, rep.Skipped, d, mode)
 	return err
 }
 
