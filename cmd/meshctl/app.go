@@ -48,6 +48,7 @@ func commands() []*cli.Command {
 		versionCommand(),
 		dbCommand(),
 		completionCommand(),
+		migrateCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)
