@@ -447,9 +447,9 @@ func TestDriftChangedMissingOutOfOrder(t *testing.T) {
 	}
 	mustUp(t, testRunner(t, db.URL, mapFS(files)))
 	files["0001_a.sql"] = "-- explained\nCREATE TABLE t1 (\n  a int\n);\n" // cosmetic
-	files["0002_b.sql"] = "CREATE TABLE t2 (a bigint);"                   // semantic
-	delete(files, "0005_e.sql")                                           // missing
-	files["0003_c.sql"] = "CREATE TABLE t3 (a int);"                      // out of order
+	files["0002_b.sql"] = "CREATE TABLE t2 (a bigint);"                    // semantic
+	delete(files, "0005_e.sql")                                            // missing
+	files["0003_c.sql"] = "CREATE TABLE t3 (a int);"                       // out of order
 	r := testRunner(t, db.URL, mapFS(files), WithStrict(true))
 	st, err := r.Status(ctx)
 	if err != nil {
