@@ -80,8 +80,8 @@ func TestMigrateStatusJSONAndExitCodes(t *testing.T) {
 		t.Fatalf("status after up: exit %d: %s", code, stderr)
 	}
 	var st struct {
-		Files []map[string]any `json:"files"`
-		Counts map[string]int  `json:"counts"`
+		Files  []map[string]any `json:"files"`
+		Counts map[string]int   `json:"counts"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
@@ -191,7 +191,9 @@ func TestMigrateLockAndPermissionErrors(t *testing.T) {
 		pgx.Identifier{role}.Sanitize(), pgx.Identifier{db.Name}.Sanitize())); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = db.Pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize()) })
+	t.Cleanup(func() {
+		_, _ = db.Pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize())
+	})
 	u, _ := url.Parse(db.URL)
 	u.User = url.UserPassword(role, "pw-s3cret-9")
 	code, _, stderr = runCLI(t, "--database-url", u.String(), "migrate", "up", "--dir", dir)
