@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -11,51 +12,141 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// txPrefix opens the one-round-trip batch of a transactional file. Error
-// positions are reported relative to the whole batch, so its length in
-// characters is subtracted to find the position in the file.
+// txPrefix opens each file's transaction in a batch. Error positions are
+// reported in characters of the whole batch; buildBatch records where each
+// body starts so they map back to the file.
 const txPrefix = "BEGIN;\n"
 
 // durationSQL is the body's server-side run time: now() is the start of the
 // transaction, clock_timestamp() the moment the tracking row is written.
 const durationSQL = "extract(epoch from clock_timestamp() - now()) * 1000"
 
-// applyTx runs a transactional file as one simple-protocol batch:
-// BEGIN; body; [create tracking table]; tracking INSERT; COMMIT. One round
-// trip, and the tracking row commits or rolls back with the file.
-func (s *session) applyTx(ctx context.Context, f *File, tableExists bool) (FileResult, error) {
-	r := s.r
-	var b strings.Builder
-	b.Grow(len(f.Body) + 512)
-	b.WriteString(txPrefix)
-	b.WriteString(f.Body)
-	// The newline ends a trailing line comment; the ';' ends a last
-	// statement written without one.
-	b.WriteString("\n;\n")
-	if !tableExists {
-		// Created after the body, inside the same transaction: on an empty
-		// database the first file may itself CREATE SCHEMA "mesh".
-		b.WriteString(r.ensureTableSQL())
-	}
-	b.WriteString(r.insertSQL(f, HowExecuted, durationSQL))
-	b.WriteString(";\nCOMMIT;")
-	batch := b.String()
-	for attempt := 0; ; attempt++ {
+// applyBatch runs consecutive transactional files as one simple-protocol
+// query: for each file BEGIN; body; [create tracking table]; tracking
+// INSERT; COMMIT. Each file is still its own transaction, committed with
+// its tracking row; on an error PostgreSQL skips the rest of the query, so
+// the files before the failing one stay committed, the failing one rolls
+// back, and later ones never start. One round trip covers the whole batch.
+// It returns the files committed, also when it fails.
+func (s *session) applyBatch(ctx context.Context, files []*File, tableExists bool) ([]FileResult, error) {
+	var done []FileResult
+	for attempt := 0; ; {
+		b := s.r.buildBatch(files, tableExists)
 		start := time.Now()
-		_, err := s.conn.PgConn().Exec(ctx, batch).ReadAll()
-		d := time.Since(start)
+		results, err := s.conn.PgConn().Exec(ctx, b.sql).ReadAll()
+		elapsed := time.Since(start)
+		committed := committedFiles(results)
+		for k, d := range committed {
+			fr := FileResult{Filename: files[k].Name, DurationMS: d, Duration: time.Duration(d * float64(time.Millisecond))}
+			if len(files) == 1 {
+				fr.Duration, fr.DurationMS = elapsed, ms(elapsed)
+			}
+			done = append(done, fr)
+		}
 		if err == nil {
-			return FileResult{Filename: f.Name, Duration: d, DurationMS: ms(d)}, nil
+			return done, nil
 		}
 		s.rollback(ctx)
-		if lockNotAvailable(err) && attempt < r.cfg.lockRetries {
-			if werr := s.backoff(ctx, f.Name, attempt, err); werr != nil {
-				return FileResult{}, werr
+		if len(committed) > 0 {
+			tableExists = true
+		}
+		failed := len(committed)
+		if failed >= len(files) {
+			// Everything committed; the error came after (cannot happen
+			// with a well-formed batch, but never blame a committed file).
+			return done, dbErr("finishing the batch", err)
+		}
+		if lockNotAvailable(err) && attempt < s.r.cfg.lockRetries {
+			if werr := s.backoff(ctx, files[failed].Name, attempt, err); werr != nil {
+				return done, werr
 			}
+			files = files[failed:]
+			attempt++
 			continue
 		}
-		return FileResult{}, s.txFileError(ctx, f, err)
+		// A syntax error rejects the whole query before anything runs; its
+		// position names the file at fault, and the files before it are
+		// sent again on their own.
+		if k := b.segmentAt(err); k > failed {
+			more, err2 := s.applyBatch(ctx, files[failed:k], tableExists)
+			done = append(done, more...)
+			if err2 != nil {
+				return done, err2
+			}
+			failed = k
+		}
+		return done, s.txFileError(ctx, files[failed], err, b.bodyStart[failed])
 	}
+}
+
+// segmentAt returns the index of the file whose segment holds the error
+// position, or -1.
+func (b batch) segmentAt(err error) int {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Position <= 0 {
+		return -1
+	}
+	p := int(pe.Position) - 1
+	for k := 0; k+1 < len(b.segStart); k++ {
+		if p >= b.segStart[k] && p < b.segStart[k+1] {
+			return k
+		}
+	}
+	return -1
+}
+
+type batch struct {
+	sql                 string
+	segStart, bodyStart []int // character offsets of each file's segment and body
+}
+
+func (r *Runner) buildBatch(files []*File, tableExists bool) batch {
+	var b strings.Builder
+	out := batch{}
+	chars := 0
+	write := func(s string) {
+		b.WriteString(s)
+		chars += utf8.RuneCountInString(s)
+	}
+	for _, f := range files {
+		out.segStart = append(out.segStart, chars)
+		write(txPrefix)
+		out.bodyStart = append(out.bodyStart, chars)
+		write(f.Body)
+		// The newline ends a trailing line comment; the ';' ends a last
+		// statement written without one.
+		write("\n;\n")
+		if !tableExists {
+			// Created after the body, inside the same transaction: on an
+			// empty database the first file may itself CREATE SCHEMA "mesh".
+			write(r.ensureTableSQL())
+			tableExists = true
+		}
+		write(r.insertSQL(f, HowExecuted, durationSQL) + " RETURNING duration_ms")
+		write(";\nCOMMIT;\n")
+	}
+	out.segStart = append(out.segStart, chars)
+	out.sql = b.String()
+	return out
+}
+
+// committedFiles reads, from the results of a batch, the server-side
+// duration of each committed file: every COMMIT is preceded by its
+// tracking INSERT ... RETURNING duration_ms. Lint keeps COMMIT out of file
+// bodies, so COMMIT tags count files.
+func committedFiles(results []*pgconn.Result) []float64 {
+	var out []float64
+	for i, r := range results {
+		if r.Err != nil || r.CommandTag.String() != "COMMIT" {
+			continue
+		}
+		var d float64
+		if i > 0 && len(results[i-1].Rows) == 1 && len(results[i-1].Rows[0]) == 1 {
+			d, _ = strconv.ParseFloat(string(results[i-1].Rows[0][0]), 64)
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -82,7 +173,7 @@ func (s *session) backoff(ctx context.Context, file string, attempt int, err err
 // characters of the batch) becomes line:column of the file. Errors raised
 // while executing (no position) are located by replaying the file
 // statement by statement inside a transaction that is rolled back.
-func (s *session) txFileError(ctx context.Context, f *File, err error) error {
+func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart int) error {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		if ctx.Err() != nil {
@@ -93,9 +184,11 @@ func (s *session) txFileError(ctx context.Context, f *File, err error) error {
 	fe := &FileError{File: f.Name, SQLState: pe.Code, Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint}
 	bodyChars := utf8.RuneCountInString(f.Body)
 	if pe.Position > 0 {
-		p := int(pe.Position) - 1 - len(txPrefix)
-		if p >= 0 && p <= bodyChars {
-			off := runeOffset(f.Body, p)
+		p := int(pe.Position) - 1 - bodyStart
+		// Up to the "\n;\n" written after the body, the error is the
+		// file's: e.g. an unclosed parenthesis found at that ';'.
+		if p >= 0 && p <= bodyChars+3 {
+			off := runeOffset(f.Body, min(p, bodyChars))
 			fe.Line, fe.Col = LineCol(f.Body, off)
 			fe.Statement = statementAt(f.Statements, off)
 			return fe

@@ -377,6 +377,10 @@ func (lx *lexer) dollarTag() (string, bool) {
 // hash alike. It classifies changed applied files as cosmetic or semantic.
 func NormalizedSHA256(src string) string {
 	stmts, _ := Split(src)
+	return normalizedHash(stmts)
+}
+
+func normalizedHash(stmts []Statement) string {
 	h := sha256.New()
 	for _, st := range stmts {
 		for _, t := range st.Tokens {

@@ -23,6 +23,10 @@ const (
 	DefaultLockPoll    = 200 * time.Millisecond
 	DefaultLockTimeout = 5 * time.Second
 	DefaultLockRetries = 3
+	// Consecutive transactional files are sent together, up to these
+	// limits, each still its own transaction (see WithBatch).
+	DefaultBatchFiles = 50
+	DefaultBatchBytes = 1 << 20
 )
 
 // How a tracking row came to be.
@@ -45,6 +49,8 @@ type config struct {
 	to               string
 	resume, retry    bool
 	onEvent          func(Event)
+	batchFiles       int
+	batchBytes       int
 }
 
 // Option configures a Runner.
@@ -106,6 +112,21 @@ func WithLockRetries(n int, backoff time.Duration) Option {
 	}
 }
 
+// WithBatch sets how many consecutive transactional files (and how many
+// bytes of SQL) may travel in one round trip. Each file remains its own
+// transaction with its tracking row; batching only saves round trips, at
+// the price of progress events arriving when the batch returns. files = 1
+// sends every file on its own.
+func WithBatch(files, bytes int) Option {
+	return func(c *config) error {
+		if files < 1 || bytes < 1 {
+			return &OptionError{Msg: "batch limits must be at least 1"}
+		}
+		c.batchFiles, c.batchBytes = files, bytes
+		return nil
+	}
+}
+
 // WithStrict turns warnings about history into errors: semantically
 // changed applied files, out-of-order pending files, rows without a file.
 func WithStrict(b bool) Option { return func(c *config) error { c.strict = b; return nil } }
@@ -154,6 +175,7 @@ func newRunner(dsn string, conn *pgx.Conn, fsys fs.FS, opts []Option) (*Runner, 
 		schema: "mesh", table: "__cmh_migrations",
 		lockKey: meshfmt.MigrationLockKey, lockWait: DefaultLockWait, lockPoll: DefaultLockPoll,
 		lockTimeout: DefaultLockTimeout, lockRetries: DefaultLockRetries, retryBackoff: 500 * time.Millisecond,
+		batchFiles: DefaultBatchFiles, batchBytes: DefaultBatchBytes,
 	}}
 	for _, o := range opts {
 		if err := o(&r.cfg); err != nil {
@@ -190,6 +212,8 @@ type session struct {
 	own    bool
 	pid    uint32
 	locked bool
+	// hasOurColumns: the tracking table has meshctl's extra columns (set by status).
+	hasOurColumns bool
 }
 
 func (r *Runner) open(ctx context.Context) (*session, error) {
@@ -311,10 +335,16 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		if err := plan.blocker(); err != nil {
 			return res, err
 		}
+		for _, w := range plan.warnings {
+			r.emit(Event{Kind: EventWarning, Message: w})
+		}
 		res.UpToDate = true
 		return res, nil
 	}
-	if err := plan.blocker(); err != nil {
+	// Only static problems stop us before the lock: a failed-looking
+	// non-transactional file may be another runner's work in progress.
+	var le *LintError
+	if err := plan.blocker(); errors.As(err, &le) {
 		res.Warnings = plan.warnings
 		return res, err
 	}
@@ -329,11 +359,11 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 	}
 	plan = r.plan(st)
 	res.Warnings = plan.warnings
-	for _, w := range plan.warnings {
-		r.emit(Event{Kind: EventWarning, Message: w})
-	}
 	if err := plan.blocker(); err != nil {
 		return res, err
+	}
+	for _, w := range plan.warnings {
+		r.emit(Event{Kind: EventWarning, Message: w})
 	}
 	if len(plan.todo) == 0 {
 		res.UpToDate = true
@@ -348,20 +378,39 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		}
 	}
 	tableExists := st.TableExists
-	for _, f := range plan.todo {
-		r.emit(Event{Kind: EventFileStart, File: f.Name, NoTransaction: f.NoTransaction})
-		var fr FileResult
+	for i := 0; i < len(plan.todo); {
+		f := plan.todo[i]
 		if f.NoTransaction {
-			fr, err = s.applyNoTx(ctx, f, plan.partial[f.Name])
-		} else {
-			fr, err = s.applyTx(ctx, f, tableExists)
+			r.emit(Event{Kind: EventFileStart, File: f.Name, NoTransaction: true})
+			fr, err := s.applyNoTx(ctx, f, plan.partial[f.Name])
+			if err != nil {
+				return res, err
+			}
+			tableExists = true
+			res.Applied = append(res.Applied, fr)
+			r.emit(Event{Kind: EventFileDone, File: f.Name, Duration: fr.Duration, NoTransaction: true})
+			i++
+			continue
+		}
+		j, size := i, 0
+		for j < len(plan.todo) && !plan.todo[j].NoTransaction && j-i < r.cfg.batchFiles &&
+			(j == i || size+len(plan.todo[j].Body) <= r.cfg.batchBytes) {
+			size += len(plan.todo[j].Body)
+			r.emit(Event{Kind: EventFileStart, File: plan.todo[j].Name})
+			j++
+		}
+		done, err := s.applyBatch(ctx, plan.todo[i:j], tableExists)
+		for _, fr := range done {
+			res.Applied = append(res.Applied, fr)
+			r.emit(Event{Kind: EventFileDone, File: fr.Filename, Duration: fr.Duration})
+		}
+		if len(done) > 0 {
+			tableExists = true
 		}
 		if err != nil {
 			return res, err
 		}
-		tableExists = true
-		res.Applied = append(res.Applied, fr)
-		r.emit(Event{Kind: EventFileDone, File: f.Name, Duration: fr.Duration, NoTransaction: f.NoTransaction})
+		i = j
 	}
 	return res, nil
 }

@@ -214,43 +214,47 @@ func TestFailingFileInTheMiddle(t *testing.T) {
 		{"syntax error after non-ASCII", "-- ünïcödé comment 🚀 ; still a comment\nCREATE TABLE t3 (a int);\nCREATE TABLE t3b (a int,, b int);\n", 3, 25, 2, "42601"},
 		{"runtime error has no position", "CREATE TABLE t3 (a int);\nINSERT INTO t3\n  VALUES (1 / 0);", 2, 1, 2, "22012"},
 		{"unknown column", "CREATE TABLE t3 (a int);\n\n  SELECT nope FROM t3;", 3, 10, 2, "42703"},
+		{"unclosed parenthesis at end of file", "CREATE TABLE t3 (a int", 1, 23, 1, "42601"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db := pgtest.NewEmptyDB(t)
-			files := map[string]string{
-				"0001_a.sql": "CREATE TABLE t1 (a int);",
-				"0002_b.sql": "CREATE TABLE t2 (a int);",
-				"0003_c.sql": tt.bad,
-				"0004_d.sql": "CREATE TABLE t4 (a int);",
-			}
-			res, err := testRunner(t, db.URL, mapFS(files)).Up(context.Background())
-			var fe *FileError
-			if !errors.As(err, &fe) {
-				t.Fatalf("want *FileError, got %v", err)
-			}
-			got := []any{fe.File, fe.Line, fe.Col, fe.Statement, fe.SQLState}
-			if diff := cmp.Diff([]any{"0003_c.sql", tt.line, tt.col, tt.stmt, tt.sqlstate}, got); diff != "" {
-				t.Errorf("error location (-want +got):\n%s\n%v", diff, err)
-			}
-			if !strings.Contains(err.Error(), fmt.Sprintf("0003_c.sql:%d:%d: ERROR %s", tt.line, tt.col, tt.sqlstate)) {
-				t.Errorf("message %q", err)
-			}
-			if diff := cmp.Diff([]string{"0001_a.sql", "0002_b.sql"}, appliedNames(res)); diff != "" {
-				t.Errorf("applied (-want +got):\n%s", diff)
-			}
-			if exists(t, db.Pool, "t3") || exists(t, db.Pool, "mesh.__cmh_migrations_partial") {
-				t.Error("the failing file left something behind")
-			}
-			if _, ok := tracking(t, db.Pool)["0003_c.sql"]; ok {
-				t.Error("the failing file has a tracking row")
-			}
-			files["0003_c.sql"] = "CREATE TABLE t3 (a int);"
-			res = mustUp(t, testRunner(t, db.URL, mapFS(files)))
-			if diff := cmp.Diff([]string{"0003_c.sql", "0004_d.sql"}, appliedNames(res)); diff != "" {
-				t.Errorf("rerun applied (-want +got):\n%s", diff)
-			}
-		})
+	batches := map[string][]Option{"batched": nil, "one file per round trip": {WithBatch(1, 1<<20)}}
+	for bname, opts := range batches {
+		for _, tt := range tests {
+			t.Run(bname+"/"+tt.name, func(t *testing.T) {
+				db := pgtest.NewEmptyDB(t)
+				files := map[string]string{
+					"0001_a.sql": "CREATE TABLE t1 (a int);",
+					"0002_b.sql": "CREATE TABLE t2 (a int);",
+					"0003_c.sql": tt.bad,
+					"0004_d.sql": "CREATE TABLE t4 (a int);",
+				}
+				res, err := testRunner(t, db.URL, mapFS(files), opts...).Up(context.Background())
+				var fe *FileError
+				if !errors.As(err, &fe) {
+					t.Fatalf("want *FileError, got %v", err)
+				}
+				got := []any{fe.File, fe.Line, fe.Col, fe.Statement, fe.SQLState}
+				if diff := cmp.Diff([]any{"0003_c.sql", tt.line, tt.col, tt.stmt, tt.sqlstate}, got); diff != "" {
+					t.Errorf("error location (-want +got):\n%s\n%v", diff, err)
+				}
+				if !strings.Contains(err.Error(), fmt.Sprintf("0003_c.sql:%d:%d: ERROR %s", tt.line, tt.col, tt.sqlstate)) {
+					t.Errorf("message %q", err)
+				}
+				if diff := cmp.Diff([]string{"0001_a.sql", "0002_b.sql"}, appliedNames(res)); diff != "" {
+					t.Errorf("applied (-want +got):\n%s", diff)
+				}
+				if exists(t, db.Pool, "t3") || exists(t, db.Pool, "mesh.__cmh_migrations_partial") {
+					t.Error("the failing file left something behind")
+				}
+				if _, ok := tracking(t, db.Pool)["0003_c.sql"]; ok {
+					t.Error("the failing file has a tracking row")
+				}
+				files["0003_c.sql"] = "CREATE TABLE t3 (a int);"
+				res = mustUp(t, testRunner(t, db.URL, mapFS(files)))
+				if diff := cmp.Diff([]string{"0003_c.sql", "0004_d.sql"}, appliedNames(res)); diff != "" {
+					t.Errorf("rerun applied (-want +got):\n%s", diff)
+				}
+			})
+		}
 	}
 }
 

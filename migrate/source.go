@@ -47,16 +47,12 @@ func (e *SourceError) Error() string {
 type Source struct {
 	Files   []*File
 	Ignored []string // entries that are not *.sql files (directories, other names)
+	byName  map[string]*File
 }
 
 // Lookup returns the file named name, or nil.
 func (s *Source) Lookup(name string) *File {
-	for _, f := range s.Files {
-		if f.Name == name {
-			return f
-		}
-	}
-	return nil
+	return s.byName[name]
 }
 
 // LoadSource reads every *.sql file directly in the root of fsys (not
@@ -96,6 +92,10 @@ func LoadSource(fsys fs.FS) (*Source, error) {
 		return nil, &SourceError{Msg: "no *.sql migration files in the folder: check --dir"}
 	}
 	sort.Slice(src.Files, func(i, j int) bool { return src.Files[i].Name < src.Files[j].Name })
+	src.byName = make(map[string]*File, len(src.Files))
+	for _, f := range src.Files {
+		src.byName[f.Name] = f
+	}
 	return src, nil
 }
 
@@ -118,8 +118,9 @@ func newFile(name string, raw []byte) (*File, error) {
 	}
 	sum := sha256.Sum256(raw)
 	body := string(raw)
-	f := &File{Name: name, SHA256: hex.EncodeToString(sum[:]), Body: body, Normalized: NormalizedSHA256(body)}
+	f := &File{Name: name, SHA256: hex.EncodeToString(sum[:]), Body: body}
 	f.Statements, f.SyntaxErr = Split(body)
+	f.Normalized = normalizedHash(f.Statements)
 	f.NoTransaction = hasNoTxMarker(body)
 	return f, nil
 }

@@ -92,34 +92,41 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 	r := s.r
 	st := &Status{Table: r.Table(), Counts: map[State]int{}}
 	var partialExists bool
-	err := s.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
-		r.tableIdent(), r.partialIdent()).Scan(&st.TableExists, &partialExists)
+	var ours int
+	err := s.conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL,
+		(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND NOT attisdropped
+		 AND attname IN ('duration_ms', 'applied_how', 'meshctl_version', 'normalized_sha256'))`,
+		r.tableIdent(), r.partialIdent()).Scan(&st.TableExists, &partialExists, &ours)
 	if err != nil {
 		return nil, dbErr("reading the tracking table", err)
 	}
+	s.hasOurColumns = ours == len(extraColumns)
 	rows := map[string]trackRow{}
 	partial := map[string]*Failure{}
 	if st.TableExists {
-		// to_jsonb reads our optional columns without failing on an
-		// upstream table that lacks them.
-		q := "SELECT filename, sha256, applied_at, to_jsonb(t) FROM " + r.tableIdent() + " t"
-		rs, err := s.conn.Query(ctx, q)
+		// An upstream table lacks our columns: read NULLs instead.
+		extra := "NULL::float8, NULL::text, NULL::text"
+		if s.hasOurColumns {
+			extra = "duration_ms, applied_how, normalized_sha256"
+		}
+		rs, err := s.conn.Query(ctx, "SELECT filename, sha256, applied_at, "+extra+" FROM "+r.tableIdent())
 		if err != nil {
 			return nil, dbErr("reading the tracking table", err)
 		}
 		for rs.Next() {
 			var name string
 			var tr trackRow
-			var extra map[string]any
-			if err := rs.Scan(&name, &tr.sha256, &tr.appliedAt, &extra); err != nil {
+			var how, norm *string
+			if err := rs.Scan(&name, &tr.sha256, &tr.appliedAt, &tr.durationMS, &how, &norm); err != nil {
 				rs.Close()
 				return nil, dbErr("reading the tracking table", err)
 			}
-			if d, ok := extra["duration_ms"].(float64); ok {
-				tr.durationMS = &d
+			if how != nil {
+				tr.how = *how
 			}
-			tr.how, _ = extra["applied_how"].(string)
-			tr.normalized, _ = extra["normalized_sha256"].(string)
+			if norm != nil {
+				tr.normalized = *norm
+			}
 			rows[name] = tr
 		}
 		if err := rs.Err(); err != nil {
@@ -340,15 +347,14 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 	if out.blocker != nil {
 		out.Blocked = out.blocker.Error()
 	}
+	state := make(map[string]State, len(st.Files))
+	for _, fs := range st.Files {
+		state[fs.Filename] = fs.State
+	}
 	for _, f := range p.todo {
-		step := Step{Filename: f.Name, State: StatePending, Mode: "transaction", Findings: LintFile(f)}
+		step := Step{Filename: f.Name, State: state[f.Name], Mode: "transaction", Findings: LintFile(f)}
 		if step.Findings == nil {
 			step.Findings = []Finding{}
-		}
-		for _, fs := range st.Files {
-			if fs.Filename == f.Name {
-				step.State = fs.State
-			}
 		}
 		if f.NoTransaction {
 			step.Mode = "no-transaction"
@@ -377,14 +383,9 @@ func (r *Runner) ensureTableSQL() string {
 var extraColumns = []string{"duration_ms double precision", "applied_how text", "meshctl_version text", "normalized_sha256 text"}
 
 // upgradeTable adds our nullable columns to a table created by upstream.
+// status must have run first (it sees which columns exist).
 func (s *session) upgradeTable(ctx context.Context) error {
-	var n int
-	err := s.conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2
-		AND column_name IN ('duration_ms', 'applied_how', 'meshctl_version', 'normalized_sha256')`, s.r.cfg.schema, s.r.cfg.table).Scan(&n)
-	if err != nil {
-		return dbErr("inspecting the tracking table", err)
-	}
-	if n == len(extraColumns) {
+	if s.hasOurColumns {
 		return nil
 	}
 	var b strings.Builder

@@ -319,6 +319,7 @@ func migrateUp(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Warnings reach stderr as progress events.
 	res, err := r.Up(c.Context)
 	if e.json {
 		if res.Applied == nil {
@@ -331,12 +332,6 @@ func migrateUp(c *cli.Context) error {
 			err = perr
 		}
 	} else {
-		for _, w := range res.Warnings {
-			// Under a lock the runner already reported them as events.
-			if len(res.Applied) == 0 && err == nil {
-				fmt.Fprintf(e.stderr, "warning: %s\n", w)
-			}
-		}
 		switch {
 		case res.UpToDate:
 			fmt.Fprintln(e.stdout, "up to date: nothing to apply")
