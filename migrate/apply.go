@@ -190,7 +190,7 @@ func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart
 		if p >= 0 && p <= bodyChars+3 {
 			off := runeOffset(f.Body, min(p, bodyChars))
 			fe.Line, fe.Col = LineCol(f.Body, off)
-			fe.Statement = statementAt(f.Statements, off)
+			fe.Statement = statementAt(f.Statements(), off)
 			return fe
 		}
 		fe.InTracking = true
@@ -204,7 +204,7 @@ func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart
 	case idx < 0:
 		fe.InTracking = true
 	default:
-		st := f.Statements[idx]
+		st := f.Statements()[idx]
 		fe.Statement = idx + 1
 		fe.Line, fe.Col = st.Line, st.Col
 		if dpe != nil && dpe.Position > 0 {
@@ -222,7 +222,7 @@ func (s *session) locate(ctx context.Context, f *File) (int, *pgconn.PgError) {
 		return -1, nil
 	}
 	defer s.rollback(ctx)
-	for i, st := range f.Statements {
+	for i, st := range f.Statements() {
 		if st.Empty() {
 			continue
 		}
@@ -282,8 +282,8 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 	}
 	start := time.Now()
 	n := 0
-	for i := first; i < len(f.Statements); i++ {
-		st := f.Statements[i]
+	for i := first; i < len(f.Statements()); i++ {
+		st := f.Statements()[i]
 		if st.Empty() {
 			continue
 		}

@@ -54,20 +54,20 @@ func LintFile(f *File) []Finding {
 	add := func(st Statement, rule string, sev Severity, msg, why, fix string) {
 		out = append(out, Finding{File: f.Name, Line: st.Line, Col: st.Col, Rule: rule, Severity: sev, Message: msg, Why: why, Fix: fix})
 	}
-	if f.SyntaxErr != nil {
-		out = append(out, Finding{File: f.Name, Line: f.SyntaxErr.Line, Col: f.SyntaxErr.Col, Rule: RuleSyntax, Severity: SeverityError,
-			Message: f.SyntaxErr.What,
+	if se := f.SyntaxErr(); se != nil {
+		out = append(out, Finding{File: f.Name, Line: se.Line, Col: se.Col, Rule: RuleSyntax, Severity: SeverityError,
+			Message: se.What,
 			Why:     "the runner cannot tell where statements end, so it cannot send the file safely",
 			Fix:     "close the construct; the rest of the file is currently swallowed by it"})
 	}
 	created := map[string]bool{}
 	nonEmpty := 0
-	for _, st := range f.Statements {
+	for _, st := range f.Statements() {
 		if !st.Empty() {
 			nonEmpty++
 		}
 	}
-	for _, st := range f.Statements {
+	for _, st := range f.Statements() {
 		if st.Empty() {
 			continue
 		}

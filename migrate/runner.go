@@ -233,7 +233,7 @@ func (s *session) close(ctx context.Context) {
 		// A fresh context: the caller's may be cancelled, and an unlock
 		// that is not sent would hold the lock until the session ends.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_, _ = s.conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", s.r.cfg.lockKey)
+		_, _ = s.conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", pgx.QueryExecModeSimpleProtocol, s.r.cfg.lockKey)
 		cancel()
 		s.locked = false
 	}
@@ -244,7 +244,8 @@ func (s *session) close(ctx context.Context) {
 	}
 }
 
-// checkPinned refuses a connection that moves between backends.
+// checkPinned refuses a connection that moves between backends. (Up
+// checks the same through the pids that status and lock report.)
 func (s *session) checkPinned(ctx context.Context) error {
 	var pids [2]uint32
 	for i := range pids {
@@ -321,9 +322,6 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		return res, err
 	}
 	defer s.close(ctx)
-	if err := s.checkPinned(ctx); err != nil {
-		return res, err
-	}
 	// Look before locking: an up-to-date run never queues behind another.
 	st, err := s.status(ctx)
 	if err != nil {
@@ -425,12 +423,12 @@ func (s *session) lock(ctx context.Context) (time.Duration, error) {
 	for {
 		var got bool
 		var pid uint32
-		if err := s.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1), pg_backend_pid()", cfg.lockKey).Scan(&got, &pid); err != nil {
+		if err := s.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1), pg_backend_pid()", pgx.QueryExecModeSimpleProtocol, cfg.lockKey).Scan(&got, &pid); err != nil {
 			return time.Since(start), dbErr("taking the migration lock", err)
 		}
 		if got {
 			s.locked = true
-			if pid != s.pid {
+			if s.pid != 0 && pid != s.pid {
 				return time.Since(start), &PoolerError{}
 			}
 			waited := time.Since(start)
@@ -499,7 +497,7 @@ FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
   AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-LIMIT 1`, s.r.cfg.lockKey).Scan(&h.PID, &h.ApplicationName, &h.ClientAddr, &h.State, &h.BackendStart, &h.StateChange, &h.Query)
+LIMIT 1`, pgx.QueryExecModeSimpleProtocol, s.r.cfg.lockKey).Scan(&h.PID, &h.ApplicationName, &h.ClientAddr, &h.State, &h.BackendStart, &h.StateChange, &h.Query)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

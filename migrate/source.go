@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"sync"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -22,12 +23,32 @@ const NoTransactionMarker = "-- meshctl:no-transaction"
 type File struct {
 	Name          string // base name, e.g. 0001_init.sql
 	SHA256        string // lowercase hex of the raw bytes (upstream-compatible)
-	Normalized    string // NormalizedSHA256 of the body
 	Body          string
 	NoTransaction bool
-	Statements    []Statement
-	SyntaxErr     *SyntaxError // set when the file cannot be split safely
+
+	// Lexing is deferred until needed (pending or changed files): a warm
+	// run over thousands of applied files only hashes them.
+	lexOnce    sync.Once
+	statements []Statement
+	syntaxErr  *SyntaxError
+	normalized string
 }
+
+func (f *File) lex() {
+	f.lexOnce.Do(func() {
+		f.statements, f.syntaxErr = Split(f.Body)
+		f.normalized = normalizedHash(f.statements)
+	})
+}
+
+// Statements returns the file split into statements.
+func (f *File) Statements() []Statement { f.lex(); return f.statements }
+
+// SyntaxErr is set when the file cannot be split safely.
+func (f *File) SyntaxErr() *SyntaxError { f.lex(); return f.syntaxErr }
+
+// Normalized is NormalizedSHA256 of the body.
+func (f *File) Normalized() string { f.lex(); return f.normalized }
 
 // SourceError says why the migration folder cannot be used. Nothing is
 // read from or written to the database when one is returned.
@@ -119,8 +140,6 @@ func newFile(name string, raw []byte) (*File, error) {
 	sum := sha256.Sum256(raw)
 	body := string(raw)
 	f := &File{Name: name, SHA256: hex.EncodeToString(sum[:]), Body: body}
-	f.Statements, f.SyntaxErr = Split(body)
-	f.Normalized = normalizedHash(f.Statements)
 	f.NoTransaction = hasNoTxMarker(body)
 	return f, nil
 }

@@ -114,8 +114,8 @@ func TestClassify(t *testing.T) {
 		return trackRow{sha256: mustFile(t, "x", body).SHA256, appliedAt: at, normalized: f}
 	}
 	rows := map[string]trackRow{
-		"0001_a.sql":    row(src.Lookup("0001_a.sql").Normalized, "SELECT 1;"),
-		"0002_b.sql":    row(src.Lookup("0002_b.sql").Normalized, "SELECT   2; -- reformatted"),
+		"0001_a.sql":    row(src.Lookup("0001_a.sql").Normalized(), "SELECT 1;"),
+		"0002_b.sql":    row(src.Lookup("0002_b.sql").Normalized(), "SELECT   2; -- reformatted"),
 		"0004_d.sql":    row("", "SELECT 4;"),
 		"0006_f.sql":    row("", "SELECT 6;"),
 		"0007_g.sql":    row(NormalizedSHA256("SELECT 7;"), "SELECT 7;"),

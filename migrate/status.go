@@ -93,12 +93,20 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 	st := &Status{Table: r.Table(), Counts: map[State]int{}}
 	var partialExists bool
 	var ours int
+	var pid uint32
+	// Simple protocol throughout: one round trip per query, and it works
+	// through poolers long enough to detect them.
 	err := s.conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL,
 		(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND NOT attisdropped
-		 AND attname IN ('duration_ms', 'applied_how', 'meshctl_version', 'normalized_sha256'))`,
-		r.tableIdent(), r.partialIdent()).Scan(&st.TableExists, &partialExists, &ours)
+		 AND attname IN ('duration_ms', 'applied_how', 'meshctl_version', 'normalized_sha256')), pg_backend_pid()`,
+		pgx.QueryExecModeSimpleProtocol, r.tableIdent(), r.partialIdent()).Scan(&st.TableExists, &partialExists, &ours, &pid)
 	if err != nil {
 		return nil, dbErr("reading the tracking table", err)
+	}
+	if s.pid == 0 {
+		s.pid = pid
+	} else if pid != s.pid {
+		return nil, &PoolerError{}
 	}
 	s.hasOurColumns = ours == len(extraColumns)
 	rows := map[string]trackRow{}
@@ -109,7 +117,7 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 		if s.hasOurColumns {
 			extra = "duration_ms, applied_how, normalized_sha256"
 		}
-		rs, err := s.conn.Query(ctx, "SELECT filename, sha256, applied_at, "+extra+" FROM "+r.tableIdent())
+		rs, err := s.conn.Query(ctx, "SELECT filename, sha256, applied_at, "+extra+" FROM "+r.tableIdent(), pgx.QueryExecModeSimpleProtocol)
 		if err != nil {
 			return nil, dbErr("reading the tracking table", err)
 		}
@@ -134,7 +142,7 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 		}
 	}
 	if partialExists {
-		rs, err := s.conn.Query(ctx, "SELECT filename, sha256, statements_done, coalesce(failed_statement, 0), coalesce(failed_line, 0), coalesce(error, ''), updated_at FROM "+r.partialIdent())
+		rs, err := s.conn.Query(ctx, "SELECT filename, sha256, statements_done, coalesce(failed_statement, 0), coalesce(failed_line, 0), coalesce(error, ''), updated_at FROM "+r.partialIdent(), pgx.QueryExecModeSimpleProtocol)
 		if err != nil {
 			return nil, dbErr("reading the partial-file table", err)
 		}
@@ -210,7 +218,7 @@ func classify(st *Status, src *Source, rows map[string]trackRow, partial map[str
 // tried against the raw hash.
 func changeKind(f *File, row trackRow) string {
 	if row.normalized != "" {
-		if row.normalized == f.Normalized {
+		if row.normalized == f.Normalized() {
 			return ChangeCosmetic
 		}
 		return ChangeSemantic
@@ -360,7 +368,7 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 			step.Mode = "no-transaction"
 			step.Resume = p.partial[f.Name] != nil && r.cfg.resume
 		}
-		for _, s := range f.Statements {
+		for _, s := range f.Statements() {
 			if !s.Empty() {
 				step.Statements++
 			}
@@ -403,7 +411,7 @@ func (s *session) upgradeTable(ctx context.Context) error {
 func (r *Runner) insertSQL(f *File, how, duration string) string {
 	return fmt.Sprintf("INSERT INTO %s (filename, sha256, applied_at, duration_ms, applied_how, meshctl_version, normalized_sha256) "+
 		"VALUES (%s, %s, now() AT TIME ZONE 'UTC', %s, %s, %s, %s)",
-		r.tableIdent(), literal(f.Name), literal(f.SHA256), duration, literal(how), nullable(r.cfg.version), literal(f.Normalized))
+		r.tableIdent(), literal(f.Name), literal(f.SHA256), duration, literal(how), nullable(r.cfg.version), literal(f.Normalized()))
 }
 
 // literal quotes s as an E” string so the result is right whatever

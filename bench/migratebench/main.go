@@ -1,7 +1,9 @@
 // Command migratebench compares meshctl's migration runner with
 // pressly/goose v3 (its Provider with its Postgres session locker) on the
 // same PostgreSQL server: the same 200 no-op files and the same 200 small
-// DDL files, interleaved A B A B, a fresh database for every run. It also
+// DDL files, interleaved A B A B, a fresh database for every run; each run
+// also applies one file alone, to separate the fixed cost (connect, lock,
+// tracking table) from the cost per file. It also
 // times a warm run (nothing pending) against 10,000 tracked rows.
 //
 //	go run ./bench/migratebench --database-url postgres://postgres:pw@127.0.0.1:5432/postgres
@@ -122,38 +124,58 @@ func run(ctx context.Context, w io.Writer, dsn string, runs, n, warmRows int) er
 		return u.String(), func() { _, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") }, nil
 	}
 
-	perFile := map[string][]float64{} // kind/tool -> ms per file
+	// Each run applies n files and, for the fixed cost (connect, lock,
+	// tracking table), 1 file; marginal = (T(n) - T(1)) / (n - 1).
+	perFile := map[string][]float64{}  // kind/tool -> total ms / n
+	marginal := map[string][]float64{} // kind/tool -> marginal ms per file
+	fixed := map[string][]float64{}    // kind/tool -> T(1) ms
+	one := func(t tool, kind string, fsys fstest.MapFS, want int) (float64, error) {
+		db, drop, err := fresh("migratebench_" + t.name)
+		if err != nil {
+			return 0, err
+		}
+		defer drop()
+		start := time.Now()
+		applied, err := t.apply(ctx, db, fsys)
+		d := time.Since(start)
+		if err != nil {
+			return 0, fmt.Errorf("%s %s: %w", t.name, kind, err)
+		}
+		if applied != want {
+			return 0, fmt.Errorf("%s %s applied %d files, want %d", t.name, kind, applied, want)
+		}
+		return float64(d.Microseconds()) / 1000, nil
+	}
 	for _, kind := range []string{"noop", "ddl"} {
-		fsys := folder(kind, n)
+		fsys, single := folder(kind, n), folder(kind, 1)
 		for r := 0; r < runs; r++ {
 			for _, t := range tools { // A B A B ...
-				db, drop, err := fresh("migratebench_" + t.name)
+				tn, err := one(t, kind, fsys, n)
 				if err != nil {
 					return err
 				}
-				start := time.Now()
-				applied, err := t.apply(ctx, db, fsys)
-				d := time.Since(start)
-				drop()
+				t1, err := one(t, kind, single, 1)
 				if err != nil {
-					return fmt.Errorf("%s %s run %d: %w", t.name, kind, r, err)
-				}
-				if applied != n {
-					return fmt.Errorf("%s %s run %d applied %d files, want %d", t.name, kind, r, applied, n)
+					return err
 				}
 				key := kind + "/" + t.name
-				perFile[key] = append(perFile[key], float64(d.Microseconds())/1000/float64(n))
+				perFile[key] = append(perFile[key], tn/float64(n))
+				marginal[key] = append(marginal[key], (tn-t1)/float64(n-1))
+				fixed[key] = append(fixed[key], t1)
 			}
 		}
 	}
-	fmt.Fprintf(w, "%-6s %-8s %12s %10s %10s %10s\n", "files", "tool", "median ms/f", "min", "max", "IQR")
+	fmt.Fprintf(w, "%-5s %-8s | %-29s | %-29s | %s\n", "", "", "total/files ms (median min-max)", "marginal ms/file (med min-max)", "1-file run ms (median)")
 	for _, kind := range []string{"noop", "ddl"} {
 		for _, t := range tools {
-			s := stats(perFile[kind+"/"+t.name])
-			fmt.Fprintf(w, "%-6s %-8s %12.3f %10.3f %10.3f %10.3f\n", kind, t.name, s.median, s.min, s.max, s.iqr)
+			key := kind + "/" + t.name
+			a, m, f := stats(perFile[key]), stats(marginal[key]), stats(fixed[key])
+			fmt.Fprintf(w, "%-5s %-8s | %7.3f  %7.3f-%-7.3f      | %7.3f  %7.3f-%-7.3f      | %6.1f\n", kind, t.name,
+				a.median, a.min, a.max, m.median, m.min, m.max, f.median)
 		}
-		ratio := stats(perFile[kind+"/meshctl"]).median / stats(perFile[kind+"/goose"]).median
-		fmt.Fprintf(w, "%-6s meshctl/goose median ratio: %.2fx\n\n", kind, ratio)
+		fmt.Fprintf(w, "%-5s meshctl/goose: total/files %.2fx, marginal per file %.2fx\n\n", kind,
+			stats(perFile[kind+"/meshctl"]).median/stats(perFile[kind+"/goose"]).median,
+			stats(marginal[kind+"/meshctl"]).median/stats(marginal[kind+"/goose"]).median)
 	}
 	return warmRun(ctx, w, fresh, runs, warmRows)
 }
