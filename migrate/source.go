@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
-	"sync"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
