@@ -617,3 +617,56 @@ func TestConcurrentIndexWhileOthersWait(t *testing.T) {
 	}
 	t.Logf("%d waiters reported the holder", sawHolder)
 }
+
+// lock_not_available (55P03) is retried with backoff: another session holds
+// a table lock past lock_timeout, then lets go.
+func TestLockTimeoutRetried(t *testing.T) {
+	db := pgtest.NewEmptyDB(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, "CREATE TABLE busy (a int)"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE busy IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	var retries []string
+	r := testRunner(t, db.URL, mapFS(map[string]string{"0001_a.sql": "ALTER TABLE busy ADD COLUMN b int;"}),
+		WithLockTimeout(100*time.Millisecond), WithLockRetries(3, 50*time.Millisecond),
+		WithProgress(func(e Event) {
+			if e.Kind == EventRetry {
+				retries = append(retries, e.File)
+				if len(retries) == 2 {
+					_ = tx.Rollback(ctx) // the other session finishes
+				}
+			}
+		}))
+	res := mustUp(t, r)
+	if diff := cmp.Diff([]string{"0001_a.sql", "0001_a.sql"}, retries); diff != "" {
+		t.Errorf("retries (-want +got):\n%s", diff)
+	}
+	if len(res.Applied) != 1 {
+		t.Errorf("applied %v", appliedNames(res))
+	}
+
+	// Without retries left, the 55P03 is reported and nothing is written.
+	tx2, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx2.Rollback(ctx)
+	if _, err := tx2.Exec(ctx, "LOCK TABLE busy IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	r2 := testRunner(t, db.URL, mapFS(map[string]string{"0001_a.sql": "ALTER TABLE busy ADD COLUMN b int;", "0002_b.sql": "ALTER TABLE busy ADD COLUMN c int;"}),
+		WithLockTimeout(100*time.Millisecond), WithLockRetries(0, 0))
+	_, err = r2.Up(ctx)
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.SQLState != "55P03" || fe.File != "0002_b.sql" {
+		t.Fatalf("want a 55P03 FileError on 0002_b.sql, got %v", err)
+	}
+}
