@@ -322,6 +322,10 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		return res, err
 	}
 	defer s.close(ctx)
+	if ok, err := s.upToDate(ctx); err != nil || ok {
+		res.UpToDate = ok
+		return res, err
+	}
 	// Look before locking: an up-to-date run never queues behind another.
 	st, err := s.status(ctx)
 	if err != nil {

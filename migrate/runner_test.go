@@ -670,3 +670,36 @@ func TestLockTimeoutRetried(t *testing.T) {
 		t.Fatalf("want a 55P03 FileError on 0002_b.sql, got %v", err)
 	}
 }
+
+// The warm path's server-side digest must equal the local one exactly
+// (byte order of names, non-ASCII included), and any difference in the
+// rows must send Up down the full path.
+func TestWarmPathDigest(t *testing.T) {
+	db := pgtest.NewEmptyDB(t)
+	ctx := context.Background()
+	r := testRunner(t, db.URL, mapFS(map[string]string{
+		"0001_z.sql": "CREATE TABLE z (a int);", "0001_é.sql": "CREATE TABLE e (a int);", "0001_A.sql": "SELECT 1;",
+	}))
+	mustUp(t, r)
+	check := func(want bool) {
+		t.Helper()
+		s, err := r.open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.close(ctx)
+		got, err := s.upToDate(ctx)
+		if err != nil || got != want {
+			t.Errorf("upToDate = %v (%v), want %v", got, err, want)
+		}
+	}
+	check(true)
+	if _, err := db.Pool.Exec(ctx, "UPDATE mesh.__cmh_migrations SET sha256 = 'x' WHERE filename = '0001_é.sql'"); err != nil {
+		t.Fatal(err)
+	}
+	check(false)
+	if _, err := db.Pool.Exec(ctx, "DELETE FROM mesh.__cmh_migrations WHERE filename = '0001_é.sql'"); err != nil {
+		t.Fatal(err)
+	}
+	check(false)
+}

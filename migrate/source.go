@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -69,6 +70,20 @@ type Source struct {
 	Files   []*File
 	Ignored []string // entries that are not *.sql files (directories, other names)
 	byName  map[string]*File
+}
+
+// digest is what the tracking table's rows hash to when every file is
+// applied unchanged (see session.upToDate): md5 of "name sha256" lines in
+// byte order of the names.
+func (s *Source) digest() string {
+	h := md5.New()
+	for i, f := range s.Files {
+		if i > 0 {
+			h.Write([]byte{'\n'})
+		}
+		h.Write([]byte(f.Name + " " + f.SHA256))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Lookup returns the file named name, or nil.

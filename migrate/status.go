@@ -87,28 +87,58 @@ func (r *Runner) partialIdent() string {
 	return pgx.Identifier{r.cfg.schema, r.cfg.table + "_partial"}.Sanitize()
 }
 
-// status reads the tracking table (if any) and classifies every file.
-func (s *session) status(ctx context.Context) (*Status, error) {
+// probe reports whether the tracking and partial tables exist, notes
+// whether ours has meshctl's columns, and records the backend pid: a pid
+// that changes between calls means a transaction pooler.
+func (s *session) probe(ctx context.Context) (tableExists, partialExists bool, err error) {
 	r := s.r
-	st := &Status{Table: r.Table(), Counts: map[State]int{}}
-	var partialExists bool
 	var ours int
 	var pid uint32
 	// Simple protocol throughout: one round trip per query, and it works
 	// through poolers long enough to detect them.
-	err := s.conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL,
+	err = s.conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL,
 		(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND NOT attisdropped
 		 AND attname IN ('duration_ms', 'applied_how', 'meshctl_version', 'normalized_sha256')), pg_backend_pid()`,
-		pgx.QueryExecModeSimpleProtocol, r.tableIdent(), r.partialIdent()).Scan(&st.TableExists, &partialExists, &ours, &pid)
+		pgx.QueryExecModeSimpleProtocol, r.tableIdent(), r.partialIdent()).Scan(&tableExists, &partialExists, &ours, &pid)
 	if err != nil {
-		return nil, dbErr("reading the tracking table", err)
+		return false, false, dbErr("reading the tracking table", err)
 	}
 	if s.pid == 0 {
 		s.pid = pid
 	} else if pid != s.pid {
-		return nil, &PoolerError{}
+		return false, false, &PoolerError{}
 	}
 	s.hasOurColumns = ours == len(extraColumns)
+	return tableExists, partialExists, nil
+}
+
+// upToDate is the warm path of Up: when a digest of the tracking rows,
+// computed by the server, equals the digest of the files, every file is
+// applied unchanged and no row lacks a file, without transferring rows.
+func (s *session) upToDate(ctx context.Context) (bool, error) {
+	tableExists, partialExists, err := s.probe(ctx)
+	if err != nil || !tableExists || partialExists {
+		return false, err
+	}
+	var n int
+	var digest string
+	err = s.conn.QueryRow(ctx, `SELECT count(*), coalesce(md5(string_agg(filename || ' ' || sha256, E'\n' ORDER BY filename COLLATE "C")), '') FROM `+s.r.tableIdent(),
+		pgx.QueryExecModeSimpleProtocol).Scan(&n, &digest)
+	if err != nil {
+		return false, dbErr("reading the tracking table", err)
+	}
+	return n == len(s.r.src.Files) && digest == s.r.src.digest(), nil
+}
+
+// status reads the tracking table (if any) and classifies every file.
+func (s *session) status(ctx context.Context) (*Status, error) {
+	r := s.r
+	st := &Status{Table: r.Table(), Counts: map[State]int{}}
+	tableExists, partialExists, err := s.probe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st.TableExists = tableExists
 	rows := map[string]trackRow{}
 	partial := map[string]*Failure{}
 	if st.TableExists {
