@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"bytes"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -70,20 +69,6 @@ type Source struct {
 	Files   []*File
 	Ignored []string // entries that are not *.sql files (directories, other names)
 	byName  map[string]*File
-}
-
-// digest is what the tracking table's rows hash to when every file is
-// applied unchanged (see session.upToDate): md5 of "name sha256" lines in
-// byte order of the names.
-func (s *Source) digest() string {
-	h := md5.New()
-	for i, f := range s.Files {
-		if i > 0 {
-			h.Write([]byte{'\n'})
-		}
-		h.Write([]byte(f.Name + " " + f.SHA256))
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Lookup returns the file named name, or nil.
@@ -162,7 +147,9 @@ func newFile(name string, raw []byte) (*File, error) {
 // hasNoTxMarker reports whether the marker comment appears on its own line
 // before the first statement.
 func hasNoTxMarker(body string) bool {
-	for _, line := range strings.Split(body, "\n") {
+	for rest := body; rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
 		t := strings.TrimSpace(line)
 		switch {
 		case t == "":

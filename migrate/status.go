@@ -112,22 +112,34 @@ func (s *session) probe(ctx context.Context) (tableExists, partialExists bool, e
 	return tableExists, partialExists, nil
 }
 
-// upToDate is the warm path of Up: when a digest of the tracking rows,
-// computed by the server, equals the digest of the files, every file is
-// applied unchanged and no row lacks a file, without transferring rows.
+// upToDate is the warm path of Up: only filename and sha256 travel (no
+// timestamps to parse, no server-side sort), and every file must have a
+// row with its hash and every row a file.
 func (s *session) upToDate(ctx context.Context) (bool, error) {
 	tableExists, partialExists, err := s.probe(ctx)
 	if err != nil || !tableExists || partialExists {
 		return false, err
 	}
-	var n int
-	var digest string
-	err = s.conn.QueryRow(ctx, `SELECT count(*), coalesce(md5(string_agg(filename || ' ' || sha256, E'\n' ORDER BY filename COLLATE "C")), '') FROM `+s.r.tableIdent(),
-		pgx.QueryExecModeSimpleProtocol).Scan(&n, &digest)
+	rows, err := s.conn.Query(ctx, "SELECT filename, sha256 FROM "+s.r.tableIdent(), pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return false, dbErr("reading the tracking table", err)
 	}
-	return n == len(s.r.src.Files) && digest == s.r.src.digest(), nil
+	defer rows.Close()
+	n, same := 0, true
+	for rows.Next() {
+		var name, sum string
+		if err := rows.Scan(&name, &sum); err != nil {
+			return false, dbErr("reading the tracking table", err)
+		}
+		n++
+		if f := s.r.src.Lookup(name); f == nil || f.SHA256 != sum {
+			same = false
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, dbErr("reading the tracking table", err)
+	}
+	return same && n == len(s.r.src.Files), nil
 }
 
 // status reads the tracking table (if any) and classifies every file.
