@@ -155,13 +155,6 @@ func progress(e *env) migrate.Option {
 	})
 }
 
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
-}
-
 func migrateStatus(c *cli.Context) error {
 	e := envFrom(c)
 	r, err := newRunner(c, e)

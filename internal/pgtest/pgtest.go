@@ -136,6 +136,9 @@ func (s *server) start() error {
 		hc.AutoRemove = true
 		hc.RestartPolicy = docker.RestartPolicy{Name: "no"}
 		hc.Tmpfs = map[string]string{"/var/lib/postgresql/data": "rw"}
+		// Docker's 64 MB /dev/shm is too small for parallel maintenance
+		// on the million-row benchmark tables.
+		hc.ShmSize = 512 << 20
 	})
 	if err != nil {
 		return fmt.Errorf("start %s: %w", image, err)

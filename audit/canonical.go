@@ -1,0 +1,533 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// maxDepth bounds nesting so that hostile input cannot exhaust the stack.
+// jsonb itself refuses documents nested deeper than PostgreSQL's stack
+// allows, which is far below this.
+const maxDepth = 10000
+
+// SyntaxError reports input that is not a JSON document.
+type SyntaxError struct {
+	Offset int    // byte offset in the input
+	Msg    string // what is wrong
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
+}
+
+// Canonical returns the canonical JSON (SPEC §3) of a JSON document as read
+// back from jsonb: the bytes JavaScript's JSON.stringify gives after
+// JSON.parse and a recursive sort of object keys by UTF-16 code units
+// (RFC 8785, JCS). Numbers are read as IEEE 754 doubles, as JSON.parse does:
+// -0 becomes 0, numbers beyond the double range become null, and a repeated
+// object key keeps its last value.
+func Canonical(payload []byte) ([]byte, error) {
+	var c Canonicalizer
+	return c.Append(nil, payload)
+}
+
+// Canonicalizer produces canonical JSON with reusable scratch space, so a
+// verifier can canonicalise millions of payloads without allocating per
+// row. The zero value is ready to use; it is not safe for concurrent use.
+type Canonicalizer struct {
+	members []member // stack of object members being sorted
+	keys    []byte   // decoded (WTF-8) names of the members on the stack
+	tmp     []byte   // scratch for reordering an object's members
+	in      []byte
+	pos     int
+	depth   int
+}
+
+// member is one object member: its decoded name in keys and its canonical
+// `"name":value` bytes in the output.
+type member struct {
+	keyOff, keyEnd int
+	outOff, outEnd int
+}
+
+// Append appends the canonical form of the JSON document in src to dst.
+// On error dst is returned unchanged in length.
+func (c *Canonicalizer) Append(dst, src []byte) ([]byte, error) {
+	c.in, c.pos, c.depth = src, 0, 0
+	c.members = c.members[:0]
+	c.keys = c.keys[:0]
+	start := len(dst)
+	c.skipSpace()
+	out, err := c.value(dst)
+	if err == nil {
+		c.skipSpace()
+		if c.pos != len(c.in) {
+			err = c.errorf("unexpected data after the JSON value")
+		}
+	}
+	c.in = nil
+	if err != nil {
+		return dst[:start], err
+	}
+	return out, nil
+}
+
+func (c *Canonicalizer) errorf(format string, args ...any) error {
+	return &SyntaxError{Offset: c.pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *Canonicalizer) skipSpace() {
+	for c.pos < len(c.in) {
+		switch c.in[c.pos] {
+		case ' ', '\t', '\n', '\r':
+			c.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (c *Canonicalizer) value(dst []byte) ([]byte, error) {
+	if c.pos >= len(c.in) {
+		return dst, c.errorf("unexpected end of input")
+	}
+	switch ch := c.in[c.pos]; {
+	case ch == '{':
+		return c.object(dst)
+	case ch == '[':
+		return c.array(dst)
+	case ch == '"':
+		return c.str(dst, false)
+	case ch == '-' || (ch >= '0' && ch <= '9'):
+		return c.number(dst)
+	case ch == 't':
+		return c.literal(dst, "true")
+	case ch == 'f':
+		return c.literal(dst, "false")
+	case ch == 'n':
+		return c.literal(dst, "null")
+	default:
+		return dst, c.errorf("unexpected character %q", ch)
+	}
+}
+
+func (c *Canonicalizer) literal(dst []byte, lit string) ([]byte, error) {
+	if len(c.in)-c.pos < len(lit) || string(c.in[c.pos:c.pos+len(lit)]) != lit {
+		return dst, c.errorf("invalid literal")
+	}
+	c.pos += len(lit)
+	return append(dst, lit...), nil
+}
+
+func (c *Canonicalizer) enter() error {
+	c.depth++
+	if c.depth > maxDepth {
+		return c.errorf("nested deeper than %d levels", maxDepth)
+	}
+	return nil
+}
+
+func (c *Canonicalizer) array(dst []byte) ([]byte, error) {
+	if err := c.enter(); err != nil {
+		return dst, err
+	}
+	c.pos++ // [
+	dst = append(dst, '[')
+	c.skipSpace()
+	if c.pos < len(c.in) && c.in[c.pos] == ']' {
+		c.pos++
+		c.depth--
+		return append(dst, ']'), nil
+	}
+	for n := 0; ; n++ {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		c.skipSpace()
+		var err error
+		if dst, err = c.value(dst); err != nil {
+			return dst, err
+		}
+		c.skipSpace()
+		if c.pos >= len(c.in) {
+			return dst, c.errorf("unexpected end of input in array")
+		}
+		switch c.in[c.pos] {
+		case ',':
+			c.pos++
+		case ']':
+			c.pos++
+			c.depth--
+			return append(dst, ']'), nil
+		default:
+			return dst, c.errorf("expected ',' or ']' in array")
+		}
+	}
+}
+
+func (c *Canonicalizer) object(dst []byte) ([]byte, error) {
+	if err := c.enter(); err != nil {
+		return dst, err
+	}
+	c.pos++ // {
+	dst = append(dst, '{')
+	c.skipSpace()
+	if c.pos < len(c.in) && c.in[c.pos] == '}' {
+		c.pos++
+		c.depth--
+		return append(dst, '}'), nil
+	}
+	base := len(c.members)
+	keysBase := len(c.keys)
+	body := len(dst)
+	sorted := true
+	for {
+		c.skipSpace()
+		if c.pos >= len(c.in) || c.in[c.pos] != '"' {
+			return dst, c.errorf("expected a string as object key")
+		}
+		m := member{keyOff: len(c.keys), outOff: len(dst)}
+		var err error
+		if dst, err = c.str(dst, true); err != nil {
+			return dst, err
+		}
+		m.keyEnd = len(c.keys)
+		c.skipSpace()
+		if c.pos >= len(c.in) || c.in[c.pos] != ':' {
+			return dst, c.errorf("expected ':' after object key")
+		}
+		c.pos++
+		dst = append(dst, ':')
+		c.skipSpace()
+		if dst, err = c.value(dst); err != nil {
+			return dst, err
+		}
+		m.outEnd = len(dst)
+		if len(c.members) > base && sorted {
+			prev := c.members[len(c.members)-1]
+			if compareUTF16(c.keys[prev.keyOff:prev.keyEnd], c.keys[m.keyOff:m.keyEnd]) >= 0 {
+				sorted = false // out of order, or a repeated key
+			}
+		}
+		c.members = append(c.members, m)
+		c.skipSpace()
+		if c.pos >= len(c.in) {
+			return dst, c.errorf("unexpected end of input in object")
+		}
+		if c.in[c.pos] == ',' {
+			c.pos++
+			dst = append(dst, ',')
+			continue
+		}
+		if c.in[c.pos] != '}' {
+			return dst, c.errorf("expected ',' or '}' in object")
+		}
+		c.pos++
+		break
+	}
+	if !sorted {
+		dst = c.reorder(dst, base, body)
+	}
+	c.members = c.members[:base]
+	c.keys = c.keys[:keysBase]
+	c.depth--
+	return append(dst, '}'), nil
+}
+
+// reorder rewrites the members written since body in UTF-16 key order,
+// keeping only the last of repeated keys (JSON.parse semantics).
+func (c *Canonicalizer) reorder(dst []byte, base, body int) []byte {
+	ms := c.members[base:]
+	keys := c.keys
+	slices.SortStableFunc(ms, func(a, b member) int {
+		return compareUTF16(keys[a.keyOff:a.keyEnd], keys[b.keyOff:b.keyEnd])
+	})
+	c.tmp = append(c.tmp[:0], dst[body:]...)
+	dst = dst[:body]
+	first := true
+	for i, m := range ms {
+		if i+1 < len(ms) && compareUTF16(keys[m.keyOff:m.keyEnd], keys[ms[i+1].keyOff:ms[i+1].keyEnd]) == 0 {
+			continue // a later member repeats this key and wins
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, c.tmp[m.outOff-body:m.outEnd-body]...)
+	}
+	return dst
+}
+
+// compareUTF16 orders two WTF-8 strings by their UTF-16 code units, as
+// JavaScript's default sort and RFC 8785 do. UTF-8 byte order equals code
+// point order, which differs from UTF-16 order only between a supplementary
+// character (a surrogate pair) and U+E000..U+FFFF.
+func compareUTF16(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		return len(a) - len(b)
+	}
+	if a[i] < 0x80 && b[i] < 0x80 {
+		return int(a[i]) - int(b[i])
+	}
+	// Back up to the start of the differing character.
+	for i > 0 && a[i]&0xC0 == 0x80 {
+		i--
+	}
+	ra, _ := decodeWTF8(a[i:])
+	rb, _ := decodeWTF8(b[i:])
+	return int(utf16Lead(ra)) - int(utf16Lead(rb))
+}
+
+func utf16Lead(r rune) rune {
+	if r >= 0x10000 {
+		r1, _ := utf16.EncodeRune(r)
+		return r1
+	}
+	return r
+}
+
+// decodeWTF8 decodes one character, accepting encoded lone surrogates
+// (which JSON.parse can produce from \ud800 escapes).
+func decodeWTF8(b []byte) (rune, int) {
+	if len(b) >= 3 && b[0] == 0xED && b[1] >= 0xA0 && b[1] <= 0xBF && b[2]&0xC0 == 0x80 {
+		return rune(b[0]&0x0F)<<12 | rune(b[1]&0x3F)<<6 | rune(b[2]&0x3F), 3
+	}
+	return utf8.DecodeRune(b)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// str transcodes one JSON string to its JSON.stringify form. With key set,
+// it also appends the decoded WTF-8 value to c.keys for sorting.
+func (c *Canonicalizer) str(dst []byte, key bool) ([]byte, error) {
+	c.pos++ // opening quote
+	dst = append(dst, '"')
+	in := c.in
+	for {
+		// Copy the run of bytes that need no escaping.
+		start := c.pos
+		for c.pos < len(in) {
+			b := in[c.pos]
+			if b == '"' || b == '\\' || b < 0x20 {
+				break
+			}
+			if b < 0x80 {
+				c.pos++
+				continue
+			}
+			r, size := utf8.DecodeRune(in[c.pos:])
+			if r == utf8.RuneError && size == 1 {
+				return dst, c.errorf("invalid UTF-8 in string")
+			}
+			c.pos += size
+		}
+		dst = append(dst, in[start:c.pos]...)
+		if key {
+			c.keys = append(c.keys, in[start:c.pos]...)
+		}
+		if c.pos >= len(in) {
+			return dst, c.errorf("unterminated string")
+		}
+		b := in[c.pos]
+		switch {
+		case b == '"':
+			c.pos++
+			return append(dst, '"'), nil
+		case b < 0x20:
+			return dst, c.errorf("unescaped control character in string")
+		}
+		// An escape sequence.
+		if c.pos+1 >= len(in) {
+			return dst, c.errorf("unterminated escape")
+		}
+		e := in[c.pos+1]
+		c.pos += 2
+		var r rune
+		switch e {
+		case '"', '\\', '/':
+			r = rune(e)
+		case 'b':
+			r = '\b'
+		case 'f':
+			r = '\f'
+		case 'n':
+			r = '\n'
+		case 'r':
+			r = '\r'
+		case 't':
+			r = '\t'
+		case 'u':
+			var ok bool
+			if r, ok = c.hex4(); !ok {
+				return dst, c.errorf("invalid \\u escape")
+			}
+			if utf16.IsSurrogate(r) && r < 0xDC00 && c.pos+6 <= len(in) && in[c.pos] == '\\' && in[c.pos+1] == 'u' {
+				save := c.pos
+				c.pos += 2
+				if lo, ok := c.hex4(); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+					r = utf16.DecodeRune(r, lo)
+				} else {
+					c.pos = save // a lone high surrogate; the next escape stands alone
+				}
+			}
+		default:
+			return dst, c.errorf("invalid escape \\%c", e)
+		}
+		dst = appendEscaped(dst, r)
+		if key {
+			c.keys = appendWTF8(c.keys, r)
+		}
+	}
+}
+
+func (c *Canonicalizer) hex4() (rune, bool) {
+	if c.pos+4 > len(c.in) {
+		return 0, false
+	}
+	var r rune
+	for _, h := range c.in[c.pos : c.pos+4] {
+		switch {
+		case h >= '0' && h <= '9':
+			r = r<<4 | rune(h-'0')
+		case h >= 'a' && h <= 'f':
+			r = r<<4 | rune(h-'a'+10)
+		case h >= 'A' && h <= 'F':
+			r = r<<4 | rune(h-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	c.pos += 4
+	return r, true
+}
+
+// The characters JSON.stringify writes as two-character escapes, and the
+// letter it writes after the backslash.
+const (
+	shortEscFrom = "\"\\\b\f\n\r\t"
+	shortEscTo   = "\"\\bfnrt"
+)
+
+// appendEscaped appends r as JSON.stringify writes it.
+func appendEscaped(dst []byte, r rune) []byte {
+	if r < 0x80 {
+		if i := strings.IndexByte(shortEscFrom, byte(r)); i >= 0 {
+			return append(dst, '\\', shortEscTo[i])
+		}
+	}
+	if r < 0x20 || utf16.IsSurrogate(r) {
+		// Control characters, and lone surrogates (well-formed JSON.stringify).
+		return append(dst, '\\', 'u', hexDigits[r>>12], hexDigits[r>>8&0xF], hexDigits[r>>4&0xF], hexDigits[r&0xF])
+	}
+	return utf8.AppendRune(dst, r)
+}
+
+// appendWTF8 is utf8.AppendRune that keeps lone surrogates distinct.
+func appendWTF8(dst []byte, r rune) []byte {
+	if utf16.IsSurrogate(r) {
+		return append(dst, 0xED, byte(0xA0|(r>>6)&0x1F), byte(0x80|r&0x3F))
+	}
+	return utf8.AppendRune(dst, r)
+}
+
+// number validates one JSON number and appends it as ECMAScript
+// Number::toString formats the double JSON.parse would give.
+func (c *Canonicalizer) number(dst []byte) ([]byte, error) {
+	in := c.in
+	start := c.pos
+	p := c.pos
+	if in[p] == '-' {
+		p++
+	}
+	intStart := p
+	switch {
+	case p < len(in) && in[p] == '0':
+		p++
+	case p < len(in) && in[p] >= '1' && in[p] <= '9':
+		p = skipDigits(in, p)
+	default:
+		c.pos = p
+		return dst, c.errorf("invalid number")
+	}
+	simple := true
+	if p < len(in) && in[p] == '.' {
+		simple = false
+		d := skipDigits(in, p+1)
+		if d == p+1 {
+			c.pos = d
+			return dst, c.errorf("invalid number: no digits after '.'")
+		}
+		p = d
+	}
+	if p < len(in) && (in[p] == 'e' || in[p] == 'E') {
+		simple = false
+		p++
+		if p < len(in) && (in[p] == '+' || in[p] == '-') {
+			p++
+		}
+		d := skipDigits(in, p)
+		if d == p {
+			c.pos = d
+			return dst, c.errorf("invalid number: no digits in exponent")
+		}
+		p = d
+	}
+	c.pos = p
+	num := in[start:p]
+	// Integers of up to 15 digits are exact doubles and print as written.
+	if simple && p-intStart <= 15 {
+		if len(num) == 2 && num[0] == '-' && num[1] == '0' {
+			return append(dst, '0'), nil
+		}
+		return append(dst, num...), nil
+	}
+	// The string is not retained: ParseFloat only reads it.
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(num), len(num)), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return dst, c.errorf("invalid number")
+	}
+	return AppendNumber(dst, f), nil
+}
+
+func skipDigits(in []byte, p int) int {
+	for p < len(in) && in[p] >= '0' && in[p] <= '9' {
+		p++
+	}
+	return p
+}
+
+// AppendNumber appends f as ECMAScript Number::toString and JSON.stringify
+// write it: shortest round-trip digits, exponent form below 1e-6 and from
+// 1e21, -0 as 0, and null for the non-finite values JSON cannot hold.
+func AppendNumber(dst []byte, f float64) []byte {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return append(dst, "null"...)
+	}
+	if f == 0 {
+		return append(dst, '0')
+	}
+	abs := math.Abs(f)
+	if abs >= 1e-6 && abs < 1e21 {
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	}
+	dst = strconv.AppendFloat(dst, f, 'e', -1, 64)
+	// Go writes at least two exponent digits (1e-07); JavaScript one.
+	n := len(dst)
+	if dst[n-4] == 'e' && dst[n-2] == '0' {
+		dst[n-2] = dst[n-1]
+		dst = dst[:n-1]
+	}
+	return dst
+}

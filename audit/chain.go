@@ -1,0 +1,390 @@
+package audit
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/hex"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Class names a kind of finding.
+type Class string
+
+const (
+	// ContentMismatch: a row's stored hash is not the hash of its fields
+	// (a field was edited after the row was written).
+	ContentMismatch Class = "content_mismatch"
+	// LinkMismatch: a row's prev_hash is not the previous row's hash
+	// (a row was inserted, deleted or moved).
+	LinkMismatch Class = "link_mismatch"
+	// Fork: two rows claim the same prev_hash (a writer without the lock,
+	// or a forged row slipped in before a genuine one).
+	Fork Class = "fork"
+	// GenesisDuplicate: a row other than the first claims prev "genesis".
+	GenesisDuplicate Class = "genesis_duplicate"
+	// Truncation: fewer rows than a checkpoint recorded, or its head is gone.
+	Truncation Class = "truncation"
+	// Rewrite: the checkpointed head row now has a different hash, or sits
+	// at another position: the chain was re-sealed after the checkpoint.
+	Rewrite Class = "rewrite"
+	// Unreadable: the row cannot be hashed (payload or created_at unusable).
+	Unreadable Class = "unreadable"
+)
+
+// Finding is one break in a chain.
+type Finding struct {
+	MeshID     string `json:"mesh_id"`
+	RowID      int64  `json:"row_id"`                 // the row where the break shows
+	OtherRowID int64  `json:"other_row_id,omitempty"` // fork, genesis_duplicate: the earlier row
+	Class      Class  `json:"class"`
+	Expected   string `json:"expected"`
+	Found      string `json:"found"`
+	// RowsVerified counts the rows after this break that are consistent
+	// (content and link) up to the next break or the end of the chain.
+	RowsVerified int64 `json:"rows_verified"`
+}
+
+// MeshResult summarises one mesh's chain.
+type MeshResult struct {
+	MeshID   string `json:"mesh_id"`
+	Rows     int64  `json:"rows"`
+	FirstID  int64  `json:"first_id"`
+	LastID   int64  `json:"last_id"`
+	HeadHash string `json:"head_hash"`
+	Findings int    `json:"findings"`
+}
+
+// Clean reports whether the mesh's chain showed no break.
+func (m MeshResult) Clean() bool { return m.Findings == 0 }
+
+// Report is the outcome of a verification.
+type Report struct {
+	Meshes   []MeshResult `json:"meshes"`
+	Findings []Finding    `json:"findings"`
+	// FindingsOmitted counts findings beyond MaxFindings (counted in the
+	// meshes' Findings, not listed).
+	FindingsOmitted int64 `json:"findings_omitted"`
+	Rows            int64 `json:"rows"`
+}
+
+// Clean reports whether no mesh showed a break.
+func (r *Report) Clean() bool {
+	return len(r.Findings) == 0 && r.FindingsOmitted == 0
+}
+
+// Head is one mesh's checkpointed state: how many rows its chain had, and
+// the id and hash of the last one.
+type Head struct {
+	MeshID   string
+	Rows     int64
+	HeadID   int64
+	HeadHash string
+}
+
+// Row is one audit_log row as stored, for verifying rows held in memory.
+type Row struct {
+	ID        int64
+	MeshID    string
+	EventType string
+	Actor     *string
+	Payload   []byte // JSON
+	PrevHash  string
+	Hash      string
+	CreatedAt time.Time
+}
+
+// DefaultWindow is how many preceding rows (by id, over all meshes) Verify
+// remembers to tell a fork (two rows on the same prev_hash) from a plain
+// link mismatch. Racing writers produce rows close in id; a fork whose rows
+// lie further apart is still reported, as a link_mismatch.
+const DefaultWindow = 1 << 16
+
+// DefaultMaxFindings bounds the findings a Report lists.
+const DefaultMaxFindings = 100000
+
+// rowView is a row during verification: byte slices into a batch arena.
+type rowView struct {
+	id                          int64
+	mesh, event, actor, payload []byte
+	prev, hash                  []byte
+	actorNull                   bool
+	ms                          int64 // created_at, ms since the Unix epoch
+	computed                    [32]byte
+	problem                     string // non-empty: unreadable, and why
+}
+
+// meshState is what the checker keeps per mesh: O(1), whatever the rows.
+type meshState struct {
+	res      MeshResult
+	salt     uint64 // mixes the mesh into prev_hash fingerprints
+	lastHash []byte
+	runStart int // findings of the mesh's last bad row: rep.Findings[runStart:runEnd]
+	runEnd   int
+	head     *Head // checkpointed head, if any
+	headSeen bool
+	headHash string
+	headPos  int64
+}
+
+// ringEntry remembers one recent row's prev_hash, for fork detection.
+type ringEntry struct {
+	mesh *meshState
+	id   int64
+	key  uint64
+	prev [64]byte
+	n    int // len(prev); 0 = unused
+}
+
+// checker holds the sequential part of verification: links, forks,
+// checkpoints, counts. Rows arrive in id order (meshes interleaved);
+// content hashes arrive precomputed.
+type checker struct {
+	rep         Report
+	maxFindings int
+	heads       map[string]Head
+	meshes      map[string]*meshState
+	last        *meshState // the previous row's mesh (runs are common)
+	seed        maphash.Seed
+	ring        []ringEntry
+	ringNext    int
+	claims      map[uint64]int // prev fingerprint -> ring slot
+	hexBuf      [64]byte
+}
+
+func newChecker(window, maxFindings int, heads []Head) *checker {
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	if maxFindings <= 0 {
+		maxFindings = DefaultMaxFindings
+	}
+	k := &checker{maxFindings: maxFindings, meshes: map[string]*meshState{}, seed: maphash.MakeSeed(),
+		ring: make([]ringEntry, window), claims: make(map[uint64]int, window)}
+	k.rep.Meshes = []MeshResult{}
+	k.rep.Findings = []Finding{}
+	k.heads = make(map[string]Head, len(heads))
+	for _, h := range heads {
+		k.heads[h.MeshID] = h
+	}
+	return k
+}
+
+func (k *checker) add(m *meshState, f Finding) {
+	m.res.Findings++
+	if len(k.rep.Findings) >= k.maxFindings {
+		k.rep.FindingsOmitted++
+		return
+	}
+	k.rep.Findings = append(k.rep.Findings, f)
+}
+
+func (k *checker) mesh(id []byte) *meshState {
+	if k.last != nil && string(id) == k.last.res.MeshID {
+		return k.last
+	}
+	m, ok := k.meshes[string(id)]
+	if !ok {
+		m = &meshState{res: MeshResult{MeshID: string(id)}}
+		m.salt = maphash.String(k.seed, m.res.MeshID) * 0x9E3779B97F4A7C15
+		if h, ok := k.heads[m.res.MeshID]; ok {
+			m.head = &h
+		}
+		k.meshes[m.res.MeshID] = m
+	}
+	k.last = m
+	return m
+}
+
+// row checks one row; each mesh's rows arrive in id order.
+func (k *checker) row(r *rowView) {
+	m := k.mesh(r.mesh)
+	mesh := m.res.MeshID
+	before, omitted := len(k.rep.Findings), k.rep.FindingsOmitted
+
+	// Content: the row's own fields against its stored hash.
+	switch {
+	case r.problem != "":
+		k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: Unreadable, Found: r.problem})
+	default:
+		hex.Encode(k.hexBuf[:], r.computed[:])
+		if !bytes.Equal(k.hexBuf[:], r.hash) {
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: ContentMismatch, Expected: string(k.hexBuf[:]), Found: string(r.hash)})
+		}
+	}
+
+	// Link: prev_hash against the previous row's stored hash.
+	key := k.fingerprint(m, r.prev)
+	switch {
+	case m.res.Rows == 0:
+		m.res.FirstID = r.id
+		if string(r.prev) != Genesis {
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: LinkMismatch, Expected: Genesis, Found: string(r.prev)})
+		}
+	case bytes.Equal(r.prev, m.lastHash):
+	case string(r.prev) == Genesis:
+		k.add(m, Finding{MeshID: mesh, RowID: r.id, OtherRowID: m.res.FirstID, Class: GenesisDuplicate, Expected: string(m.lastHash), Found: Genesis})
+	default:
+		if other, ok := k.claimed(m, key, r.prev); ok {
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, OtherRowID: other, Class: Fork, Expected: string(m.lastHash), Found: string(r.prev)})
+		} else {
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: LinkMismatch, Expected: string(m.lastHash), Found: string(r.prev)})
+		}
+	}
+
+	if len(k.rep.Findings) != before || k.rep.FindingsOmitted != omitted {
+		m.runStart, m.runEnd = before, len(k.rep.Findings)
+	} else {
+		for i := m.runStart; i < m.runEnd; i++ {
+			k.rep.Findings[i].RowsVerified++
+		}
+	}
+
+	if string(r.prev) != Genesis {
+		k.remember(m, key, r)
+	}
+	m.res.Rows++
+	m.res.LastID = r.id
+	m.lastHash = append(m.lastHash[:0], r.hash...)
+	k.rep.Rows++
+	if m.head != nil && r.id == m.head.HeadID {
+		m.headSeen, m.headHash, m.headPos = true, string(r.hash), m.res.Rows
+	}
+}
+
+// fingerprint keys a (mesh, prev_hash) claim.
+func (k *checker) fingerprint(m *meshState, prev []byte) uint64 {
+	return maphash.Bytes(k.seed, prev) ^ m.salt
+}
+
+// claimed reports the id of a recent row of the same mesh with this prev_hash.
+func (k *checker) claimed(m *meshState, key uint64, prev []byte) (int64, bool) {
+	slot, ok := k.claims[key]
+	if !ok {
+		return 0, false
+	}
+	e := &k.ring[slot]
+	if e.mesh != m || e.n != len(prev) || !bytes.Equal(e.prev[:e.n], prev) {
+		return 0, false
+	}
+	return e.id, true
+}
+
+// remember records r's claim on its prev_hash, evicting the oldest.
+func (k *checker) remember(m *meshState, key uint64, r *rowView) {
+	if len(r.prev) == 0 || len(r.prev) > 64 {
+		return // not a hash: cannot be a fork's shared parent
+	}
+	slot := k.ringNext
+	e := &k.ring[slot]
+	if e.n > 0 && k.claims[e.key] == slot {
+		delete(k.claims, e.key)
+	}
+	if _, dup := k.claims[key]; !dup {
+		// Keep the earliest claim: the fork is reported against it.
+		k.claims[key] = slot
+	}
+	e.mesh, e.id, e.key, e.n = m, r.id, key, copy(e.prev[:], r.prev)
+	k.ringNext = (slot + 1) % len(k.ring)
+}
+
+// checkHead compares a checkpointed head with the chain as found.
+func (k *checker) checkHead(m *meshState) {
+	h, rows, lastID := *m.head, m.res.Rows, m.res.LastID
+	switch {
+	case !m.headSeen && (rows < h.Rows || lastID < h.HeadID):
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
+			Expected: fmt.Sprintf("%d rows up to id %d", h.Rows, h.HeadID),
+			Found:    fmt.Sprintf("%d rows up to id %d", rows, lastID)})
+	case !m.headSeen:
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
+			Expected: "row " + strconv.FormatInt(h.HeadID, 10) + " with hash " + h.HeadHash,
+			Found:    "no row with that id"})
+	case m.headHash != h.HeadHash:
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite, Expected: h.HeadHash, Found: m.headHash})
+	case m.headPos < h.Rows:
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
+			Expected: fmt.Sprintf("row %d at position %d", h.HeadID, h.Rows),
+			Found:    fmt.Sprintf("position %d (rows before it deleted)", m.headPos)})
+	case m.headPos > h.Rows:
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
+			Expected: fmt.Sprintf("row %d at position %d", h.HeadID, h.Rows),
+			Found:    fmt.Sprintf("position %d (rows inserted before it)", m.headPos)})
+	}
+}
+
+// finish checks the checkpointed heads of the meshes in scope (all, or the
+// one asked for; a checkpointed mesh with no rows left is a truncation) and
+// returns the report, meshes sorted by id and findings by mesh and row.
+func (k *checker) finish(scope string) *Report {
+	for id := range k.heads {
+		if scope == "" || id == scope {
+			k.mesh([]byte(id))
+		}
+	}
+	ids := make([]string, 0, len(k.meshes))
+	for id := range k.meshes {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		m := k.meshes[id]
+		m.res.HeadHash = string(m.lastHash)
+		if m.head != nil {
+			k.checkHead(m)
+		}
+		k.rep.Meshes = append(k.rep.Meshes, m.res)
+	}
+	slices.SortStableFunc(k.rep.Findings, func(a, b Finding) int {
+		if c := strings.Compare(a.MeshID, b.MeshID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.RowID, b.RowID)
+	})
+	return &k.rep
+}
+
+// compute fills r.computed with the v1 hash of r's fields, or sets
+// r.problem when the row cannot be hashed.
+func (h *hasher) compute(r *rowView, canon []byte) []byte {
+	canon, err := h.canon.Append(canon[:0], r.payload)
+	if err != nil {
+		r.problem = "payload: " + err.Error()
+		return canon
+	}
+	if r.ms < -maxDateMs || r.ms > maxDateMs {
+		r.problem = ErrTimeRange.Error()
+		return canon
+	}
+	r.computed = h.sum(r.prev, r.mesh, r.event, r.actor, r.actorNull, canon, r.ms)
+	return canon
+}
+
+// VerifyRows verifies rows held in memory, grouped by mesh and in id order
+// within each mesh, against optional checkpointed heads. It is Verify
+// without the database, for tests and for tools that read rows elsewhere.
+func VerifyRows(rows []Row, heads []Head) *Report {
+	k := newChecker(0, 0, heads)
+	var h hasher
+	var canon []byte
+	for i := range rows {
+		r := &rows[i]
+		v := rowView{id: r.ID, mesh: []byte(r.MeshID), event: []byte(r.EventType), payload: r.Payload,
+			prev: []byte(r.PrevHash), hash: []byte(r.Hash), actorNull: r.Actor == nil}
+		if r.Actor != nil {
+			v.actor = []byte(*r.Actor)
+		}
+		if ms, ok := unixMilli(r.CreatedAt); ok {
+			v.ms = ms
+		} else {
+			v.ms = maxDateMs + 1
+		}
+		canon = h.compute(&v, canon)
+		k.row(&v)
+	}
+	return k.finish("")
+}
