@@ -287,7 +287,24 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 		if st.Empty() {
 			continue
 		}
-		if err := s.execRetry(ctx, f.Name, st.Text); err != nil {
+		// A CONCURRENTLY build waits, by design, for every transaction that
+		// could see the table; lock_timeout would cancel it and leave an
+		// invalid index, so it runs without one (statement_timeout still
+		// applies). Separate calls: a multi-statement query is an implicit
+		// transaction block, where CONCURRENTLY is refused.
+		cic := shapeOf(st.Tokens).concurrently
+		if cic {
+			if _, err := pc.Exec(ctx, "SET lock_timeout = 0").ReadAll(); err != nil {
+				return FileResult{}, dbErr("clearing lock_timeout", err)
+			}
+		}
+		err := s.execRetry(ctx, f.Name, st.Text)
+		if cic {
+			if _, rerr := pc.Exec(ctx, fmt.Sprintf("SET lock_timeout = %d", r.cfg.lockTimeout.Milliseconds())).ReadAll(); rerr != nil && err == nil {
+				return FileResult{}, dbErr("restoring lock_timeout", rerr)
+			}
+		}
+		if err != nil {
 			fe := &FileError{File: f.Name, Statement: i + 1, Line: st.Line, Col: st.Col, NoTransaction: true, Message: err.Error()}
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) {

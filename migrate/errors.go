@@ -46,7 +46,12 @@ func (e *FileError) Error() string {
 	case e.InTracking:
 		b.WriteString("; the runner could not record the file, so it was rolled back")
 	case e.NoTransaction:
-		fmt.Fprintf(&b, "; statements before #%d stay applied: fix the file, then rerun with --resume (continue at the failed statement) or --retry-file (run the whole file again)", e.Statement)
+		if e.Statement > 1 {
+			fmt.Fprintf(&b, "; statement #%d failed and the ones before it stay applied", e.Statement)
+		} else {
+			b.WriteString("; its first statement failed")
+		}
+		b.WriteString(": fix the file, then rerun with --resume (continue at the failed statement) or --retry-file (run the whole file again)")
 		if len(e.InvalidIndexes) > 0 {
 			b.WriteString("; invalid indexes left behind (drop them before retrying): " + strings.Join(e.InvalidIndexes, ", "))
 		}

@@ -710,3 +710,54 @@ func TestWarmPath(t *testing.T) {
 	}
 	check(false) // right count, a row without a file
 }
+
+// CREATE INDEX CONCURRENTLY waits for older transactions by design; the
+// runner's lock_timeout must not cancel it half-way (which would leave an
+// invalid index).
+func TestConcurrentIndexIgnoresLockTimeout(t *testing.T) {
+	db := pgtest.NewEmptyDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := db.Pool.Exec(ctx, "CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 1000)"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "INSERT INTO t VALUES (0)"); err != nil { // an older writer CIC must wait for
+		t.Fatal(err)
+	}
+	r := testRunner(t, db.URL, mapFS(map[string]string{"0001_idx.sql": NoTransactionMarker + "\nCREATE INDEX CONCURRENTLY t_a ON t (a);"}),
+		WithLockTimeout(100*time.Millisecond), WithLockRetries(0, 0))
+	done := make(chan error, 1)
+	go func() { _, err := r.Up(ctx); done <- err }()
+	// Wait until the build is blocked on the old transaction, then well
+	// past lock_timeout, before letting the old transaction finish.
+	for {
+		var waiting bool
+		if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%CONCURRENTLY%')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Up finished before the build waited: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	var valid bool
+	if err := db.Pool.QueryRow(ctx, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_a'::regclass").Scan(&valid); err != nil || !valid {
+		t.Errorf("index valid = %v (%v)", valid, err)
+	}
+}
