@@ -321,7 +321,14 @@ func migrateUp(c *cli.Context) error {
 		if res.Warnings == nil {
 			res.Warnings = []string{}
 		}
-		if perr := e.printJSON(res); perr != nil && err == nil {
+		out := struct {
+			*migrate.UpResult
+			Error string `json:"error,omitempty"`
+		}{UpResult: res}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		if perr := e.printJSON(out); perr != nil && err == nil {
 			err = perr
 		}
 	} else {
