@@ -1,4 +1,4 @@
-package migrate
+package migrate_test
 
 import (
 	"context"
@@ -19,10 +19,13 @@ import (
 
 	"github.com/claudemesh/meshctl/internal/pgtest"
 	"github.com/claudemesh/meshctl/meshfmt"
+	"github.com/claudemesh/meshctl/migrate"
 	"github.com/claudemesh/meshctl/migrations"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func file(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
 
 func mapFS(files map[string]string) fstest.MapFS {
 	m := fstest.MapFS{}
@@ -32,16 +35,16 @@ func mapFS(files map[string]string) fstest.MapFS {
 	return m
 }
 
-func testRunner(t *testing.T, dsn string, fsys fstest.MapFS, opts ...Option) *Runner {
+func testRunner(t *testing.T, dsn string, fsys fstest.MapFS, opts ...migrate.Option) *migrate.Runner {
 	t.Helper()
-	r, err := New(dsn, fsys, opts...)
+	r, err := migrate.New(dsn, fsys, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return r
 }
 
-func mustUp(t *testing.T, r *Runner) *UpResult {
+func mustUp(t *testing.T, r *migrate.Runner) *migrate.UpResult {
 	t.Helper()
 	res, err := r.Up(context.Background())
 	if err != nil {
@@ -50,7 +53,7 @@ func mustUp(t *testing.T, r *Runner) *UpResult {
 	return res
 }
 
-func appliedNames(res *UpResult) []string {
+func appliedNames(res *migrate.UpResult) []string {
 	var out []string
 	for _, a := range res.Applied {
 		out = append(out, a.Filename)
@@ -93,8 +96,8 @@ func exists(t *testing.T, pool *pgxpool.Pool, rel string) bool {
 	return ok
 }
 
-func states(st *Status) map[string]State {
-	out := map[string]State{}
+func states(st *migrate.Status) map[string]migrate.State {
+	out := map[string]migrate.State{}
 	for _, f := range st.Files {
 		out[f.Filename] = f.State
 	}
@@ -106,12 +109,12 @@ func states(st *Status) map[string]State {
 func TestUpEmptyDatabaseReferenceSchema(t *testing.T) {
 	db := pgtest.NewEmptyDB(t)
 	ctx := context.Background()
-	r, err := New(db.URL, migrations.FS, WithVersion("test"))
+	r, err := migrate.New(db.URL, migrations.FS, migrate.WithVersion("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := mustUp(t, r)
-	src, _ := LoadSource(migrations.FS)
+	src, _ := migrate.LoadSource(migrations.FS)
 	want := map[string]string{}
 	var names []string
 	for _, f := range src.Files {
@@ -129,7 +132,7 @@ func TestUpEmptyDatabaseReferenceSchema(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, "SELECT applied_how, meshctl_version, duration_ms FROM mesh.__cmh_migrations ORDER BY filename LIMIT 1").Scan(&how, &version, &dur); err != nil {
 		t.Fatal(err)
 	}
-	if how != HowExecuted || version != "test" || dur <= 0 {
+	if how != migrate.HowExecuted || version != "test" || dur <= 0 {
 		t.Errorf("extra columns: how %q version %q duration %v", how, version, dur)
 	}
 	again := mustUp(t, r)
@@ -138,13 +141,39 @@ func TestUpEmptyDatabaseReferenceSchema(t *testing.T) {
 	}
 }
 
-// A database migrated by upstream (pgtest's template writes only
-// filename and sha256) is honoured; our columns are added only when there
-// is something to apply.
-func TestUpstreamTrackedDatabase(t *testing.T) {
-	db := pgtest.NewDB(t)
+// upstreamApply migrates a database the way upstream's runner records it:
+// each file as one batch, then a row with only filename and sha256.
+func upstreamApply(t *testing.T, pool *pgxpool.Pool, src *migrate.Source) {
+	t.Helper()
 	ctx := context.Background()
-	r, err := New(db.URL, migrations.FS)
+	c, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	for i, f := range src.Files {
+		q := f.Body + "\n;\n"
+		if i == 0 {
+			q += "CREATE TABLE mesh.__cmh_migrations (filename text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamp NOT NULL DEFAULT now());\n"
+		}
+		q += fmt.Sprintf("INSERT INTO mesh.__cmh_migrations (filename, sha256) VALUES ('%s', '%s')", f.Name, f.SHA256)
+		if _, err := c.Conn().PgConn().Exec(ctx, q).ReadAll(); err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+	}
+}
+
+// A database migrated by upstream (rows with only filename and sha256) is
+// honoured; our columns are added only when there is something to apply.
+func TestUpstreamTrackedDatabase(t *testing.T) {
+	db := pgtest.NewEmptyDB(t)
+	ctx := context.Background()
+	src, err := migrate.LoadSource(migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstreamApply(t, db.Pool, src)
+	r, err := migrate.New(db.URL, migrations.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +181,7 @@ func TestUpstreamTrackedDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Counts[StateApplied] != len(r.Source().Files) || st.Pending() || st.Drift() {
+	if st.Counts[migrate.StateApplied] != len(r.Source().Files) || st.Pending() || st.Drift() {
 		t.Fatalf("status of a template database: %+v", st.Counts)
 	}
 	if res := mustUp(t, r); !res.UpToDate {
@@ -180,7 +209,7 @@ func TestUpstreamTrackedDatabase(t *testing.T) {
 // the literals with $ and \ arrive byte for byte.
 func TestUpstreamLikeFixtureApplies(t *testing.T) {
 	db := pgtest.NewEmptyDB(t)
-	r, err := New(db.URL, os.DirFS("testdata/upstream-like"))
+	r, err := migrate.New(db.URL, os.DirFS("testdata/upstream-like"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +245,7 @@ func TestFailingFileInTheMiddle(t *testing.T) {
 		{"unknown column", "CREATE TABLE t3 (a int);\n\n  SELECT nope FROM t3;", 3, 10, 2, "42703"},
 		{"unclosed parenthesis at end of file", "CREATE TABLE t3 (a int", 1, 23, 1, "42601"},
 	}
-	batches := map[string][]Option{"batched": nil, "one file per round trip": {WithBatch(1, 1<<20)}}
+	batches := map[string][]migrate.Option{"batched": nil, "one file per round trip": {migrate.WithBatch(1, 1<<20)}}
 	for bname, opts := range batches {
 		for _, tt := range tests {
 			t.Run(bname+"/"+tt.name, func(t *testing.T) {
@@ -228,9 +257,9 @@ func TestFailingFileInTheMiddle(t *testing.T) {
 					"0004_d.sql": "CREATE TABLE t4 (a int);",
 				}
 				res, err := testRunner(t, db.URL, mapFS(files), opts...).Up(context.Background())
-				var fe *FileError
+				var fe *migrate.FileError
 				if !errors.As(err, &fe) {
-					t.Fatalf("want *FileError, got %v", err)
+					t.Fatalf("want *migrate.FileError, got %v", err)
 				}
 				got := []any{fe.File, fe.Line, fe.Col, fe.Statement, fe.SQLState}
 				if diff := cmp.Diff([]any{"0003_c.sql", tt.line, tt.col, tt.stmt, tt.sqlstate}, got); diff != "" {
@@ -265,9 +294,9 @@ func TestLintErrorStopsBeforeTheDatabase(t *testing.T) {
 		"0002_b.sql": "BEGIN;\nCREATE TABLE t2 (a int);\nCOMMIT;",
 	}
 	_, err := testRunner(t, db.URL, mapFS(files)).Up(context.Background())
-	var le *LintError
-	if !errors.As(err, &le) || le.Findings[0].Rule != RuleExplicitTransaction {
-		t.Fatalf("want a LintError for explicit-transaction, got %v", err)
+	var le *migrate.LintError
+	if !errors.As(err, &le) || le.Findings[0].Rule != migrate.RuleExplicitTransaction {
+		t.Fatalf("want a migrate.LintError for explicit-transaction, got %v", err)
 	}
 	if exists(t, db.Pool, "t1") || len(tracking(t, db.Pool)) != 0 {
 		t.Error("something was written")
@@ -286,18 +315,18 @@ func TestLockHeldPastLockWait(t *testing.T) {
 	if err := holder.QueryRow(ctx, "SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock($1)) l", meshfmt.MigrationLockKey).Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
-	var waits []*LockHolder
+	var waits []*migrate.LockHolder
 	r := testRunner(t, db.URL, mapFS(map[string]string{"0001_a.sql": "CREATE TABLE t1 (a int);"}),
-		WithLockWait(600*time.Millisecond), WithLockPoll(100*time.Millisecond),
-		WithProgress(func(e Event) {
-			if e.Kind == EventLockWait {
+		migrate.WithLockWait(600*time.Millisecond), migrate.WithLockPoll(100*time.Millisecond),
+		migrate.WithProgress(func(e migrate.Event) {
+			if e.Kind == migrate.EventLockWait {
 				waits = append(waits, e.Holder)
 			}
 		}))
 	_, err = r.Up(ctx)
-	var le *LockError
+	var le *migrate.LockError
 	if !errors.As(err, &le) {
-		t.Fatalf("want *LockError, got %v", err)
+		t.Fatalf("want *migrate.LockError, got %v", err)
 	}
 	if le.Holder == nil || le.Holder.PID != pid || le.Holder.ApplicationName != "other-runner" {
 		t.Errorf("holder %+v, want pid %d other-runner", le.Holder, pid)
@@ -342,14 +371,14 @@ func TestNoCreatePermission(t *testing.T) {
 	}
 	u.User = url.UserPassword(role, "pw-secret-123")
 	dsn := u.String()
-	r, err := New(dsn, migrations.FS)
+	r, err := migrate.New(dsn, migrations.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = r.Up(ctx)
-	var fe *FileError
+	var fe *migrate.FileError
 	if !errors.As(err, &fe) || fe.SQLState != "42501" {
-		t.Fatalf("want a 42501 FileError, got %v", err)
+		t.Fatalf("want a 42501 migrate.FileError, got %v", err)
 	}
 	if !strings.Contains(err.Error(), "lacks a privilege") || strings.Contains(err.Error(), "pw-secret-123") {
 		t.Errorf("message %q", err)
@@ -383,7 +412,7 @@ func TestBootstrap(t *testing.T) {
 	db := pgtest.NewEmptyDB(t)
 	ctx := context.Background()
 	files := map[string]string{}
-	src, _ := LoadSource(migrations.FS)
+	src, _ := migrate.LoadSource(migrations.FS)
 	for _, f := range src.Files {
 		files[f.Name] = f.Body
 	}
@@ -391,7 +420,7 @@ func TestBootstrap(t *testing.T) {
 	psqlApply(t, db.URL, files, names...)
 	r := testRunner(t, db.URL, mapFS(files))
 
-	if _, err := r.Bootstrap(ctx, "0099_nope.sql", false); !errors.As(err, new(*TargetError)) {
+	if _, err := r.Bootstrap(ctx, "0099_nope.sql", false); !errors.As(err, new(*migrate.TargetError)) {
 		t.Errorf("unknown --through: %v", err)
 	}
 	dry, err := r.Bootstrap(ctx, names[2], true)
@@ -421,7 +450,7 @@ func TestBootstrap(t *testing.T) {
 	rows.Close()
 	var want []string
 	for _, n := range names {
-		want = append(want, n+":"+HowBootstrapped)
+		want = append(want, n+":"+migrate.HowBootstrapped)
 	}
 	if diff := cmp.Diff(want, hows); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
@@ -454,23 +483,23 @@ func TestDriftChangedMissingOutOfOrder(t *testing.T) {
 	files["0002_b.sql"] = "CREATE TABLE t2 (a bigint);"                    // semantic
 	delete(files, "0005_e.sql")                                            // missing
 	files["0003_c.sql"] = "CREATE TABLE t3 (a int);"                       // out of order
-	r := testRunner(t, db.URL, mapFS(files), WithStrict(true))
+	r := testRunner(t, db.URL, mapFS(files), migrate.WithStrict(true))
 	st, err := r.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]State{"0001_a.sql": StateChanged, "0002_b.sql": StateChanged, "0003_c.sql": StateOutOfOrder,
-		"0004_d.sql": StateApplied, "0005_e.sql": StateMissingFile}
+	want := map[string]migrate.State{"0001_a.sql": migrate.StateChanged, "0002_b.sql": migrate.StateChanged, "0003_c.sql": migrate.StateOutOfOrder,
+		"0004_d.sql": migrate.StateApplied, "0005_e.sql": migrate.StateMissingFile}
 	if diff := cmp.Diff(want, states(st)); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
 	}
-	if st.Files[0].Change != ChangeCosmetic || st.Files[1].Change != ChangeSemantic {
+	if st.Files[0].Change != migrate.ChangeCosmetic || st.Files[1].Change != migrate.ChangeSemantic {
 		t.Errorf("changes: %q %q", st.Files[0].Change, st.Files[1].Change)
 	}
 	_, err = r.Up(ctx)
-	var de *DriftError
+	var de *migrate.DriftError
 	if !errors.As(err, &de) || !strings.Contains(de.Error(), "0002_b.sql") {
-		t.Fatalf("strict Up: want DriftError on 0002_b.sql, got %v", err)
+		t.Fatalf("strict Up: want migrate.DriftError on 0002_b.sql, got %v", err)
 	}
 	if exists(t, db.Pool, "t3") {
 		t.Error("strict Up wrote something")
@@ -489,16 +518,16 @@ func TestNoTransactionFileFailureResumeAndRetry(t *testing.T) {
 	ctx := context.Background()
 	files := map[string]string{
 		"0001_t.sql": "CREATE TABLE t (a int, b int); INSERT INTO t VALUES (1, 1), (1, 2);",
-		"0002_idx.sql": NoTransactionMarker + "\n" +
+		"0002_idx.sql": migrate.NoTransactionMarker + "\n" +
 			"CREATE INDEX CONCURRENTLY t_b ON t (b);\n" +
 			"CREATE UNIQUE INDEX CONCURRENTLY t_a ON t (a);\n" +
 			"CREATE INDEX CONCURRENTLY t_ab ON t (a, b);\n",
 		"0003_after.sql": "CREATE TABLE after (a int);",
 	}
 	_, err := testRunner(t, db.URL, mapFS(files)).Up(ctx)
-	var fe *FileError
+	var fe *migrate.FileError
 	if !errors.As(err, &fe) || !fe.NoTransaction || fe.Statement != 2 || fe.Line != 3 || fe.SQLState != "23505" {
-		t.Fatalf("want FileError at statement 2 line 3 (23505), got %+v", err)
+		t.Fatalf("want migrate.FileError at statement 2 line 3 (23505), got %+v", err)
 	}
 	if diff := cmp.Diff([]string{"public.t_a"}, fe.InvalidIndexes); diff != "" {
 		t.Errorf("invalid indexes (-want +got):\n%s", diff)
@@ -508,10 +537,10 @@ func TestNoTransactionFileFailureResumeAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := states(st)["0002_idx.sql"]; s != StateFailed || st.Files[1].Failure.Statement != 2 {
+	if s := states(st)["0002_idx.sql"]; s != migrate.StateFailed || st.Files[1].Failure.Statement != 2 {
 		t.Fatalf("status of the failed file: %v %+v", s, st.Files[1].Failure)
 	}
-	if _, err := r.Up(ctx); !errors.As(err, new(*DriftError)) {
+	if _, err := r.Up(ctx); !errors.As(err, new(*migrate.DriftError)) {
 		t.Fatalf("Up past a failed file without --resume: %v", err)
 	}
 	if exists(t, db.Pool, "after") {
@@ -522,8 +551,8 @@ func TestNoTransactionFileFailureResumeAndRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	var done []int
-	res := mustUp(t, testRunner(t, db.URL, mapFS(files), WithResume(true), WithProgress(func(e Event) {
-		if e.Kind == EventStatementDone {
+	res := mustUp(t, testRunner(t, db.URL, mapFS(files), migrate.WithResume(true), migrate.WithProgress(func(e migrate.Event) {
+		if e.Kind == migrate.EventStatementDone {
 			done = append(done, e.Statement)
 		}
 	})))
@@ -547,15 +576,15 @@ func TestNoTransactionFileFailureResumeAndRetry(t *testing.T) {
 
 	// --retry-file runs a failed file from the start.
 	db2 := pgtest.NewEmptyDB(t)
-	files2 := map[string]string{"0001_idx.sql": NoTransactionMarker + "\nCREATE TABLE u (a int);\nSELECT 1/0;"}
+	files2 := map[string]string{"0001_idx.sql": migrate.NoTransactionMarker + "\nCREATE TABLE u (a int);\nSELECT 1/0;"}
 	if _, err := testRunner(t, db2.URL, mapFS(files2)).Up(ctx); err == nil {
 		t.Fatal("want a failure")
 	}
-	files2["0001_idx.sql"] = NoTransactionMarker + "\nCREATE TABLE IF NOT EXISTS u (a int);\nSELECT 1;"
-	if _, err := testRunner(t, db2.URL, mapFS(files2), WithResume(true)).Up(ctx); !errors.As(err, new(*DriftError)) {
-		t.Errorf("--resume of a changed file: want DriftError, got %v", err)
+	files2["0001_idx.sql"] = migrate.NoTransactionMarker + "\nCREATE TABLE IF NOT EXISTS u (a int);\nSELECT 1;"
+	if _, err := testRunner(t, db2.URL, mapFS(files2), migrate.WithResume(true)).Up(ctx); !errors.As(err, new(*migrate.DriftError)) {
+		t.Errorf("--resume of a changed file: want migrate.DriftError, got %v", err)
 	}
-	mustUp(t, testRunner(t, db2.URL, mapFS(files2), WithRetryFile(true)))
+	mustUp(t, testRunner(t, db2.URL, mapFS(files2), migrate.WithRetryFile(true)))
 	if _, ok := tracking(t, db2.Pool)["0001_idx.sql"]; !ok {
 		t.Error("retried file not recorded")
 	}
@@ -572,18 +601,18 @@ func TestConcurrentIndexWhileOthersWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	fsys := mapFS(map[string]string{
-		"0001_big_v.sql": NoTransactionMarker + "\nSELECT pg_sleep(0.5);\nCREATE INDEX CONCURRENTLY big_v_idx ON big (v);",
+		"0001_big_v.sql": migrate.NoTransactionMarker + "\nSELECT pg_sleep(0.5);\nCREATE INDEX CONCURRENTLY big_v_idx ON big (v);",
 	})
 	locked := make(chan struct{})
 	var once sync.Once
-	first := testRunner(t, db.URL, fsys, WithProgress(func(e Event) {
-		if e.Kind == EventLockAcquired {
+	first := testRunner(t, db.URL, fsys, migrate.WithProgress(func(e migrate.Event) {
+		if e.Kind == migrate.EventLockAcquired {
 			once.Do(func() { close(locked) })
 		}
 	}))
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
-	results := make([]*UpResult, 4)
+	results := make([]*migrate.UpResult, 4)
 	var mu sync.Mutex
 	sawHolder := 0
 	wg.Add(1)
@@ -591,8 +620,8 @@ func TestConcurrentIndexWhileOthersWait(t *testing.T) {
 	<-locked
 	for i := 1; i < 4; i++ {
 		wg.Add(1)
-		r := testRunner(t, db.URL, fsys, WithLockWait(2*time.Minute), WithProgress(func(e Event) {
-			if e.Kind == EventLockWait && e.Holder != nil {
+		r := testRunner(t, db.URL, fsys, migrate.WithLockWait(2*time.Minute), migrate.WithProgress(func(e migrate.Event) {
+			if e.Kind == migrate.EventLockWait && e.Holder != nil {
 				mu.Lock()
 				sawHolder++
 				mu.Unlock()
@@ -636,9 +665,9 @@ func TestLockTimeoutRetried(t *testing.T) {
 	}
 	var retries []string
 	r := testRunner(t, db.URL, mapFS(map[string]string{"0001_a.sql": "ALTER TABLE busy ADD COLUMN b int;"}),
-		WithLockTimeout(100*time.Millisecond), WithLockRetries(3, 50*time.Millisecond),
-		WithProgress(func(e Event) {
-			if e.Kind == EventRetry {
+		migrate.WithLockTimeout(100*time.Millisecond), migrate.WithLockRetries(3, 50*time.Millisecond),
+		migrate.WithProgress(func(e migrate.Event) {
+			if e.Kind == migrate.EventRetry {
 				retries = append(retries, e.File)
 				if len(retries) == 2 {
 					_ = tx.Rollback(ctx) // the other session finishes
@@ -663,11 +692,11 @@ func TestLockTimeoutRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2 := testRunner(t, db.URL, mapFS(map[string]string{"0001_a.sql": "ALTER TABLE busy ADD COLUMN b int;", "0002_b.sql": "ALTER TABLE busy ADD COLUMN c int;"}),
-		WithLockTimeout(100*time.Millisecond), WithLockRetries(0, 0))
+		migrate.WithLockTimeout(100*time.Millisecond), migrate.WithLockRetries(0, 0))
 	_, err = r2.Up(ctx)
-	var fe *FileError
+	var fe *migrate.FileError
 	if !errors.As(err, &fe) || fe.SQLState != "55P03" || fe.File != "0002_b.sql" {
-		t.Fatalf("want a 55P03 FileError on 0002_b.sql, got %v", err)
+		t.Fatalf("want a 55P03 migrate.FileError on 0002_b.sql, got %v", err)
 	}
 }
 
@@ -682,12 +711,7 @@ func TestWarmPath(t *testing.T) {
 	mustUp(t, r)
 	check := func(want bool) {
 		t.Helper()
-		s, err := r.open(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.close(ctx)
-		got, err := s.upToDate(ctx)
+		got, err := migrate.WarmUpToDate(ctx, r)
 		if err != nil || got != want {
 			t.Errorf("upToDate = %v (%v), want %v", got, err, want)
 		}
@@ -729,8 +753,8 @@ func TestConcurrentIndexIgnoresLockTimeout(t *testing.T) {
 	if _, err := tx.Exec(ctx, "INSERT INTO t VALUES (0)"); err != nil { // an older writer CIC must wait for
 		t.Fatal(err)
 	}
-	r := testRunner(t, db.URL, mapFS(map[string]string{"0001_idx.sql": NoTransactionMarker + "\nCREATE INDEX CONCURRENTLY t_a ON t (a);"}),
-		WithLockTimeout(100*time.Millisecond), WithLockRetries(0, 0))
+	r := testRunner(t, db.URL, mapFS(map[string]string{"0001_idx.sql": migrate.NoTransactionMarker + "\nCREATE INDEX CONCURRENTLY t_a ON t (a);"}),
+		migrate.WithLockTimeout(100*time.Millisecond), migrate.WithLockRetries(0, 0))
 	done := make(chan error, 1)
 	go func() { _, err := r.Up(ctx); done <- err }()
 	// Wait until the build is blocked on the old transaction, then well
