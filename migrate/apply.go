@@ -17,6 +17,23 @@ import (
 // body starts so they map back to the file.
 const txPrefix = "BEGIN;\n"
 
+const asyncCommit = "SET LOCAL synchronous_commit = off;\n"
+
+// flushSQL commits a transaction that holds an xid (so its commit record
+// is written) synchronously: WAL is flushed, and replicated where
+// synchronous replication is set up, up to and including every earlier
+// asynchronous commit of the run.
+const flushSQL = "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;"
+
+// flush makes the files committed so far durable.
+func (s *session) flush(ctx context.Context) error {
+	if _, err := s.conn.PgConn().Exec(ctx, flushSQL).ReadAll(); err != nil {
+		s.rollback(ctx)
+		return dbErr("flushing the applied files to disk", err)
+	}
+	return nil
+}
+
 // durationSQL is the body's server-side run time: now() is the start of the
 // transaction, clock_timestamp() the moment the tracking row is written.
 const durationSQL = "extract(epoch from clock_timestamp() - now()) * 1000"
@@ -31,7 +48,7 @@ const durationSQL = "extract(epoch from clock_timestamp() - now()) * 1000"
 func (s *session) applyBatch(ctx context.Context, files []*File, tableExists bool) ([]FileResult, error) {
 	var done []FileResult
 	for attempt := 0; ; {
-		b := s.r.buildBatch(files, tableExists)
+		b := s.r.buildBatch(files, tableExists, s.r.asyncCommits())
 		start := time.Now()
 		results, err := s.conn.PgConn().Exec(ctx, b.sql).ReadAll()
 		elapsed := time.Since(start)
@@ -100,7 +117,12 @@ type batch struct {
 	segStart, bodyStart []int // character offsets of each file's segment and body
 }
 
-func (r *Runner) buildBatch(files []*File, tableExists bool) batch {
+// asyncCommits: batched runs commit each file without waiting for its WAL
+// flush and flush once per batch; with one file per round trip (WithBatch(1,
+// ...)) every commit is synchronous, as upstream's are.
+func (r *Runner) asyncCommits() bool { return r.cfg.batchFiles > 1 }
+
+func (r *Runner) buildBatch(files []*File, tableExists, async bool) batch {
 	var b strings.Builder
 	out := batch{}
 	chars := 0
@@ -111,6 +133,13 @@ func (r *Runner) buildBatch(files []*File, tableExists bool) batch {
 	for _, f := range files {
 		out.segStart = append(out.segStart, chars)
 		write(txPrefix)
+		// Each file's commit need not wait for its WAL flush: a crash can
+		// only lose a suffix of files, each together with its tracking row
+		// (WAL is sequential), and Up ends with a synchronous commit that
+		// flushes them all (session.flush) before it reports success.
+		if async {
+			write(asyncCommit)
+		}
 		out.bodyStart = append(out.bodyStart, chars)
 		write(f.Body)
 		// The newline ends a trailing line comment; the ';' ends a last

@@ -402,12 +402,18 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 			j++
 		}
 		done, err := s.applyBatch(ctx, plan.todo[i:j], tableExists)
+		if len(done) > 0 {
+			tableExists = true
+			// Durable before they are reported (see asyncCommit).
+			if r.asyncCommits() {
+				if ferr := s.flush(ctx); ferr != nil {
+					return res, errors.Join(err, ferr)
+				}
+			}
+		}
 		for _, fr := range done {
 			res.Applied = append(res.Applied, fr)
 			r.emit(Event{Kind: EventFileDone, File: fr.Filename, Duration: fr.Duration})
-		}
-		if len(done) > 0 {
-			tableExists = true
 		}
 		if err != nil {
 			return res, err
