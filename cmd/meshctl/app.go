@@ -47,6 +47,7 @@ func commands() []*cli.Command {
 	cmds := []*cli.Command{
 		versionCommand(),
 		dbCommand(),
+		vectorsCommand(),
 		completionCommand(),
 		migrateCommand(),
 		auditCommand(),
