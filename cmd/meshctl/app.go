@@ -49,6 +49,7 @@ func commands() []*cli.Command {
 		dbCommand(),
 		vectorsCommand(),
 		completionCommand(),
+		migrateCommand(),
 		auditCommand(),
 	}
 	for _, c := range cmds {

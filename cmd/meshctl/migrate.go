@@ -1,0 +1,424 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/claudemesh/meshctl/migrate"
+	"github.com/claudemesh/meshctl/migrations"
+)
+
+func migrateCommand() *cli.Command {
+	source := []cli.Flag{
+		&cli.StringFlag{Name: "dir", Usage: "read migrations from `DIR` instead of the embedded reference schema"},
+		&cli.StringFlag{Name: "table", Value: migrate.DefaultTable, Usage: "tracking table as `schema.name`"},
+	}
+	flags := func(extra ...cli.Flag) []cli.Flag { return append(append([]cli.Flag{}, source...), extra...) }
+	return &cli.Command{
+		Name:  "migrate",
+		Usage: "apply and inspect schema migrations (upstream-compatible tracking table and lock)",
+		Description: `Exit codes: 0 ok; 1 error (a file failed, database unreachable); 2 bad input (flags, folder, file, lint error);
+3 pending (status --exit-code); 4 drift: changed, missing, out-of-order or failed files (status --exit-code, up --strict);
+5 the lock was not acquired within --lock-wait.`,
+		Subcommands: []*cli.Command{
+			{
+				Name:  "status",
+				Usage: "one row per file: applied, pending, changed, missing-file, out-of-order or failed",
+				UsageText: `meshctl migrate status
+meshctl migrate status --dir ./migrations --exit-code   # exit 3 when pending, 4 on drift
+meshctl --json migrate status`,
+				Flags:  flags(&cli.BoolFlag{Name: "exit-code", Usage: "exit 3 when files are pending, 4 on drift"}),
+				Action: migrateStatus,
+			},
+			{
+				Name:      "plan",
+				Usage:     "show what up would do, in order, with each file's transaction mode and lint findings; writes nothing",
+				UsageText: "meshctl migrate plan\nmeshctl --json migrate plan --dir ./migrations",
+				Flags:     flags(&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"}),
+				Action:    migratePlan,
+			},
+			{
+				Name:  "up",
+				Usage: "apply pending files, each in one transaction with its tracking row",
+				UsageText: `meshctl migrate up
+meshctl migrate up --dir ./migrations --to 0003_topics.sql --lock-wait 2m
+meshctl migrate up --strict --statement-timeout 5m
+meshctl migrate up --dry-run`,
+				Flags: flags(
+					&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"},
+					&cli.DurationFlag{Name: "lock-wait", Value: migrate.DefaultLockWait, Usage: "give up (exit 5) if the migration lock is not free within `DUR`"},
+					&cli.DurationFlag{Name: "lock-timeout", Value: migrate.DefaultLockTimeout, Usage: "lock_timeout for every migration statement"},
+					&cli.IntFlag{Name: "lock-retries", Value: migrate.DefaultLockRetries, Usage: "retries after lock_not_available (55P03), with doubling backoff"},
+					&cli.DurationFlag{Name: "statement-timeout", Usage: "statement_timeout for every migration statement (0: server default)"},
+					&cli.BoolFlag{Name: "strict", Usage: "refuse (exit 4) on changed, missing or out-of-order files"},
+					&cli.BoolFlag{Name: "dry-run", Usage: "show the plan; write nothing"},
+					&cli.BoolFlag{Name: "resume", Usage: "continue a failed non-transactional file at the statement that failed"},
+					&cli.BoolFlag{Name: "retry-file", Usage: "run a failed non-transactional file again from its first statement"},
+				),
+				Action: migrateUp,
+			},
+			{
+				Name:  "bootstrap",
+				Usage: "record files up to and including --through as applied without running them (database migrated by hand)",
+				UsageText: `meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dry-run
+meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dir ./migrations`,
+				Flags: flags(
+					&cli.StringFlag{Name: "through", Usage: "last `FILE` already applied by hand (required)"},
+					&cli.BoolFlag{Name: "dry-run", Usage: "list what would be marked; write nothing"},
+					&cli.DurationFlag{Name: "lock-wait", Value: migrate.DefaultLockWait, Usage: "give up (exit 5) if the migration lock is not free within `DUR`"},
+				),
+				Action: migrateBootstrap,
+			},
+			{
+				Name:      "lint",
+				Usage:     "check files for statements that fail in a transaction, block writes or destroy data; exit 1 on error findings",
+				UsageText: "meshctl migrate lint\nmeshctl --json migrate lint --dir ./migrations",
+				Flags:     source,
+				Action:    migrateLint,
+			},
+		},
+	}
+}
+
+// migrationSource is --dir, or the embedded reference migrations.
+func migrationSource(c *cli.Context) fs.FS {
+	if d := c.String("dir"); d != "" {
+		return os.DirFS(d)
+	}
+	return migrations.FS
+}
+
+func newRunner(c *cli.Context, e *env, opts ...migrate.Option) (*migrate.Runner, error) {
+	base := []migrate.Option{migrate.WithTable(c.String("table")), migrate.WithVersion(currentVersion().Version)}
+	r, err := migrate.New(e.databaseURL, migrationSource(c), append(base, opts...)...)
+	if err != nil {
+		return nil, migrateError(err)
+	}
+	return r, nil
+}
+
+// migrateError attaches the documented exit code to the migrate package's
+// typed errors.
+func migrateError(err error) error {
+	var (
+		se *migrate.SourceError
+		te *migrate.TargetError
+		le *migrate.LintError
+		lk *migrate.LockError
+		de *migrate.DriftError
+		oe *migrate.OptionError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &le), errors.As(err, &oe):
+		return withCode(ExitUsage, err)
+	case errors.As(err, &lk):
+		return withCode(ExitLocked, err)
+	case errors.As(err, &de):
+		return withCode(ExitDrift, err)
+	}
+	return err
+}
+
+// progress prints the runner's events on stderr.
+func progress(e *env) migrate.Option {
+	return migrate.WithProgress(func(ev migrate.Event) {
+		switch ev.Kind {
+		case migrate.EventLockWait:
+			if ev.Holder != nil {
+				fmt.Fprintf(e.stderr, "waiting for the migration lock, held by %s\n", ev.Holder)
+			} else {
+				fmt.Fprintln(e.stderr, "waiting for the migration lock (holder not visible to this role)")
+			}
+		case migrate.EventLockAcquired:
+			if e.verbose || ev.Duration > time.Second {
+				fmt.Fprintf(e.stderr, "migration lock acquired after %s\n", ev.Duration.Round(time.Millisecond))
+			}
+		case migrate.EventFileDone:
+			fmt.Fprintf(e.stderr, "applied %s (%s)\n", ev.File, ev.Duration.Round(10*time.Microsecond))
+		case migrate.EventStatementDone:
+			if e.verbose {
+				fmt.Fprintf(e.stderr, "  %s: statement #%d done\n", ev.File, ev.Statement)
+			}
+		case migrate.EventRetry:
+			fmt.Fprintf(e.stderr, "%s: lock not available, retrying in %s\n", ev.File, ev.Duration)
+		case migrate.EventWarning:
+			fmt.Fprintf(e.stderr, "warning: %s\n", ev.Message)
+		}
+	})
+}
+
+func migrateStatus(c *cli.Context) error {
+	e := envFrom(c)
+	r, err := newRunner(c, e)
+	if err != nil {
+		return err
+	}
+	st, err := r.Status(c.Context)
+	if err != nil {
+		return migrateError(err)
+	}
+	if e.json {
+		if err := e.printJSON(st); err != nil {
+			return err
+		}
+	} else {
+		rows := [][]string{}
+		for _, f := range st.Files {
+			at, dur, note := "", "", f.How
+			if f.AppliedAt != nil {
+				at = f.AppliedAt.Format("2006-01-02 15:04:05")
+			}
+			if f.DurationMS != nil {
+				dur = fmt.Sprintf("%.1f ms", *f.DurationMS)
+			}
+			sum := short(f.SHA256)
+			switch f.State {
+			case migrate.StateChanged:
+				sum = short(f.AppliedSHA256) + " -> " + short(f.SHA256)
+				note = f.Change + " change"
+			case migrate.StateMissingFile:
+				sum = short(f.AppliedSHA256)
+			case migrate.StateFailed:
+				if f.Failure.Statement > 0 {
+					note = fmt.Sprintf("statement #%d (line %d): %s", f.Failure.Statement, f.Failure.Line, f.Failure.Error)
+				} else {
+					note = fmt.Sprintf("interrupted after %d statements", f.Failure.StatementsDone)
+				}
+			}
+			if f.NoTransaction {
+				note = strings.TrimSpace("no-transaction " + note)
+			}
+			rows = append(rows, []string{f.Filename, string(f.State), sum, at, dur, note})
+		}
+		if err := e.table([]string{"file", "state", "hash", "applied at utc", "duration", "note"}, rows); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, summary(st))
+	}
+	if c.Bool("exit-code") {
+		switch {
+		case st.Drift():
+			return withCode(ExitDrift, nil)
+		case st.Pending():
+			return withCode(ExitPending, nil)
+		}
+	}
+	return nil
+}
+
+func summary(st *migrate.Status) string {
+	var parts []string
+	for _, s := range []migrate.State{migrate.StateApplied, migrate.StatePending, migrate.StateChanged,
+		migrate.StateMissingFile, migrate.StateOutOfOrder, migrate.StateFailed} {
+		if n := st.Counts[s]; n > 0 || s == migrate.StateApplied || s == migrate.StatePending {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	return strings.Join(parts, ", ") + " (table " + st.Table + ")"
+}
+
+func migratePlan(c *cli.Context) error {
+	e := envFrom(c)
+	var opts []migrate.Option
+	if to := c.String("to"); to != "" {
+		opts = append(opts, migrate.WithTarget(to))
+	}
+	if c.Bool("strict") {
+		opts = append(opts, migrate.WithStrict(true))
+	}
+	if c.Bool("resume") {
+		opts = append(opts, migrate.WithResume(true))
+	}
+	if c.Bool("retry-file") {
+		opts = append(opts, migrate.WithRetryFile(true))
+	}
+	r, err := newRunner(c, e, opts...)
+	if err != nil {
+		return err
+	}
+	p, err := r.Plan(c.Context)
+	if err != nil {
+		return migrateError(err)
+	}
+	if e.json {
+		if err := e.printJSON(p); err != nil {
+			return err
+		}
+	} else {
+		rows := [][]string{}
+		for i, s := range p.Steps {
+			var nerr, nwarn int
+			for _, f := range s.Findings {
+				if f.Severity == migrate.SeverityError {
+					nerr++
+				} else {
+					nwarn++
+				}
+			}
+			rows = append(rows, []string{fmt.Sprint(i + 1), s.Filename, string(s.State), s.Mode, fmt.Sprint(s.Statements),
+				fmt.Sprintf("%d errors, %d warnings", nerr, nwarn)})
+		}
+		if len(rows) == 0 {
+			fmt.Fprintln(e.stdout, "nothing to apply: the database is up to date")
+		} else if err := e.table([]string{"#", "file", "state", "mode", "statements", "lint"}, rows); err != nil {
+			return err
+		}
+		for _, s := range p.Steps {
+			for _, f := range s.Findings {
+				printFinding(e, f)
+			}
+		}
+		for _, w := range p.Warnings {
+			fmt.Fprintf(e.stdout, "warning: %s\n", w)
+		}
+	}
+	return migrateError(p.Err())
+}
+
+func printFinding(e *env, f migrate.Finding) {
+	fmt.Fprintf(e.stdout, "%s:%d:%d: %s [%s] %s\n    why: %s\n    fix: %s\n", f.File, f.Line, f.Col, f.Severity, f.Rule, f.Message, f.Why, f.Fix)
+}
+
+func migrateUp(c *cli.Context) error {
+	if c.Bool("dry-run") {
+		return migratePlan(c)
+	}
+	if c.Bool("resume") && c.Bool("retry-file") {
+		return usageError("--resume and --retry-file exclude each other: pick one")
+	}
+	e := envFrom(c)
+	opts := []migrate.Option{
+		migrate.WithLockWait(c.Duration("lock-wait")),
+		migrate.WithLockTimeout(c.Duration("lock-timeout")),
+		migrate.WithStatementTimeout(c.Duration("statement-timeout")),
+		migrate.WithLockRetries(c.Int("lock-retries"), 500*time.Millisecond),
+		migrate.WithStrict(c.Bool("strict")),
+		migrate.WithResume(c.Bool("resume")),
+		migrate.WithRetryFile(c.Bool("retry-file")),
+		progress(e),
+	}
+	if to := c.String("to"); to != "" {
+		opts = append(opts, migrate.WithTarget(to))
+	}
+	r, err := newRunner(c, e, opts...)
+	if err != nil {
+		return err
+	}
+	// Warnings reach stderr as progress events.
+	res, err := r.Up(c.Context)
+	if e.json {
+		if res.Applied == nil {
+			res.Applied = []migrate.FileResult{}
+		}
+		if res.Warnings == nil {
+			res.Warnings = []string{}
+		}
+		out := struct {
+			*migrate.UpResult
+			Error string `json:"error,omitempty"`
+		}{UpResult: res}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		if perr := e.printJSON(out); perr != nil && err == nil {
+			err = perr
+		}
+	} else {
+		switch {
+		case res.UpToDate:
+			fmt.Fprintln(e.stdout, "up to date: nothing to apply")
+		case len(res.Applied) > 0:
+			var total time.Duration
+			for _, a := range res.Applied {
+				total += a.Duration
+			}
+			fmt.Fprintf(e.stdout, "applied %d file(s) in %s\n", len(res.Applied), total.Round(time.Millisecond))
+		}
+	}
+	return migrateError(err)
+}
+
+func migrateBootstrap(c *cli.Context) error {
+	through := c.String("through")
+	if through == "" {
+		return usageError("bootstrap needs --through FILE: the last file already applied by hand (it will not mark everything on disk)")
+	}
+	e := envFrom(c)
+	r, err := newRunner(c, e, migrate.WithLockWait(c.Duration("lock-wait")), progress(e))
+	if err != nil {
+		return err
+	}
+	res, err := r.Bootstrap(c.Context, through, c.Bool("dry-run"))
+	if err != nil {
+		return migrateError(err)
+	}
+	if res.Marked == nil {
+		res.Marked = []string{}
+	}
+	if res.AlreadyApplied == nil {
+		res.AlreadyApplied = []string{}
+	}
+	if e.json {
+		return e.printJSON(res)
+	}
+	verb := "marked as applied (bootstrapped, not executed)"
+	if res.DryRun {
+		verb = "would be marked as applied (dry run: nothing written)"
+	}
+	fmt.Fprintf(e.stdout, "%d file(s) %s:\n", len(res.Marked), verb)
+	for _, m := range res.Marked {
+		fmt.Fprintf(e.stdout, "  %s\n", m)
+	}
+	if len(res.AlreadyApplied) > 0 {
+		fmt.Fprintf(e.stdout, "%d file(s) already recorded, left alone\n", len(res.AlreadyApplied))
+	}
+	return nil
+}
+
+type lintOutput struct {
+	Files    int               `json:"files"`
+	Errors   int               `json:"errors"`
+	Warnings int               `json:"warnings"`
+	Findings []migrate.Finding `json:"findings"`
+}
+
+func migrateLint(c *cli.Context) error {
+	e := envFrom(c)
+	src, err := migrate.LoadSource(migrationSource(c))
+	if err != nil {
+		return migrateError(err)
+	}
+	out := lintOutput{Files: len(src.Files), Findings: migrate.Lint(src)}
+	if out.Findings == nil {
+		out.Findings = []migrate.Finding{}
+	}
+	for _, f := range out.Findings {
+		if f.Severity == migrate.SeverityError {
+			out.Errors++
+		} else {
+			out.Warnings++
+		}
+	}
+	if e.json {
+		if err := e.printJSON(out); err != nil {
+			return err
+		}
+	} else {
+		for _, f := range out.Findings {
+			printFinding(e, f)
+		}
+		fmt.Fprintf(e.stdout, "%d files: %d errors, %d warnings\n", out.Files, out.Errors, out.Warnings)
+	}
+	if out.Errors > 0 {
+		return withCode(ExitError, nil)
+	}
+	return nil
+}

@@ -1,0 +1,425 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// txPrefix opens each file's transaction in a batch. Error positions are
+// reported in characters of the whole batch; buildBatch records where each
+// body starts so they map back to the file.
+const txPrefix = "BEGIN;\n"
+
+const asyncCommit = "SET LOCAL synchronous_commit = off;\n"
+
+// flushSQL commits a transaction that holds an xid (so its commit record
+// is written) synchronously: WAL is flushed, and replicated where
+// synchronous replication is set up, up to and including every earlier
+// asynchronous commit of the run.
+const flushSQL = "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;"
+
+// flush makes the files committed so far durable.
+func (s *session) flush(ctx context.Context) error {
+	if _, err := s.conn.PgConn().Exec(ctx, flushSQL).ReadAll(); err != nil {
+		s.rollback(ctx)
+		return dbErr("flushing the applied files to disk", err)
+	}
+	return nil
+}
+
+// durationSQL is the body's server-side run time: now() is the start of the
+// transaction, clock_timestamp() the moment the tracking row is written.
+const durationSQL = "extract(epoch from clock_timestamp() - now()) * 1000"
+
+// applyBatch runs consecutive transactional files as one simple-protocol
+// query: for each file BEGIN; body; [create tracking table]; tracking
+// INSERT; COMMIT. Each file is still its own transaction, committed with
+// its tracking row; on an error PostgreSQL skips the rest of the query, so
+// the files before the failing one stay committed, the failing one rolls
+// back, and later ones never start. One round trip covers the whole batch.
+// It returns the files committed, also when it fails.
+func (s *session) applyBatch(ctx context.Context, files []*File, tableExists bool) ([]FileResult, error) {
+	var done []FileResult
+	for attempt := 0; ; {
+		b := s.r.buildBatch(files, tableExists, s.r.asyncCommits())
+		start := time.Now()
+		results, err := s.conn.PgConn().Exec(ctx, b.sql).ReadAll()
+		elapsed := time.Since(start)
+		committed := committedFiles(results)
+		for k, d := range committed {
+			fr := FileResult{Filename: files[k].Name, DurationMS: d, Duration: time.Duration(d * float64(time.Millisecond))}
+			if len(files) == 1 {
+				fr.Duration, fr.DurationMS = elapsed, ms(elapsed)
+			}
+			done = append(done, fr)
+		}
+		if err == nil {
+			return done, nil
+		}
+		s.rollback(ctx)
+		if len(committed) > 0 {
+			tableExists = true
+		}
+		failed := len(committed)
+		if failed >= len(files) {
+			// Everything committed; the error came after (cannot happen
+			// with a well-formed batch, but never blame a committed file).
+			return done, dbErr("finishing the batch", err)
+		}
+		if lockNotAvailable(err) && attempt < s.r.cfg.lockRetries {
+			if werr := s.backoff(ctx, files[failed].Name, attempt, err); werr != nil {
+				return done, werr
+			}
+			files = files[failed:]
+			attempt++
+			continue
+		}
+		// A syntax error rejects the whole query before anything runs; its
+		// position names the file at fault, and the files before it are
+		// sent again on their own.
+		if k := b.segmentAt(err); k > failed {
+			more, err2 := s.applyBatch(ctx, files[failed:k], tableExists)
+			done = append(done, more...)
+			if err2 != nil {
+				return done, err2
+			}
+			failed = k
+		}
+		return done, s.txFileError(ctx, files[failed], err, b.bodyStart[failed])
+	}
+}
+
+// segmentAt returns the index of the file whose segment holds the error
+// position, or -1.
+func (b batch) segmentAt(err error) int {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Position <= 0 {
+		return -1
+	}
+	p := int(pe.Position) - 1
+	for k := 0; k+1 < len(b.segStart); k++ {
+		if p >= b.segStart[k] && p < b.segStart[k+1] {
+			return k
+		}
+	}
+	return -1
+}
+
+type batch struct {
+	sql                 string
+	segStart, bodyStart []int // character offsets of each file's segment and body
+}
+
+// asyncCommits: batched runs commit each file without waiting for its WAL
+// flush and flush once per batch; with one file per round trip (WithBatch(1,
+// ...)) every commit is synchronous, as upstream's are.
+func (r *Runner) asyncCommits() bool { return r.cfg.batchFiles > 1 }
+
+func (r *Runner) buildBatch(files []*File, tableExists, async bool) batch {
+	var b strings.Builder
+	out := batch{}
+	chars := 0
+	write := func(s string) {
+		b.WriteString(s)
+		chars += utf8.RuneCountInString(s)
+	}
+	for _, f := range files {
+		out.segStart = append(out.segStart, chars)
+		write(txPrefix)
+		// Each file's commit need not wait for its WAL flush: a crash can
+		// only lose a suffix of files, each together with its tracking row
+		// (WAL is sequential), and Up ends with a synchronous commit that
+		// flushes them all (session.flush) before it reports success.
+		if async {
+			write(asyncCommit)
+		}
+		out.bodyStart = append(out.bodyStart, chars)
+		write(f.Body)
+		// The newline ends a trailing line comment; the ';' ends a last
+		// statement written without one.
+		write("\n;\n")
+		if !tableExists {
+			// Created after the body, inside the same transaction: on an
+			// empty database the first file may itself CREATE SCHEMA "mesh".
+			write(r.ensureTableSQL())
+			tableExists = true
+		}
+		write(r.insertSQL(f, HowExecuted, durationSQL) + " RETURNING duration_ms")
+		write(";\nCOMMIT;\n")
+	}
+	out.segStart = append(out.segStart, chars)
+	out.sql = b.String()
+	return out
+}
+
+// committedFiles reads, from the results of a batch, the server-side
+// duration of each committed file: every COMMIT is preceded by its
+// tracking INSERT ... RETURNING duration_ms. Lint keeps COMMIT out of file
+// bodies, so COMMIT tags count files.
+func committedFiles(results []*pgconn.Result) []float64 {
+	var out []float64
+	for i, r := range results {
+		if r.Err != nil || r.CommandTag.String() != "COMMIT" {
+			continue
+		}
+		var d float64
+		if i > 0 && len(results[i-1].Rows) == 1 && len(results[i-1].Rows[0]) == 1 {
+			d, _ = strconv.ParseFloat(string(results[i-1].Rows[0][0]), 64)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func lockNotAvailable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
+}
+
+func (s *session) backoff(ctx context.Context, file string, attempt int, err error) error {
+	d := s.r.cfg.retryBackoff << attempt
+	s.r.emit(Event{Kind: EventRetry, File: file, Duration: d, Message: err.Error()})
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// txFileError maps a failed batch back to the file: the error position (in
+// characters of the batch) becomes line:column of the file. Errors raised
+// while executing (no position) are located by replaying the file
+// statement by statement inside a transaction that is rolled back.
+func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart int) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &FileError{File: f.Name, Message: err.Error()}
+	}
+	fe := &FileError{File: f.Name, SQLState: pe.Code, Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint}
+	bodyChars := utf8.RuneCountInString(f.Body)
+	if pe.Position > 0 {
+		p := int(pe.Position) - 1 - bodyStart
+		// Up to the "\n;\n" written after the body, the error is the
+		// file's: e.g. an unclosed parenthesis found at that ';'.
+		if p >= 0 && p <= bodyChars+3 {
+			off := runeOffset(f.Body, min(p, bodyChars))
+			fe.Line, fe.Col = LineCol(f.Body, off)
+			fe.Statement = statementAt(f.Statements(), off)
+			return fe
+		}
+		fe.InTracking = true
+		return fe
+	}
+	if pe.Code == "55P03" || s.conn.PgConn().IsClosed() {
+		return fe
+	}
+	idx, dpe := s.locate(ctx, f)
+	switch {
+	case idx < 0:
+		fe.InTracking = true
+	default:
+		st := f.Statements()[idx]
+		fe.Statement = idx + 1
+		fe.Line, fe.Col = st.Line, st.Col
+		if dpe != nil && dpe.Position > 0 {
+			fe.Line, fe.Col = LineCol(f.Body, st.Offset+runeOffset(st.Text, int(dpe.Position)-1))
+		}
+	}
+	return fe
+}
+
+// locate replays f's statements one by one in a transaction that is always
+// rolled back, and returns the index of the first that fails (-1: none).
+func (s *session) locate(ctx context.Context, f *File) (int, *pgconn.PgError) {
+	pc := s.conn.PgConn()
+	if _, err := pc.Exec(ctx, "BEGIN").ReadAll(); err != nil {
+		return -1, nil
+	}
+	defer s.rollback(ctx)
+	for i, st := range f.Statements() {
+		if st.Empty() {
+			continue
+		}
+		if _, err := pc.Exec(ctx, st.Text).ReadAll(); err != nil {
+			var pe *pgconn.PgError
+			errors.As(err, &pe)
+			return i, pe
+		}
+	}
+	return -1, nil
+}
+
+// runeOffset returns the byte offset of the n-th character of s.
+func runeOffset(s string, n int) int {
+	for i := range s {
+		if n == 0 {
+			return i
+		}
+		n--
+	}
+	return len(s)
+}
+
+func statementAt(stmts []Statement, off int) int {
+	for i, st := range stmts {
+		if off >= st.Offset && off < st.Offset+len(st.Text) {
+			return i + 1
+		}
+	}
+	return len(stmts)
+}
+
+func (r *Runner) partialDDL() string {
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (filename text PRIMARY KEY, sha256 text NOT NULL, statements_done integer NOT NULL, "+
+		"failed_statement integer, failed_line integer, error text, updated_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'));\n", r.partialIdent())
+}
+
+// applyNoTx runs a marked file statement by statement, each its own call
+// on the pinned connection (so CREATE INDEX CONCURRENTLY works). Progress
+// is recorded after every statement in the _partial table, so a failure or
+// a killed process leaves a visible, resumable record instead of a silent
+// half-applied file.
+func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileResult, error) {
+	r := s.r
+	pc := s.conn.PgConn()
+	setup := "BEGIN;\n" + r.ensureTableSQL() + r.partialDDL() + "COMMIT;"
+	if _, err := pc.Exec(ctx, setup).ReadAll(); err != nil {
+		s.rollback(ctx)
+		return FileResult{}, dbErr("creating the tracking tables", err)
+	}
+	first := 0
+	if prior != nil && r.cfg.resume {
+		first = prior.StatementsDone
+	}
+	if err := s.progress(ctx, f, first, 0, 0, ""); err != nil {
+		return FileResult{}, err
+	}
+	start := time.Now()
+	n := 0
+	for i := first; i < len(f.Statements()); i++ {
+		st := f.Statements()[i]
+		if st.Empty() {
+			continue
+		}
+		// A CONCURRENTLY build waits, by design, for every transaction that
+		// could see the table; lock_timeout would cancel it and leave an
+		// invalid index, so it runs without one (statement_timeout still
+		// applies). Separate calls: a multi-statement query is an implicit
+		// transaction block, where CONCURRENTLY is refused.
+		cic := shapeOf(st.Tokens).concurrently
+		if cic {
+			if _, err := pc.Exec(ctx, "SET lock_timeout = 0").ReadAll(); err != nil {
+				return FileResult{}, dbErr("clearing lock_timeout", err)
+			}
+		}
+		err := s.execRetry(ctx, f.Name, st.Text)
+		if cic {
+			if _, rerr := pc.Exec(ctx, fmt.Sprintf("SET lock_timeout = %d", r.cfg.lockTimeout.Milliseconds())).ReadAll(); rerr != nil && err == nil {
+				return FileResult{}, dbErr("restoring lock_timeout", rerr)
+			}
+		}
+		if err != nil {
+			fe := &FileError{File: f.Name, Statement: i + 1, Line: st.Line, Col: st.Col, NoTransaction: true, Message: err.Error()}
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) {
+				fe.SQLState, fe.Message, fe.Detail, fe.Hint = pe.Code, pe.Message, pe.Detail, pe.Hint
+				if pe.Position > 0 {
+					fe.Line, fe.Col = LineCol(f.Body, st.Offset+runeOffset(st.Text, int(pe.Position)-1))
+				}
+			} else if ctx.Err() != nil {
+				return FileResult{}, ctx.Err()
+			}
+			fe.InvalidIndexes = s.invalidIndexes(ctx)
+			msg := fe.Message
+			if fe.SQLState != "" {
+				msg = fe.SQLState + ": " + msg
+			}
+			if perr := s.progress(ctx, f, i, i+1, fe.Line, msg); perr != nil {
+				return FileResult{}, errors.Join(fe, perr)
+			}
+			return FileResult{}, fe
+		}
+		n++
+		if err := s.progress(ctx, f, i+1, 0, 0, ""); err != nil {
+			return FileResult{}, err
+		}
+		r.emit(Event{Kind: EventStatementDone, File: f.Name, Statement: i + 1})
+	}
+	d := time.Since(start)
+	done := "BEGIN;\n" + r.insertSQL(f, HowExecuted, fmt.Sprintf("%g", ms(d))) + ";\n" +
+		"DELETE FROM " + r.partialIdent() + " WHERE filename = " + literal(f.Name) + ";\nCOMMIT;"
+	if _, err := pc.Exec(ctx, done).ReadAll(); err != nil {
+		s.rollback(ctx)
+		return FileResult{}, dbErr("recording "+f.Name, err)
+	}
+	return FileResult{Filename: f.Name, NoTransaction: true, Duration: d, DurationMS: ms(d), Statements: n}, nil
+}
+
+func (s *session) execRetry(ctx context.Context, file, sql string) error {
+	for attempt := 0; ; attempt++ {
+		_, err := s.conn.PgConn().Exec(ctx, sql).ReadAll()
+		if err == nil {
+			return nil
+		}
+		s.rollback(ctx)
+		if !lockNotAvailable(err) || attempt >= s.r.cfg.lockRetries {
+			return err
+		}
+		if werr := s.backoff(ctx, file, attempt, err); werr != nil {
+			return werr
+		}
+	}
+}
+
+// progress upserts the _partial row of a non-transactional file.
+func (s *session) progress(ctx context.Context, f *File, done, failed, line int, msg string) error {
+	q := fmt.Sprintf("INSERT INTO %s (filename, sha256, statements_done, failed_statement, failed_line, error, updated_at) "+
+		"VALUES (%s, %s, %d, %s, %s, %s, now() AT TIME ZONE 'UTC') ON CONFLICT (filename) DO UPDATE SET "+
+		"sha256 = excluded.sha256, statements_done = excluded.statements_done, failed_statement = excluded.failed_statement, "+
+		"failed_line = excluded.failed_line, error = excluded.error, updated_at = excluded.updated_at",
+		s.r.partialIdent(), literal(f.Name), literal(f.SHA256), done, nullInt(failed), nullInt(line), nullable(msg))
+	if _, err := s.conn.PgConn().Exec(ctx, q).ReadAll(); err != nil {
+		return dbErr("recording progress of "+f.Name, err)
+	}
+	return nil
+}
+
+func nullInt(n int) string {
+	if n == 0 {
+		return "NULL"
+	}
+	return fmt.Sprint(n)
+}
+
+func (s *session) invalidIndexes(ctx context.Context) []string {
+	rows, err := s.conn.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE NOT i.indisvalid ORDER BY 1`)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if rows.Scan(&n) == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,29 @@
+// Package migrate applies a folder of SQL migration files to a claudemesh
+// PostgreSQL database, as a drop-in for the upstream broker's runner: same
+// tracking table (mesh.__cmh_migrations), same sha256 of the raw file bytes,
+// same advisory lock key (meshfmt.MigrationLockKey), so the broker and
+// meshctl can never migrate at the same time.
+//
+// Invariants:
+//   - A transactional file and its tracking row commit together or not at
+//     all: the file body, the INSERT of its row and COMMIT are one
+//     simple-protocol batch on one connection. After a failure nothing of
+//     the file remains and there is no dirty marker to clear.
+//   - A tracking row means "applied": failures and progress of
+//     non-transactional files live in a separate <table>_partial table that
+//     upstream never reads.
+//   - Every write happens while this runner holds the session advisory lock
+//     on a pinned connection, taken by polling pg_try_advisory_lock (never
+//     blocking, so a waiter cannot deadlock CREATE INDEX CONCURRENTLY).
+//     Connections that change backend (transaction poolers) are refused.
+//   - Applied files are never re-run; a changed applied file is reported,
+//     and so are rows without a file.
+//   - The library never prints. Progress reaches the caller through
+//     WithProgress; every operation returns structured results and typed
+//     errors.
+//
+// Typical use:
+//
+//	r, err := migrate.New(dsn, migrations.FS, migrate.WithLockWait(time.Minute))
+//	res, err := r.Up(ctx)
+package migrate

@@ -1,0 +1,143 @@
+package migrate
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// FileError is a migration file that failed. For a transactional file
+// nothing of it remains (the transaction rolled back, no tracking row, no
+// dirty marker): fix the file and rerun. For a non-transactional file the
+// statements before Statement stay applied and the failure is recorded.
+type FileError struct {
+	File           string
+	Line, Col      int // of the failing statement or error position; 0 if unknown
+	Statement      int // 1-based index of the failing statement; 0 if unknown
+	SQLState       string
+	Message        string
+	Detail         string
+	Hint           string
+	NoTransaction  bool
+	InvalidIndexes []string // left behind by a failed CONCURRENTLY build
+	InTracking     bool     // the failure was in the runner's own bookkeeping SQL
+}
+
+func (e *FileError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Col)
+	}
+	b.WriteString(": ")
+	if e.SQLState != "" {
+		fmt.Fprintf(&b, "ERROR %s: ", e.SQLState)
+	}
+	b.WriteString(e.Message)
+	if e.Detail != "" {
+		b.WriteString(" (detail: " + e.Detail + ")")
+	}
+	if e.Hint != "" {
+		b.WriteString(" (hint: " + e.Hint + ")")
+	}
+	switch {
+	case e.SQLState == "42501":
+		b.WriteString("; the database role lacks a privilege: grant it CREATE on the database and schema, or run as the schema owner")
+	case e.InTracking:
+		b.WriteString("; the runner could not record the file, so it was rolled back")
+	case e.NoTransaction:
+		if e.Statement > 1 {
+			fmt.Fprintf(&b, "; statement #%d failed and the ones before it stay applied", e.Statement)
+		} else {
+			b.WriteString("; its first statement failed")
+		}
+		b.WriteString(": fix the file, then rerun with --resume (continue at the failed statement) or --retry-file (run the whole file again)")
+		if len(e.InvalidIndexes) > 0 {
+			b.WriteString("; invalid indexes left behind (drop them before retrying): " + strings.Join(e.InvalidIndexes, ", "))
+		}
+	default:
+		b.WriteString("; the file was rolled back completely: fix it and rerun")
+	}
+	return b.String()
+}
+
+// LockError means the migration lock was not acquired within the wait.
+type LockError struct {
+	Waited time.Duration
+	Holder *LockHolder // nil when the holder could not be seen
+}
+
+func (e *LockError) Error() string {
+	msg := fmt.Sprintf("migration lock not acquired within %s", e.Waited.Round(time.Millisecond))
+	if e.Holder != nil {
+		msg += "; held by " + e.Holder.String()
+	}
+	return msg + "; wait for that run to finish or raise --lock-wait"
+}
+
+// DriftError means the database history disagrees with the files in a way
+// the runner will not paper over (under --strict, or a failed
+// non-transactional file without --resume/--retry-file). Nothing was
+// written.
+type DriftError struct {
+	Reason string
+	Files  []string
+}
+
+func (e *DriftError) Error() string {
+	return e.Reason + ": " + strings.Join(e.Files, ", ")
+}
+
+// LintError means a pending file has error-level lint findings; nothing was
+// sent to the database.
+type LintError struct {
+	Findings []Finding
+}
+
+func (e *LintError) Error() string {
+	f := e.Findings[0]
+	msg := fmt.Sprintf("%s:%d: %s (%s); %s", f.File, f.Line, f.Message, f.Rule, f.Fix)
+	if len(e.Findings) > 1 {
+		msg += fmt.Sprintf(" (and %d more; see meshctl migrate lint)", len(e.Findings)-1)
+	}
+	return msg
+}
+
+// PoolerError means the connection does not stay on one backend (a
+// transaction-mode pooler such as PgBouncer), so a session lock would not
+// protect anything.
+type PoolerError struct{}
+
+func (e *PoolerError) Error() string {
+	return "the connection changes backend between statements (a transaction-mode pooler such as PgBouncer?): a session lock cannot protect migrations there; connect directly to PostgreSQL or through a session-mode pool"
+}
+
+// TargetError names a file (--to, --through) that is not in the source.
+type TargetError struct {
+	Flag, Name string
+}
+
+func (e *TargetError) Error() string {
+	return fmt.Sprintf("%s %q is not a migration file in the folder; give a file name such as 0003_topics.sql", e.Flag, e.Name)
+}
+
+// DBError is a failure of the runner's own SQL (reading or creating the
+// tracking table, taking the lock).
+type DBError struct {
+	Op       string
+	SQLState string
+	Message  string
+}
+
+func (e *DBError) Error() string {
+	msg := e.Op + ": " + e.Message
+	if e.SQLState == "42501" {
+		msg += "; the database role lacks a privilege: grant it CREATE on the database and schema, or run as the owner"
+	}
+	return msg
+}
+
+// OptionError is an invalid option value (a bad --table, negative retries).
+type OptionError struct{ Msg string }
+
+func (e *OptionError) Error() string { return e.Msg }

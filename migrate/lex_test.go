@@ -1,0 +1,166 @@
+package migrate
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// texts returns the non-empty statements' text, trimmed, for comparison.
+func texts(stmts []Statement) []string {
+	var out []string
+	for _, s := range stmts {
+		if !s.Empty() {
+			out = append(out, strings.TrimSpace(s.Text))
+		}
+	}
+	return out
+}
+
+func TestSplit(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"two simple", "SELECT 1; SELECT 2;", []string{"SELECT 1;", "SELECT 2;"}},
+		{"no trailing semicolon or newline", "SELECT 1;\nSELECT 2", []string{"SELECT 1;", "SELECT 2"}},
+		{"semicolon in string", "SELECT 'a;b'; SELECT 2;", []string{"SELECT 'a;b';", "SELECT 2;"}},
+		{"doubled quote", "SELECT 'it''s; ok'; SELECT 2;", []string{"SELECT 'it''s; ok';", "SELECT 2;"}},
+		{"backslash in standard string", `SELECT 'C:\'; SELECT 2;`, []string{`SELECT 'C:\';`, "SELECT 2;"}},
+		{"E string escapes", `SELECT E'a\'; b'; SELECT 2;`, []string{`SELECT E'a\'; b';`, "SELECT 2;"}},
+		{"e string lower", `SELECT e'\\'; SELECT 2;`, []string{`SELECT e'\\';`, "SELECT 2;"}},
+		{"U& string", `SELECT U&'d\0061t;a'; SELECT 2;`, []string{`SELECT U&'d\0061t;a';`, "SELECT 2;"}},
+		{"dollar quote", "CREATE FUNCTION f() RETURNS int AS $$ BEGIN; RETURN 1; END $$ LANGUAGE plpgsql; SELECT 2;",
+			[]string{"CREATE FUNCTION f() RETURNS int AS $$ BEGIN; RETURN 1; END $$ LANGUAGE plpgsql;", "SELECT 2;"}},
+		{"tagged dollar quote with $$ inside", "DO $body$ BEGIN PERFORM '$$;'; END $body$; SELECT 2;",
+			[]string{"DO $body$ BEGIN PERFORM '$$;'; END $body$;", "SELECT 2;"}},
+		{"dollar in string", "INSERT INTO t VALUES ('costs $5; $x$'); SELECT 2;", []string{"INSERT INTO t VALUES ('costs $5; $x$');", "SELECT 2;"}},
+		{"positional parameter is not a quote", "PREPARE p AS SELECT $1; SELECT 2;", []string{"PREPARE p AS SELECT $1;", "SELECT 2;"}},
+		{"identifier with dollar", "SELECT a$b$ FROM t; SELECT 2;", []string{"SELECT a$b$ FROM t;", "SELECT 2;"}},
+		{"quoted identifier", `CREATE TABLE "we;ird""x" (a int); SELECT 2;`, []string{`CREATE TABLE "we;ird""x" (a int);`, "SELECT 2;"}},
+		{"line comment", "SELECT 1; -- a; b\nSELECT 2;", []string{"SELECT 1;", "-- a; b\nSELECT 2;"}},
+		{"drizzle breakpoint", "CREATE SCHEMA \"mesh\";\n--> statement-breakpoint\nCREATE TYPE x AS ENUM('a');--> statement-breakpoint\nSELECT 1;",
+			[]string{`CREATE SCHEMA "mesh";`, "--> statement-breakpoint\nCREATE TYPE x AS ENUM('a');", "--> statement-breakpoint\nSELECT 1;"}},
+		{"nested block comment", "/* a /* b; */ c; */ SELECT 1; SELECT 2;", []string{"/* a /* b; */ c; */ SELECT 1;", "SELECT 2;"}},
+		{"non-ASCII comment", "-- café; 日本語 🚀\nSELECT 1;", []string{"-- café; 日本語 🚀\nSELECT 1;"}},
+		{"begin atomic", "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END; SELECT 3;",
+			[]string{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END;", "SELECT 3;"}},
+		{"transaction begin is a statement", "BEGIN; SELECT 1; COMMIT;", []string{"BEGIN;", "SELECT 1;", "COMMIT;"}},
+		{"only comments", "-- nothing\n/* here */", nil},
+		{"empty", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stmts, err := Split(tt.src)
+			if err != nil {
+				t.Fatalf("Split: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, texts(stmts)); diff != "" {
+				t.Errorf("statements (-want +got):\n%s", diff)
+			}
+			if got := join(stmts); got != tt.src {
+				t.Errorf("join changed the input: %q", got)
+			}
+		})
+	}
+}
+
+func join(stmts []Statement) string {
+	var b strings.Builder
+	for _, s := range stmts {
+		b.WriteString(s.Text)
+	}
+	return b.String()
+}
+
+func TestSplitUnterminated(t *testing.T) {
+	tests := []struct {
+		src       string
+		line, col int
+	}{
+		{"SELECT 1;\nSELECT 'abc", 2, 8},
+		{"SELECT 1;\n  /* never /* closed */", 2, 3},
+		{"SELECT $f$ body", 1, 8},
+		{`SELECT "ident`, 1, 8},
+		{`SELECT E'\'`, 1, 8},
+	}
+	for _, tt := range tests {
+		stmts, err := Split(tt.src)
+		if err == nil {
+			t.Errorf("%q: want a syntax error", tt.src)
+			continue
+		}
+		if err.Line != tt.line || err.Col != tt.col {
+			t.Errorf("%q: error at %d:%d, want %d:%d (%v)", tt.src, err.Line, err.Col, tt.line, tt.col, err)
+		}
+		if join(stmts) != tt.src {
+			t.Errorf("%q: join lost bytes: %q", tt.src, join(stmts))
+		}
+	}
+}
+
+func TestStatementPositions(t *testing.T) {
+	src := "-- héllo\nSELECT 1;\n\n  /* x */ CREATE TABLE t (a int);"
+	stmts, _ := Split(src)
+	var got [][2]int
+	for _, s := range stmts {
+		got = append(got, [2]int{s.Line, s.Col})
+	}
+	if diff := cmp.Diff([][2]int{{2, 1}, {4, 11}}, got); diff != "" {
+		t.Errorf("positions (-want +got):\n%s", diff)
+	}
+}
+
+func TestNormalizedSHA256(t *testing.T) {
+	base := "CREATE TABLE t (a int);\nSELECT 'x  y';\n"
+	tests := []struct {
+		name     string
+		other    string
+		cosmetic bool
+	}{
+		{"crlf", strings.ReplaceAll(base, "\n", "\r\n"), true},
+		{"comment added", "-- why\n" + base + "/* done */", true},
+		{"reindented", "CREATE   TABLE t (\n  a int\n);\nSELECT 'x  y';", true},
+		{"string content", strings.Replace(base, "x  y", "x y", 1), false},
+		{"identifier", strings.Replace(base, "a int", "b int", 1), false},
+	}
+	for _, tt := range tests {
+		if got := NormalizedSHA256(tt.other) == NormalizedSHA256(base); got != tt.cosmetic {
+			t.Errorf("%s: same normalised hash = %v, want %v", tt.name, got, tt.cosmetic)
+		}
+	}
+}
+
+// FuzzSplit checks the splitter never panics and never loses or reorders a
+// byte, whatever the input.
+func FuzzSplit(f *testing.F) {
+	for _, s := range []string{
+		"SELECT 1; SELECT 2", "SELECT 'a;b'", "E'\\'';", "$a$ ; $a$;", "/* /* */ */;", "-- x\n;", `"a;""b";`,
+		"CREATE FUNCTION f() BEGIN ATOMIC SELECT 1; END; SELECT 2;", "U&'x';", "$1;$$", "café;日本;",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		stmts, err := Split(src)
+		if got := join(stmts); got != src {
+			t.Fatalf("join(Split(%q)) = %q", src, got)
+		}
+		off := 0
+		for _, s := range stmts {
+			if s.Offset != off {
+				t.Fatalf("statement offset %d, want %d", s.Offset, off)
+			}
+			off += len(s.Text)
+			for _, tok := range s.Tokens {
+				if tok.Off < s.Offset || tok.Off+len(tok.Text) > s.Offset+len(s.Text) || src[tok.Off:tok.Off+len(tok.Text)] != tok.Text {
+					t.Fatalf("token %q at %d is not inside its statement", tok.Text, tok.Off)
+				}
+			}
+		}
+		if err != nil && (err.Line < 1 || err.Col < 1) {
+			t.Fatalf("bad error position %v", err)
+		}
+	})
+}

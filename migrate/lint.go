@@ -1,0 +1,352 @@
+package migrate
+
+import (
+	"strings"
+)
+
+// Severity of a lint finding. Error findings in a pending file stop `Up`
+// before anything is sent to the database.
+type Severity string
+
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+)
+
+// Rule ids. They are stable: operators silence or grep by them.
+const (
+	RuleSyntax              = "syntax"
+	RuleNeedsNoTransaction  = "needs-no-transaction"
+	RuleConcurrentlyMixed   = "concurrently-mixed"
+	RuleExplicitTransaction = "explicit-transaction"
+	RuleDestructive         = "destructive"
+	RuleIndexBlocking       = "index-without-concurrently"
+	RuleConstraintValidate  = "constraint-without-not-valid"
+	RuleSetNotNull          = "set-not-null"
+	RuleEnumAddValueInTx    = "enum-add-value-in-transaction"
+)
+
+// Finding is one lint result: where, which rule, why it matters, and how
+// to fix it.
+type Finding struct {
+	File     string   `json:"file"`
+	Line     int      `json:"line"`
+	Col      int      `json:"column"`
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	Why      string   `json:"why"`
+	Fix      string   `json:"fix"`
+}
+
+// Lint checks every file of src. Lint never touches a database.
+func Lint(src *Source) []Finding {
+	var out []Finding
+	for _, f := range src.Files {
+		out = append(out, LintFile(f)...)
+	}
+	return out
+}
+
+// LintFile checks one file statement by statement.
+func LintFile(f *File) []Finding {
+	var out []Finding
+	add := func(st Statement, rule string, sev Severity, msg, why, fix string) {
+		out = append(out, Finding{File: f.Name, Line: st.Line, Col: st.Col, Rule: rule, Severity: sev, Message: msg, Why: why, Fix: fix})
+	}
+	if se := f.SyntaxErr(); se != nil {
+		out = append(out, Finding{File: f.Name, Line: se.Line, Col: se.Col, Rule: RuleSyntax, Severity: SeverityError,
+			Message: se.What,
+			Why:     "the runner cannot tell where statements end, so it cannot send the file safely",
+			Fix:     "close the construct; the rest of the file is currently swallowed by it"})
+	}
+	created := map[string]bool{}
+	nonEmpty := 0
+	for _, st := range f.Statements() {
+		if !st.Empty() {
+			nonEmpty++
+		}
+	}
+	for _, st := range f.Statements() {
+		if st.Empty() {
+			continue
+		}
+		sh := shapeOf(st.Tokens)
+		if sh.createTable != "" {
+			created[sh.createTable] = true
+		}
+		switch {
+		case sh.needsNoTx != "" && !f.NoTransaction:
+			add(st, RuleNeedsNoTransaction, SeverityError, sh.needsNoTx+" cannot run inside a transaction block",
+				"every file runs in one transaction unless marked, so PostgreSQL rejects this statement and the file fails",
+				"move it to its own file whose first line is "+NoTransactionMarker)
+		case sh.concurrently && f.NoTransaction && nonEmpty > 1:
+			add(st, RuleConcurrentlyMixed, SeverityWarning, sh.needsNoTx+" shares a non-transactional file with other statements",
+				"if a later statement fails, the earlier ones stay applied and the file is left half done",
+				"put each CONCURRENTLY statement in its own "+NoTransactionMarker+" file")
+		}
+		if sh.txControl != "" && !f.NoTransaction {
+			add(st, RuleExplicitTransaction, SeverityError, sh.txControl+" in a transactional file",
+				"the runner wraps the file and its tracking row in one transaction; an explicit "+sh.txControl+" would commit or end it early and break that guarantee",
+				"remove it, or mark the file "+NoTransactionMarker+" if it really must control transactions")
+		}
+		if sh.destructive != "" {
+			add(st, RuleDestructive, SeverityWarning, sh.destructive,
+				"it destroys data; the file cannot be undone or safely re-run",
+				"make sure a backup exists and the data is not needed; prefer renaming or archiving")
+		}
+		if sh.indexOn != "" && !sh.concurrently && !isCreated(created, sh.indexOn) {
+			add(st, RuleIndexBlocking, SeverityWarning, "CREATE INDEX on existing table "+sh.indexOn+" without CONCURRENTLY",
+				"it blocks writes to the table for the whole build",
+				"use CREATE INDEX CONCURRENTLY in its own "+NoTransactionMarker+" file")
+		}
+		if sh.alterTable != "" && !isCreated(created, sh.alterTable) {
+			if sh.addConstraint != "" && !sh.notValid {
+				add(st, RuleConstraintValidate, SeverityWarning, "ADD "+sh.addConstraint+" on existing table "+sh.alterTable+" without NOT VALID",
+					"validating the constraint scans the whole table while holding a lock that blocks writes",
+					"add it NOT VALID, then VALIDATE CONSTRAINT in a later statement or file")
+			}
+			if sh.setNotNull {
+				add(st, RuleSetNotNull, SeverityWarning, "SET NOT NULL on an existing column of "+sh.alterTable,
+					"it scans the whole table under an ACCESS EXCLUSIVE lock",
+					"add a CHECK (col IS NOT NULL) NOT VALID constraint, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ skips the scan)")
+			}
+		}
+		if sh.enumAddValue && !f.NoTransaction {
+			add(st, RuleEnumAddValueInTx, SeverityWarning, "ALTER TYPE ... ADD VALUE inside a transaction",
+				"PostgreSQL before 12 refuses it in a transaction block; from 12 the new value cannot be used until the file commits",
+				"on servers older than 12, move it to a "+NoTransactionMarker+" file; never use the new value in the same file")
+		}
+	}
+	return out
+}
+
+// shape is what lint needs to know about one statement.
+type shape struct {
+	createTable   string // name, for CREATE TABLE
+	needsNoTx     string // the statement, when it cannot run in a transaction block
+	concurrently  bool
+	txControl     string // BEGIN, COMMIT, ...
+	destructive   string
+	indexOn       string // table of CREATE INDEX
+	alterTable    string
+	addConstraint string // FOREIGN KEY or CHECK
+	notValid      bool
+	setNotNull    bool
+	enumAddValue  bool
+}
+
+func shapeOf(toks []Token) shape {
+	var sh shape
+	w := func(i int) string {
+		if i < len(toks) {
+			return toks[i].Upper()
+		}
+		return ""
+	}
+	has := func(word string) bool {
+		for _, t := range toks {
+			if t.Kind == TokWord && strings.EqualFold(t.Text, word) {
+				return true
+			}
+		}
+		return false
+	}
+	sh.concurrently = has("CONCURRENTLY") && (w(0) == "CREATE" || w(0) == "DROP" || w(0) == "REINDEX" || w(0) == "REFRESH")
+	switch w(0) {
+	case "BEGIN", "COMMIT", "END", "ABORT":
+		sh.txControl = w(0)
+	case "START":
+		if w(1) == "TRANSACTION" {
+			sh.txControl = "START TRANSACTION"
+		}
+	case "ROLLBACK":
+		if w(1) != "TO" {
+			sh.txControl = "ROLLBACK"
+		}
+	case "PREPARE":
+		if w(1) == "TRANSACTION" {
+			sh.txControl = "PREPARE TRANSACTION"
+		}
+	case "VACUUM":
+		sh.needsNoTx = "VACUUM"
+	case "ALTER":
+		switch w(1) {
+		case "SYSTEM":
+			sh.needsNoTx = "ALTER SYSTEM"
+		case "TYPE":
+			i := 2
+			_, i = nameAt(toks, i)
+			sh.enumAddValue = w(i) == "ADD" && w(i+1) == "VALUE"
+		case "TABLE":
+			i := 2
+			if w(i) == "IF" && w(i+1) == "EXISTS" {
+				i += 2
+			}
+			if w(i) == "ONLY" {
+				i++
+			}
+			sh.alterTable, i = nameAt(toks, i)
+			alterActions(toks[i:], &sh)
+		}
+	case "TRUNCATE":
+		sh.destructive = "TRUNCATE"
+	case "DELETE":
+		if !has("WHERE") {
+			sh.destructive = "DELETE without WHERE"
+		}
+	case "DROP":
+		switch w(1) {
+		case "TABLE":
+			sh.destructive = "DROP TABLE"
+		case "DATABASE", "TABLESPACE":
+			sh.needsNoTx = "DROP " + w(1)
+		case "INDEX":
+			if sh.concurrently {
+				sh.needsNoTx = "DROP INDEX CONCURRENTLY"
+			}
+		}
+	case "REINDEX":
+		if sh.concurrently {
+			sh.needsNoTx = "REINDEX CONCURRENTLY"
+		}
+	case "REFRESH":
+		if sh.concurrently {
+			sh.concurrently = false // allowed in a transaction
+		}
+	case "CREATE":
+		i := 1
+		if w(i) == "OR" && w(i+1) == "REPLACE" {
+			i += 2
+		}
+		if w(i) == "UNIQUE" {
+			i++
+		}
+		for w(i) == "UNLOGGED" || w(i) == "TEMP" || w(i) == "TEMPORARY" || w(i) == "GLOBAL" || w(i) == "LOCAL" {
+			i++
+		}
+		switch w(i) {
+		case "TABLE":
+			i++
+			if w(i) == "IF" && w(i+1) == "NOT" && w(i+2) == "EXISTS" {
+				i += 3
+			}
+			sh.createTable, _ = nameAt(toks, i)
+		case "INDEX":
+			for j := i; j < len(toks); j++ {
+				if toks[j].Upper() == "ON" && toks[j].Kind == TokWord {
+					j++
+					if w(j) == "ONLY" {
+						j++
+					}
+					sh.indexOn, _ = nameAt(toks, j)
+					break
+				}
+			}
+			if sh.concurrently {
+				sh.needsNoTx = "CREATE INDEX CONCURRENTLY"
+			}
+		case "DATABASE", "TABLESPACE", "SUBSCRIPTION":
+			sh.needsNoTx = "CREATE " + w(i)
+		}
+	}
+	return sh
+}
+
+// alterActions inspects the comma-separated actions of ALTER TABLE.
+func alterActions(toks []Token, sh *shape) {
+	depth := 0
+	atStart := true
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		up := t.Upper()
+		switch {
+		case t.Kind == TokPunct && t.Text == "(":
+			depth++
+		case t.Kind == TokPunct && t.Text == ")":
+			depth--
+		case t.Kind == TokPunct && t.Text == "," && depth == 0:
+			atStart = true
+			continue
+		}
+		if depth == 0 && t.Kind == TokWord {
+			switch {
+			case atStart && up == "DROP":
+				next := ""
+				if i+1 < len(toks) {
+					next = toks[i+1].Upper()
+				}
+				if next != "CONSTRAINT" && next != "DEFAULT" && next != "NOT" && next != "IDENTITY" && next != "EXPRESSION" {
+					sh.destructive = "ALTER TABLE ... DROP COLUMN"
+				}
+			case up == "FOREIGN" || up == "CHECK":
+				if sh.addConstraint == "" && precededByAdd(toks[:i]) {
+					if up == "FOREIGN" {
+						sh.addConstraint = "FOREIGN KEY"
+					} else {
+						sh.addConstraint = "CHECK"
+					}
+				}
+			case up == "VALID" && i > 0 && toks[i-1].Upper() == "NOT":
+				sh.notValid = true
+			case up == "SET" && i+2 < len(toks) && toks[i+1].Upper() == "NOT" && toks[i+2].Upper() == "NULL":
+				sh.setNotNull = true
+			}
+		}
+		atStart = false
+	}
+}
+
+// precededByAdd reports whether the current action began with ADD (so a
+// CHECK inside ADD COLUMN ... CHECK is also caught, which also validates).
+func precededByAdd(toks []Token) bool {
+	for i := len(toks) - 1; i >= 0; i-- {
+		if toks[i].Kind == TokPunct && toks[i].Text == "," {
+			return false
+		}
+		if toks[i].Upper() == "ADD" {
+			return true
+		}
+	}
+	return false
+}
+
+// nameAt reads a possibly qualified name at toks[i] and returns it
+// normalised (unquoted words lower-cased, quotes removed) and the index
+// after it.
+func nameAt(toks []Token, i int) (string, int) {
+	var parts []string
+	for i < len(toks) {
+		t := toks[i]
+		switch t.Kind {
+		case TokWord:
+			parts = append(parts, strings.ToLower(t.Text))
+		case TokQIdent:
+			parts = append(parts, strings.ReplaceAll(strings.Trim(t.Text, `"`), `""`, `"`))
+		default:
+			return strings.Join(parts, "."), i
+		}
+		i++
+		if i < len(toks) && toks[i].Kind == TokPunct && toks[i].Text == "." {
+			i++
+			continue
+		}
+		break
+	}
+	return strings.Join(parts, "."), i
+}
+
+// isCreated matches name against tables created earlier in the file; an
+// unqualified name matches a qualified one with the same last part.
+func isCreated(created map[string]bool, name string) bool {
+	if created[name] {
+		return true
+	}
+	last := name[strings.LastIndexByte(name, '.')+1:]
+	for c := range created {
+		if c[strings.LastIndexByte(c, '.')+1:] == last && (!strings.Contains(c, ".") || !strings.Contains(name, ".")) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+package migrate
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func mustFile(t *testing.T, name, body string) *File {
+	t.Helper()
+	f, err := newFile(name, []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestLintRules(t *testing.T) {
+	const noTx = NoTransactionMarker + "\n"
+	type hit struct {
+		Line int
+		Rule string
+		Sev  Severity
+	}
+	tests := []struct {
+		name string
+		body string
+		want []hit
+	}{
+		{"clean", "CREATE TABLE mesh.t (id text PRIMARY KEY);\nCREATE INDEX t_idx ON mesh.t (id);\nALTER TABLE mesh.t ADD CONSTRAINT c CHECK (id <> '');", nil},
+		{"cic in transaction", "SELECT 1;\nCREATE INDEX CONCURRENTLY i ON mesh.topic (name);",
+			[]hit{{2, RuleNeedsNoTransaction, SeverityError}}},
+		{"unique cic in transaction", "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);",
+			[]hit{{1, RuleNeedsNoTransaction, SeverityError}}},
+		{"cic alone in no-tx file", noTx + "CREATE INDEX CONCURRENTLY i ON mesh.topic (name);", nil},
+		{"cic mixed in no-tx file", noTx + "CREATE INDEX CONCURRENTLY i ON mesh.topic (name);\nUPDATE mesh.topic SET name = lower(name) WHERE true;",
+			[]hit{{2, RuleConcurrentlyMixed, SeverityWarning}}},
+		{"vacuum", "VACUUM mesh.topic;", []hit{{1, RuleNeedsNoTransaction, SeverityError}}},
+		{"explicit transaction", "BEGIN;\nCREATE TABLE a (x int);\nCOMMIT;",
+			[]hit{{1, RuleExplicitTransaction, SeverityError}, {3, RuleExplicitTransaction, SeverityError}}},
+		{"rollback to savepoint is fine", "SAVEPOINT s;\nROLLBACK TO SAVEPOINT s;", nil},
+		{"begin inside function body is fine", "CREATE FUNCTION f() RETURNS void AS $$ BEGIN NULL; END $$ LANGUAGE plpgsql;", nil},
+		{"explicit transaction allowed without transaction", noTx + "BEGIN;\nSELECT 1;\nCOMMIT;", nil},
+		{"drop table", "DROP TABLE IF EXISTS mesh.audit_log;", []hit{{1, RuleDestructive, SeverityWarning}}},
+		{"drop column", "ALTER TABLE mesh.member DROP COLUMN display_name;", []hit{{1, RuleDestructive, SeverityWarning}}},
+		{"drop column without keyword", "ALTER TABLE mesh.member ADD COLUMN x int, DROP y;", []hit{{1, RuleDestructive, SeverityWarning}}},
+		{"drop constraint and default are fine", "ALTER TABLE mesh.member DROP CONSTRAINT c, ALTER COLUMN x DROP DEFAULT, ALTER COLUMN y DROP NOT NULL;", nil},
+		{"truncate", "TRUNCATE mesh.presence;", []hit{{1, RuleDestructive, SeverityWarning}}},
+		{"delete without where", "DELETE FROM mesh.presence;", []hit{{1, RuleDestructive, SeverityWarning}}},
+		{"delete with where", "DELETE FROM mesh.presence WHERE disconnected_at IS NOT NULL;", nil},
+		{"index on existing table", "CREATE INDEX i ON \"mesh\".\"topic\" USING btree (\"name\");",
+			[]hit{{1, RuleIndexBlocking, SeverityWarning}}},
+		{"index on table created in file, quoting differs", "CREATE TABLE \"mesh\".\"x\" (a int);\nCREATE INDEX i ON mesh.x (a);", nil},
+		{"fk without not valid", "ALTER TABLE mesh.topic ADD CONSTRAINT fk FOREIGN KEY (mesh_id) REFERENCES mesh.mesh(id);",
+			[]hit{{1, RuleConstraintValidate, SeverityWarning}}},
+		{"fk not valid", "ALTER TABLE mesh.topic ADD CONSTRAINT fk FOREIGN KEY (mesh_id) REFERENCES mesh.mesh(id) NOT VALID;", nil},
+		{"check without not valid", "ALTER TABLE ONLY mesh.topic ADD CHECK (name <> '');", []hit{{1, RuleConstraintValidate, SeverityWarning}}},
+		{"fk on new table", "CREATE TABLE mesh.y (a text);\nALTER TABLE mesh.y ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES mesh.mesh(id);", nil},
+		{"set not null", "ALTER TABLE mesh.member ALTER COLUMN user_id SET NOT NULL;", []hit{{1, RuleSetNotNull, SeverityWarning}}},
+		{"enum add value in transaction", "ALTER TYPE \"mesh\".\"role\" ADD VALUE 'owner';", []hit{{1, RuleEnumAddValueInTx, SeverityWarning}}},
+		{"enum add value without transaction", noTx + "ALTER TYPE mesh.role ADD VALUE IF NOT EXISTS 'owner';", nil},
+		{"unterminated string", "SELECT 1;\nSELECT 'oops;", []hit{{2, RuleSyntax, SeverityError}}},
+		{"keywords in strings and comments ignored", "-- DROP TABLE x;\nSELECT 'TRUNCATE t; BEGIN;';", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []hit
+			for _, f := range LintFile(mustFile(t, "0001_x.sql", tt.body)) {
+				got = append(got, hit{f.Line, f.Rule, f.Severity})
+				if f.Why == "" || f.Fix == "" || f.File != "0001_x.sql" {
+					t.Errorf("finding without why/fix/file: %+v", f)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNoTransactionMarker(t *testing.T) {
+	tests := []struct {
+		body string
+		want bool
+	}{
+		{NoTransactionMarker + "\nCREATE INDEX CONCURRENTLY i ON t (a);", true},
+		{"-- a header comment\n\n" + NoTransactionMarker + "\nSELECT 1;", true},
+		{"SELECT 1;\n" + NoTransactionMarker + "\n", false},
+		{"-- meshctl:no-transactions\nSELECT 1;", false},
+	}
+	for _, tt := range tests {
+		if got := hasNoTxMarker(tt.body); got != tt.want {
+			t.Errorf("hasNoTxMarker(%q) = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}

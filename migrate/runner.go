@@ -1,0 +1,602 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/claudemesh/meshctl/internal/dbconn"
+	"github.com/claudemesh/meshctl/meshfmt"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DefaultTable is upstream's tracking table.
+const DefaultTable = "mesh.__cmh_migrations"
+
+// Defaults for the lock and timeouts.
+const (
+	DefaultLockWait    = 60 * time.Second
+	DefaultLockPoll    = 200 * time.Millisecond
+	DefaultLockTimeout = 5 * time.Second
+	DefaultLockRetries = 3
+	// Consecutive transactional files are sent together, up to these
+	// limits, each still its own transaction (see WithBatch).
+	DefaultBatchFiles = 50
+	DefaultBatchBytes = 1 << 20
+)
+
+// How a tracking row came to be.
+const (
+	HowExecuted     = "executed"
+	HowBootstrapped = "bootstrapped"
+)
+
+type config struct {
+	schema, table    string
+	lockKey          int64
+	lockWait         time.Duration
+	lockPoll         time.Duration
+	lockTimeout      time.Duration
+	statementTimeout time.Duration
+	lockRetries      int
+	retryBackoff     time.Duration
+	strict           bool
+	version          string
+	to               string
+	resume, retry    bool
+	onEvent          func(Event)
+	batchFiles       int
+	batchBytes       int
+}
+
+// Option configures a Runner.
+type Option func(*config) error
+
+// WithTable sets the tracking table as schema.name (default DefaultTable).
+func WithTable(name string) Option {
+	return func(c *config) error {
+		parts := strings.Split(name, ".")
+		if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+			return &OptionError{Msg: fmt.Sprintf("tracking table %q must be schema.name, e.g. %s", name, DefaultTable)}
+		}
+		c.schema, c.table = parts[0], parts[1]
+		return nil
+	}
+}
+
+// WithLockKey sets the advisory lock key (default meshfmt.MigrationLockKey,
+// upstream's, so meshctl and the broker never migrate at once).
+func WithLockKey(k int64) Option { return func(c *config) error { c.lockKey = k; return nil } }
+
+// WithLockWait bounds how long Up and Bootstrap wait for the lock.
+func WithLockWait(d time.Duration) Option {
+	return func(c *config) error { c.lockWait = d; return nil }
+}
+
+// WithLockPoll sets how often the lock is tried while waiting.
+func WithLockPoll(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return &OptionError{Msg: "lock poll interval must be positive"}
+		}
+		c.lockPoll = d
+		return nil
+	}
+}
+
+// WithLockTimeout sets lock_timeout for every migration statement.
+func WithLockTimeout(d time.Duration) Option {
+	return func(c *config) error { c.lockTimeout = d; return nil }
+}
+
+// WithStatementTimeout sets statement_timeout for every migration
+// statement (0: the server's setting).
+func WithStatementTimeout(d time.Duration) Option {
+	return func(c *config) error { c.statementTimeout = d; return nil }
+}
+
+// WithLockRetries sets how often a file or statement that failed with
+// lock_not_available (55P03) is retried, with doubling backoff from
+// backoff.
+func WithLockRetries(n int, backoff time.Duration) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return &OptionError{Msg: "--lock-retries must not be negative"}
+		}
+		c.lockRetries, c.retryBackoff = n, backoff
+		return nil
+	}
+}
+
+// WithBatch sets how many consecutive transactional files (and how many
+// bytes of SQL) may travel in one round trip. Each file remains its own
+// transaction with its tracking row; batching only saves round trips, at
+// the price of progress events arriving when the batch returns. files = 1
+// sends every file on its own.
+func WithBatch(files, bytes int) Option {
+	return func(c *config) error {
+		if files < 1 || bytes < 1 {
+			return &OptionError{Msg: "batch limits must be at least 1"}
+		}
+		c.batchFiles, c.batchBytes = files, bytes
+		return nil
+	}
+}
+
+// WithStrict turns warnings about history into errors: semantically
+// changed applied files, out-of-order pending files, rows without a file.
+func WithStrict(b bool) Option { return func(c *config) error { c.strict = b; return nil } }
+
+// WithVersion records the caller's version in each tracking row.
+func WithVersion(v string) Option { return func(c *config) error { c.version = v; return nil } }
+
+// WithTarget stops Up after the named file.
+func WithTarget(name string) Option { return func(c *config) error { c.to = name; return nil } }
+
+// WithResume lets Up continue a failed non-transactional file at the
+// statement that failed.
+func WithResume(b bool) Option { return func(c *config) error { c.resume = b; return nil } }
+
+// WithRetryFile lets Up run a failed non-transactional file again from its
+// first statement.
+func WithRetryFile(b bool) Option { return func(c *config) error { c.retry = b; return nil } }
+
+// WithProgress receives events while Up and Bootstrap run (lock waits,
+// files started and finished, warnings). It is called synchronously.
+func WithProgress(f func(Event)) Option { return func(c *config) error { c.onEvent = f; return nil } }
+
+// Runner applies one folder of migrations to one database.
+type Runner struct {
+	dsn  string
+	conn *pgx.Conn // caller-owned when set by NewWithConn
+	src  *Source
+	cfg  config
+}
+
+// New returns a Runner that connects to dsn for each operation (through
+// internal/dbconn, so errors never contain the password). The source is
+// read and checked now: a *SourceError is returned for a bad folder.
+func New(dsn string, fsys fs.FS, opts ...Option) (*Runner, error) {
+	return newRunner(dsn, nil, fsys, opts)
+}
+
+// NewWithConn returns a Runner that uses conn, which the caller owns and
+// closes. The conn must not be shared while a Runner method runs.
+func NewWithConn(conn *pgx.Conn, fsys fs.FS, opts ...Option) (*Runner, error) {
+	return newRunner("", conn, fsys, opts)
+}
+
+func newRunner(dsn string, conn *pgx.Conn, fsys fs.FS, opts []Option) (*Runner, error) {
+	r := &Runner{dsn: dsn, conn: conn, cfg: config{
+		schema: "mesh", table: "__cmh_migrations",
+		lockKey: meshfmt.MigrationLockKey, lockWait: DefaultLockWait, lockPoll: DefaultLockPoll,
+		lockTimeout: DefaultLockTimeout, lockRetries: DefaultLockRetries, retryBackoff: 500 * time.Millisecond,
+		batchFiles: DefaultBatchFiles, batchBytes: DefaultBatchBytes,
+	}}
+	for _, o := range opts {
+		if err := o(&r.cfg); err != nil {
+			return nil, err
+		}
+	}
+	src, err := LoadSource(fsys)
+	if err != nil {
+		return nil, err
+	}
+	r.src = src
+	if r.cfg.to != "" && src.Lookup(r.cfg.to) == nil {
+		return nil, &TargetError{Flag: "--to", Name: r.cfg.to}
+	}
+	return r, nil
+}
+
+// Source returns the files the runner works on.
+func (r *Runner) Source() *Source { return r.src }
+
+// Table returns the tracking table as schema.name.
+func (r *Runner) Table() string { return r.cfg.schema + "." + r.cfg.table }
+
+func (r *Runner) emit(e Event) {
+	if r.cfg.onEvent != nil {
+		r.cfg.onEvent(e)
+	}
+}
+
+// session is one pinned connection for the length of an operation.
+type session struct {
+	r      *Runner
+	conn   *pgx.Conn
+	own    bool
+	pid    uint32
+	locked bool
+	// hasOurColumns: the tracking table has meshctl's extra columns (set by status).
+	hasOurColumns bool
+}
+
+func (r *Runner) open(ctx context.Context) (*session, error) {
+	s := &session{r: r, conn: r.conn}
+	if s.conn == nil {
+		c, err := dbconn.Connect(ctx, r.dsn)
+		if err != nil {
+			return nil, err
+		}
+		s.conn, s.own = c, true
+	}
+	return s, nil
+}
+
+func (s *session) close(ctx context.Context) {
+	if s.locked {
+		// A fresh context: the caller's may be cancelled, and an unlock
+		// that is not sent would hold the lock until the session ends.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_, _ = s.conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", pgx.QueryExecModeSimpleProtocol, s.r.cfg.lockKey)
+		cancel()
+		s.locked = false
+	}
+	if s.own {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = s.conn.Close(cctx)
+		cancel()
+	}
+}
+
+// checkPinned refuses a connection that moves between backends. (Up
+// checks the same through the pids that status and lock report.)
+func (s *session) checkPinned(ctx context.Context) error {
+	var pids [2]uint32
+	for i := range pids {
+		if err := s.conn.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pids[i]); err != nil {
+			return dbErr("checking the connection", err)
+		}
+	}
+	if pids[0] != pids[1] {
+		return &PoolerError{}
+	}
+	s.pid = pids[0]
+	return nil
+}
+
+// setTimeouts applies lock_timeout and statement_timeout to the session so
+// they cover every statement of every file.
+func (s *session) setTimeouts(ctx context.Context) error {
+	q := fmt.Sprintf("SET lock_timeout = %d; SET statement_timeout = %d",
+		s.r.cfg.lockTimeout.Milliseconds(), s.r.cfg.statementTimeout.Milliseconds())
+	if _, err := s.conn.PgConn().Exec(ctx, q).ReadAll(); err != nil {
+		return dbErr("setting timeouts", err)
+	}
+	return nil
+}
+
+func dbErr(op string, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return &DBError{Op: op, SQLState: pe.Code, Message: pe.Message}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &DBError{Op: op, Message: err.Error()}
+}
+
+// Status compares the folder with the tracking table. It takes no lock and
+// writes nothing.
+func (r *Runner) Status(ctx context.Context) (*Status, error) {
+	s, err := r.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close(ctx)
+	return s.status(ctx)
+}
+
+// UpResult is what Up did.
+type UpResult struct {
+	Applied    []FileResult  `json:"applied"`
+	Warnings   []string      `json:"warnings"`
+	LockWaited time.Duration `json:"-"`
+	UpToDate   bool          `json:"up_to_date"` // nothing was pending; no lock was taken
+}
+
+// FileResult is one applied file.
+type FileResult struct {
+	Filename      string        `json:"filename"`
+	NoTransaction bool          `json:"no_transaction"`
+	Duration      time.Duration `json:"-"`
+	DurationMS    float64       `json:"duration_ms"`
+	Statements    int           `json:"statements,omitempty"` // run individually (non-transactional files)
+}
+
+// Up applies pending files in order, each in its own transaction together
+// with its tracking row (or, for marked files, statement by statement).
+// It returns what was applied even when it fails; the error is a
+// *FileError, *LockError, *DriftError, *LintError, *PoolerError or
+// *DBError.
+func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
+	res := &UpResult{}
+	s, err := r.open(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer s.close(ctx)
+	if ok, err := s.upToDate(ctx); err != nil || ok {
+		res.UpToDate = ok
+		return res, err
+	}
+	// Look before locking: an up-to-date run never queues behind another.
+	st, err := s.status(ctx)
+	if err != nil {
+		return res, err
+	}
+	plan := r.plan(st)
+	if len(plan.todo) == 0 {
+		res.Warnings = plan.warnings
+		if err := plan.blocker(); err != nil {
+			return res, err
+		}
+		for _, w := range plan.warnings {
+			r.emit(Event{Kind: EventWarning, Message: w})
+		}
+		res.UpToDate = true
+		return res, nil
+	}
+	// Only static problems stop us before the lock: a failed-looking
+	// non-transactional file may be another runner's work in progress.
+	var le *LintError
+	if err := plan.blocker(); errors.As(err, &le) {
+		res.Warnings = plan.warnings
+		return res, err
+	}
+	waited, err := s.lock(ctx)
+	res.LockWaited = waited
+	if err != nil {
+		return res, err
+	}
+	// Another runner may have applied files while we waited.
+	if st, err = s.status(ctx); err != nil {
+		return res, err
+	}
+	plan = r.plan(st)
+	res.Warnings = plan.warnings
+	if err := plan.blocker(); err != nil {
+		return res, err
+	}
+	for _, w := range plan.warnings {
+		r.emit(Event{Kind: EventWarning, Message: w})
+	}
+	if len(plan.todo) == 0 {
+		res.UpToDate = true
+		return res, nil
+	}
+	if err := s.setTimeouts(ctx); err != nil {
+		return res, err
+	}
+	if st.TableExists {
+		if err := s.upgradeTable(ctx); err != nil {
+			return res, err
+		}
+	}
+	tableExists := st.TableExists
+	for i := 0; i < len(plan.todo); {
+		f := plan.todo[i]
+		if f.NoTransaction {
+			r.emit(Event{Kind: EventFileStart, File: f.Name, NoTransaction: true})
+			fr, err := s.applyNoTx(ctx, f, plan.partial[f.Name])
+			if err != nil {
+				return res, err
+			}
+			tableExists = true
+			res.Applied = append(res.Applied, fr)
+			r.emit(Event{Kind: EventFileDone, File: f.Name, Duration: fr.Duration, NoTransaction: true})
+			i++
+			continue
+		}
+		j, size := i, 0
+		for j < len(plan.todo) && !plan.todo[j].NoTransaction && j-i < r.cfg.batchFiles &&
+			(j == i || size+len(plan.todo[j].Body) <= r.cfg.batchBytes) {
+			size += len(plan.todo[j].Body)
+			r.emit(Event{Kind: EventFileStart, File: plan.todo[j].Name})
+			j++
+		}
+		done, err := s.applyBatch(ctx, plan.todo[i:j], tableExists)
+		if len(done) > 0 {
+			tableExists = true
+			// Durable before they are reported (see asyncCommit).
+			if r.asyncCommits() {
+				if ferr := s.flush(ctx); ferr != nil {
+					return res, errors.Join(err, ferr)
+				}
+			}
+		}
+		for _, fr := range done {
+			res.Applied = append(res.Applied, fr)
+			r.emit(Event{Kind: EventFileDone, File: fr.Filename, Duration: fr.Duration})
+		}
+		if err != nil {
+			return res, err
+		}
+		i = j
+	}
+	return res, nil
+}
+
+// lock takes the session advisory lock by polling pg_try_advisory_lock. A
+// blocking pg_advisory_lock would sit in a transaction with a snapshot, and
+// CREATE INDEX CONCURRENTLY run by the holder would wait for it forever.
+func (s *session) lock(ctx context.Context) (time.Duration, error) {
+	cfg := s.r.cfg
+	start := time.Now()
+	var last *LockHolder
+	for {
+		var got bool
+		var pid uint32
+		if err := s.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1), pg_backend_pid()", pgx.QueryExecModeSimpleProtocol, cfg.lockKey).Scan(&got, &pid); err != nil {
+			return time.Since(start), dbErr("taking the migration lock", err)
+		}
+		if got {
+			s.locked = true
+			if s.pid != 0 && pid != s.pid {
+				return time.Since(start), &PoolerError{}
+			}
+			waited := time.Since(start)
+			s.r.emit(Event{Kind: EventLockAcquired, Duration: waited})
+			return waited, nil
+		}
+		holder, err := s.holder(ctx)
+		if err != nil {
+			return time.Since(start), err
+		}
+		if last == nil || holder == nil || holder.PID != last.PID {
+			s.r.emit(Event{Kind: EventLockWait, Holder: holder})
+		}
+		if holder != nil {
+			last = holder
+		}
+		waited := time.Since(start)
+		if waited >= cfg.lockWait {
+			return waited, &LockError{Waited: waited, Holder: last}
+		}
+		t := time.NewTimer(min(cfg.lockPoll, cfg.lockWait-waited))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return time.Since(start), ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// LockHolder describes the session holding the migration lock.
+type LockHolder struct {
+	PID             int        `json:"pid"`
+	ApplicationName string     `json:"application_name"`
+	ClientAddr      string     `json:"client_addr"`
+	State           string     `json:"state"`
+	BackendStart    *time.Time `json:"backend_start"`
+	StateChange     *time.Time `json:"state_change"`
+	Query           string     `json:"query"`
+}
+
+func (h *LockHolder) String() string {
+	var since string
+	if h.BackendStart != nil {
+		since = " connected since " + h.BackendStart.UTC().Format(time.RFC3339)
+	}
+	app := h.ApplicationName
+	if app == "" {
+		app = "(no application_name)"
+	}
+	q := strings.Join(strings.Fields(h.Query), " ")
+	if len(q) > 120 {
+		q = q[:120] + "..."
+	}
+	return fmt.Sprintf("pid %d %s from %s, state %s%s, query: %s", h.PID, app, h.ClientAddr, h.State, since, q)
+}
+
+// holder finds who holds the lock; nil when it cannot be seen (released
+// meanwhile, or no privilege to see other sessions).
+func (s *session) holder(ctx context.Context) (*LockHolder, error) {
+	var h LockHolder
+	err := s.conn.QueryRow(ctx, `
+SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'),
+       coalesce(a.state, ''), a.backend_start, a.state_change, left(coalesce(a.query, ''), 500)
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+LIMIT 1`, pgx.QueryExecModeSimpleProtocol, s.r.cfg.lockKey).Scan(&h.PID, &h.ApplicationName, &h.ClientAddr, &h.State, &h.BackendStart, &h.StateChange, &h.Query)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, dbErr("looking up the lock holder", err)
+	}
+	return &h, nil
+}
+
+// BootstrapResult lists what Bootstrap marked (or would mark).
+type BootstrapResult struct {
+	Through        string   `json:"through"`
+	Marked         []string `json:"marked"`          // rows written (or to be written with dry-run)
+	AlreadyApplied []string `json:"already_applied"` // rows that existed; left alone
+	DryRun         bool     `json:"dry_run"`
+}
+
+// Bootstrap records every file up to and including through as applied
+// without running it, for a database migrated by hand. Rows are marked
+// "bootstrapped". With dryRun it only reports what it would mark.
+func (r *Runner) Bootstrap(ctx context.Context, through string, dryRun bool) (*BootstrapResult, error) {
+	if through == "" {
+		return nil, &TargetError{Flag: "--through", Name: ""}
+	}
+	if r.src.Lookup(through) == nil {
+		return nil, &TargetError{Flag: "--through", Name: through}
+	}
+	res := &BootstrapResult{Through: through, DryRun: dryRun}
+	s, err := r.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close(ctx)
+	if err := s.checkPinned(ctx); err != nil {
+		return nil, err
+	}
+	if !dryRun {
+		if _, err := s.lock(ctx); err != nil {
+			return nil, err
+		}
+	}
+	st, err := s.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]FileStatus{}
+	for _, fs := range st.Files {
+		byName[fs.Filename] = fs
+	}
+	var mark []*File
+	for _, f := range r.src.Files {
+		if f.Name > through {
+			break
+		}
+		if fs, ok := byName[f.Name]; ok && fs.AppliedSHA256 != "" {
+			res.AlreadyApplied = append(res.AlreadyApplied, f.Name)
+			continue
+		}
+		mark = append(mark, f)
+		res.Marked = append(res.Marked, f.Name)
+	}
+	if dryRun || len(mark) == 0 {
+		return res, nil
+	}
+	var b strings.Builder
+	b.WriteString("BEGIN;\n")
+	b.WriteString(r.ensureTableSQL())
+	for _, f := range mark {
+		b.WriteString(r.insertSQL(f, HowBootstrapped, "NULL"))
+		b.WriteString(" ON CONFLICT (filename) DO NOTHING;\n")
+	}
+	b.WriteString("COMMIT;")
+	if st.TableExists {
+		if err := s.upgradeTable(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.conn.PgConn().Exec(ctx, b.String()).ReadAll(); err != nil {
+		s.rollback(ctx)
+		return nil, dbErr("recording bootstrapped files", err)
+	}
+	return res, nil
+}
+
+func (s *session) rollback(ctx context.Context) {
+	if s.conn.PgConn().IsClosed() || s.conn.PgConn().TxStatus() == 'I' {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = s.conn.PgConn().Exec(rctx, "ROLLBACK").ReadAll()
+}
