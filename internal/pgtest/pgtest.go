@@ -17,15 +17,12 @@ package pgtest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +36,7 @@ import (
 	"github.com/ory/dockertest/v3"
 	"github.com/ory/dockertest/v3/docker"
 
+	"github.com/claudemesh/meshctl/migrate"
 	"github.com/claudemesh/meshctl/migrations"
 )
 
@@ -305,28 +303,13 @@ func (s *server) ensureTemplate() error {
 	return nil
 }
 
-// applyMigrations applies the reference schema the way upstream's runner
-// records it, so template databases look like migrated ones.
+// applyMigrations applies the reference schema with meshctl's own runner,
+// so template databases are exactly what `meshctl migrate up` makes.
 func applyMigrations(ctx context.Context, c *pgx.Conn, fsys fs.FS) error {
-	names, err := fs.Glob(fsys, "*.sql")
+	r, err := migrate.NewWithConn(c, fsys)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	var tracking []string
-	for _, n := range names {
-		body, err := fs.ReadFile(fsys, n)
-		if err != nil {
-			return err
-		}
-		if _, err := c.PgConn().Exec(ctx, string(body)).ReadAll(); err != nil {
-			return fmt.Errorf("%s: %w", n, err)
-		}
-		sum := sha256.Sum256(body)
-		tracking = append(tracking, fmt.Sprintf("('%s', '%s')", n, hex.EncodeToString(sum[:])))
-	}
-	_, err = c.PgConn().Exec(ctx, `CREATE TABLE IF NOT EXISTS mesh.__cmh_migrations (
-		filename text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamp NOT NULL DEFAULT now());
-		INSERT INTO mesh.__cmh_migrations (filename, sha256) VALUES `+strings.Join(tracking, ",")).ReadAll()
+	_, err = r.Up(ctx)
 	return err
 }
