@@ -34,9 +34,14 @@ func (s *session) flush(ctx context.Context) error {
 	return nil
 }
 
-// durationSQL is the body's server-side run time: now() is the start of the
-// transaction, clock_timestamp() the moment the tracking row is written.
-const durationSQL = "extract(epoch from clock_timestamp() - now()) * 1000"
+// fileStartSQL marks when a file's transaction starts. now() cannot be
+// used: PostgreSQL sets it once per query message, so in a batch every
+// file would measure from the batch's start.
+const fileStartSQL = "SELECT set_config('meshctl.file_start', clock_timestamp()::text, true);\n"
+
+// durationSQL is the body's server-side run time: from fileStartSQL to the
+// moment the tracking row is written.
+const durationSQL = "extract(epoch from clock_timestamp() - current_setting('meshctl.file_start')::timestamptz) * 1000"
 
 // applyBatch runs consecutive transactional files as one simple-protocol
 // query: for each file BEGIN; body; [create tracking table]; tracking
@@ -140,6 +145,7 @@ func (r *Runner) buildBatch(files []*File, tableExists, async bool) batch {
 		if async {
 			write(asyncCommit)
 		}
+		write(fileStartSQL)
 		out.bodyStart = append(out.bodyStart, chars)
 		write(f.Body)
 		// The newline ends a trailing line comment; the ';' ends a last

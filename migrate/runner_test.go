@@ -785,3 +785,40 @@ func TestConcurrentIndexIgnoresLockTimeout(t *testing.T) {
 		t.Errorf("index valid = %v (%v)", valid, err)
 	}
 }
+
+// Each file in a batch records its own run time, not the time since the
+// batch started (now() is fixed for a whole multi-statement query).
+func TestBatchedFilesRecordTheirOwnDuration(t *testing.T) {
+	db := pgtest.NewEmptyDB(t)
+	fsys := mapFS(map[string]string{
+		"001_slow.sql":  "CREATE SCHEMA mesh; SELECT pg_sleep(0.4);",
+		"002_quick.sql": "CREATE TABLE mesh.a (id int);",
+		"003_quick.sql": "CREATE TABLE mesh.b (id int);",
+	})
+	res := mustUp(t, testRunner(t, db.URL, fsys))
+	if got := appliedNames(res); len(got) != 3 {
+		t.Fatalf("applied %v", got)
+	}
+	durations := map[string]float64{}
+	rows, err := db.Pool.Query(context.Background(), "SELECT filename, duration_ms FROM mesh.__cmh_migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		var d float64
+		if err := rows.Scan(&name, &d); err != nil {
+			t.Fatal(err)
+		}
+		durations[name] = d
+	}
+	if durations["001_slow.sql"] < 400 {
+		t.Errorf("slow file recorded %.1f ms, want >= 400 (it sleeps 400 ms)", durations["001_slow.sql"])
+	}
+	// The quick files must not carry the slow file's sleep.
+	for _, f := range []string{"002_quick.sql", "003_quick.sql"} {
+		if durations[f] >= 400 {
+			t.Errorf("%s recorded %.1f ms: it includes the earlier file's time", f, durations[f])
+		}
+	}
+}
