@@ -176,3 +176,48 @@ func TestVersion(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// Every command that talks to the database fails the same way on a bad
+// DSN: exit 1, one line, no password, nothing on stdout. The list must
+// grow with every new database verb.
+func TestEveryDatabaseCommandHidesThePassword(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runCLI(t, "audit", "keygen", "--out", dir+"/ops", "--name", "test")
+	if code != 0 {
+		t.Fatalf("keygen: %s", stderr)
+	}
+	dbCommands := [][]string{
+		{"db", "ping"},
+		{"migrate", "status"},
+		{"migrate", "status", "--exit-code"},
+		{"migrate", "plan"},
+		{"migrate", "up"},
+		{"migrate", "up", "--dry-run"},
+		{"migrate", "bootstrap", "--through", "0001_audit_log.sql"},
+		{"audit", "verify", "--all"},
+		{"audit", "checkpoint", "--key", dir + "/ops.key", "--out", dir + "/out.cp", "--all"},
+	}
+	dsns := []string{
+		"postgres://u:s3cret@127.0.0.1:1/x",
+		"host=127.0.0.1 port=1 user=u password=s3cret dbname=x",
+		"postgres://u:s3cret@[::1/x",
+	}
+	for _, cmd := range dbCommands {
+		for _, dsn := range dsns {
+			for _, asJSON := range []bool{false, true} {
+				args := append([]string{"--database-url", dsn}, cmd...)
+				if asJSON {
+					args = append([]string{"--json"}, args...)
+				}
+				code, stdout, stderr := runCLI(t, args...)
+				if code != ExitError {
+					t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, ExitError, stderr)
+				}
+				assertOneLine(t, stderr, "s3cret")
+				if strings.Contains(stdout, "s3cret") {
+					t.Errorf("%v: stdout leaks the password: %q", args, stdout)
+				}
+			}
+		}
+	}
+}
