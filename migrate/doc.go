@@ -15,7 +15,8 @@
 //   - Every write happens while this runner holds the session advisory lock
 //     on a pinned connection, taken by polling pg_try_advisory_lock (never
 //     blocking, so a waiter cannot deadlock CREATE INDEX CONCURRENTLY).
-//     Connections that change backend (transaction poolers) are refused.
+//     Connections without a backend of their own (transaction poolers) are
+//     refused before the lock is taken.
 //   - Applied files are never re-run; a changed applied file is reported,
 //     and so are rows without a file.
 //   - The library never prints. Progress reaches the caller through

@@ -103,13 +103,14 @@ func (e *LintError) Error() string {
 	return msg
 }
 
-// PoolerError means the connection does not stay on one backend (a
-// transaction-mode pooler such as PgBouncer), so a session lock would not
-// protect anything.
+// PoolerError means the connection does not keep a backend of its own: it
+// moved between statements, or another connection was given the same one
+// (a transaction-mode pooler such as PgBouncer), so a session lock would
+// not protect anything.
 type PoolerError struct{}
 
 func (e *PoolerError) Error() string {
-	return "the connection changes backend between statements (a transaction-mode pooler such as PgBouncer?): a session lock cannot protect migrations there; connect directly to PostgreSQL or through a session-mode pool"
+	return "the connection does not keep its own PostgreSQL backend (a transaction-mode pooler such as PgBouncer?): a session lock cannot protect migrations there; connect directly to PostgreSQL or through a session-mode pool"
 }
 
 // TargetError names a file (--to, --through) that is not in the source.

@@ -244,20 +244,90 @@ func (s *session) close(ctx context.Context) {
 	}
 }
 
-// checkPinned refuses a connection that moves between backends. (Up
-// checks the same through the pids that status and lock report.)
+// checkPinned refuses a connection that does not own its backend. A pid
+// that changes between statements proves a transaction pooler, but an idle
+// one (PgBouncer) hands the same server connection back every time, so that
+// alone never trips. Instead a second connection opens a transaction and
+// holds it while this one asks for its pid again: a session of its own
+// (direct, or a session-mode pool) keeps its backend and never shares it,
+// while a transaction pooler gives the second connection the backend this
+// one just released, or moves this one elsewhere.
 func (s *session) checkPinned(ctx context.Context) error {
-	var pids [2]uint32
-	for i := range pids {
-		if err := s.conn.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pids[i]); err != nil {
-			return dbErr("checking the connection", err)
-		}
+	p1, err := s.backendPID(ctx, s.conn)
+	if err != nil {
+		return err
 	}
-	if pids[0] != pids[1] {
+	if s.pid != 0 && p1 != s.pid {
 		return &PoolerError{}
 	}
-	s.pid = pids[0]
+	s.pid = p1
+	other, q, err := s.otherBackend(ctx)
+	if err != nil {
+		// Inconclusive (max_connections reached, a full session pool):
+		// the pid checks around the lock remain.
+		s.r.emit(Event{Kind: EventWarning, Message: "could not check for a transaction pooler with a second connection (" + err.Error() + "); relying on the backend pid alone"})
+		return nil
+	}
+	defer closeQuietly(ctx, other)
+	if q == p1 {
+		return &PoolerError{}
+	}
+	p2, err := s.backendPID(ctx, s.conn)
+	if err != nil {
+		return err
+	}
+	if p2 != p1 {
+		return &PoolerError{}
+	}
 	return nil
+}
+
+// pinCheckWait bounds how long the second connection of checkPinned may
+// wait for a backend: a full session pool would queue it for minutes.
+const pinCheckWait = 3 * time.Second
+
+// otherBackend opens a second connection, begins a transaction there and
+// returns the connection, still in that transaction (so it holds its
+// backend), and the backend's pid. The caller closes it.
+func (s *session) otherBackend(ctx context.Context) (*pgx.Conn, uint32, error) {
+	octx, cancel := context.WithTimeout(ctx, pinCheckWait)
+	defer cancel()
+	other, err := s.connectAgain(octx)
+	if err != nil {
+		return nil, 0, err
+	}
+	var pid uint32
+	if _, err = other.Exec(octx, "BEGIN", pgx.QueryExecModeSimpleProtocol); err == nil {
+		err = other.QueryRow(octx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid)
+	}
+	if err != nil {
+		closeQuietly(ctx, other)
+		return nil, 0, err
+	}
+	return other, pid, nil
+}
+
+func closeQuietly(ctx context.Context, c *pgx.Conn) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	_ = c.Close(cctx)
+	cancel()
+}
+
+func (s *session) backendPID(ctx context.Context, c *pgx.Conn) (uint32, error) {
+	var pid uint32
+	if err := c.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
+		return 0, dbErr("checking for a transaction pooler", err)
+	}
+	return pid, nil
+}
+
+// connectAgain opens a second connection to the same database, the way the
+// session's own was opened.
+func (s *session) connectAgain(ctx context.Context) (*pgx.Conn, error) {
+	if s.r.dsn != "" {
+		return dbconn.Connect(ctx, s.r.dsn)
+	}
+	return pgx.ConnectConfig(ctx, s.conn.Config())
 }
 
 // setTimeouts applies lock_timeout and statement_timeout to the session so
@@ -348,6 +418,11 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 	var le *LintError
 	if err := plan.blocker(); errors.As(err, &le) {
 		res.Warnings = plan.warnings
+		return res, err
+	}
+	// Before the lock: behind a transaction pooler the lock would be taken
+	// on a server connection others get next, and held there.
+	if err := s.checkPinned(ctx); err != nil {
 		return res, err
 	}
 	waited, err := s.lock(ctx)

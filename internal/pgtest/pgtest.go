@@ -13,6 +13,10 @@
 // postgres:16-alpine; scripts/test-env builds a local drop-in where no
 // registry is reachable). MESHCTL_TEST_DATABASE_URL, a superuser DSN, uses
 // an existing server instead of a container.
+//
+// StartPgBouncer puts a real PgBouncer (session or transaction pooling) in
+// front of a test database; it skips, or fails where required, when the
+// pgbouncer binary is missing.
 package pgtest
 
 import (
