@@ -232,16 +232,23 @@ func (s *session) close(ctx context.Context) {
 	if s.locked {
 		// A fresh context: the caller's may be cancelled, and an unlock
 		// that is not sent would hold the lock until the session ends.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		uctx, cancel := cleanupCtx(ctx)
 		_, _ = s.conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", pgx.QueryExecModeSimpleProtocol, s.r.cfg.lockKey)
 		cancel()
 		s.locked = false
 	}
 	if s.own {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		cctx, cancel := cleanupCtx(ctx)
 		_ = s.conn.Close(cctx)
 		cancel()
 	}
+}
+
+// cleanupCtx is for work that must happen even when ctx is cancelled
+// (unlock, rollback, close): ctx's values without its cancellation, bounded
+// so that a dead server cannot hang the exit.
+func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }
 
 // checkPinned refuses a connection that moves between backends. (Up
@@ -596,7 +603,7 @@ func (s *session) rollback(ctx context.Context) {
 	if s.conn.PgConn().IsClosed() || s.conn.PgConn().TxStatus() == 'I' {
 		return
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	rctx, cancel := cleanupCtx(ctx)
 	defer cancel()
 	_, _ = s.conn.PgConn().Exec(rctx, "ROLLBACK").ReadAll()
 }
