@@ -209,11 +209,14 @@ func (s *session) backoff(ctx context.Context, file string, attempt int, err err
 // while executing (no position) are located by replaying the file
 // statement by statement inside a transaction that is rolled back.
 func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart int) error {
+	// A cancelled context reaches the server as a cancel request (see
+	// dbconn), so the error is 57014 or a network error: either way it is
+	// the interruption, not the file, and the file rolled back.
+	if ctx.Err() != nil {
+		return &InterruptedError{File: f.Name, Err: ctx.Err()}
+	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		return &FileError{File: f.Name, Message: err.Error()}
 	}
 	fe := &FileError{File: f.Name, SQLState: pe.Code, Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint}
@@ -339,6 +342,19 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 				return FileResult{}, dbErr("restoring lock_timeout", rerr)
 			}
 		}
+		if err != nil && ctx.Err() != nil {
+			// Interrupted, not failed: record how far the file got (with a
+			// context that still works) so status shows it and --resume
+			// continues at this statement.
+			cctx, cancel := cleanupCtx(ctx)
+			defer cancel()
+			ie := &InterruptedError{File: f.Name, NoTransaction: true, Statement: i + 1, Err: ctx.Err()}
+			ie.InvalidIndexes = s.invalidIndexes(cctx)
+			if perr := s.progress(cctx, f, i, 0, 0, ""); perr != nil {
+				return FileResult{}, errors.Join(ie, perr)
+			}
+			return FileResult{}, ie
+		}
 		if err != nil {
 			fe := &FileError{File: f.Name, Statement: i + 1, Line: st.Line, Col: st.Col, NoTransaction: true, Message: err.Error()}
 			var pe *pgconn.PgError
@@ -347,8 +363,6 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 				if pe.Position > 0 {
 					fe.Line, fe.Col = LineCol(f.Body, st.Offset+runeOffset(st.Text, int(pe.Position)-1))
 				}
-			} else if ctx.Err() != nil {
-				return FileResult{}, ctx.Err()
 			}
 			fe.InvalidIndexes = s.invalidIndexes(ctx)
 			msg := fe.Message

@@ -411,9 +411,16 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		done, err := s.applyBatch(ctx, plan.todo[i:j], tableExists)
 		if len(done) > 0 {
 			tableExists = true
-			// Durable before they are reported (see asyncCommit).
+			// Durable before they are reported (see asyncCommit), also
+			// when the run was interrupted: they are committed either way.
 			if r.asyncCommits() {
-				if ferr := s.flush(ctx); ferr != nil {
+				fctx, cancel := ctx, context.CancelFunc(func() {})
+				if ctx.Err() != nil {
+					fctx, cancel = cleanupCtx(ctx)
+				}
+				ferr := s.flush(fctx)
+				cancel()
+				if ferr != nil {
 					return res, errors.Join(err, ferr)
 				}
 			}
