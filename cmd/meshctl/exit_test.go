@@ -36,3 +36,22 @@ func TestReportErrorAndExitCodeOnInterrupt(t *testing.T) {
 		})
 	}
 }
+
+// Ctrl-C before or during any verb: whatever the verb's error says (a
+// server's 57014, a failed connect), meshctl reports the interruption and
+// exits 1.
+func TestInterruptedRunSaysSo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, args := range [][]string{
+		{"--database-url", "postgres://u:s3cret@127.0.0.1:1/x", "audit", "verify"},
+		{"--database-url", "postgres://u:s3cret@127.0.0.1:1/x", "db", "ping"},
+		{"--database-url", "postgres://u:s3cret@127.0.0.1:1/x", "migrate", "status"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(ctx, append([]string{"meshctl"}, args...), &out, &errb)
+		if code != ExitError || errb.String() != "meshctl: interrupted\n" {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", args[2:], code, errb.String(), "meshctl: interrupted\n")
+		}
+	}
+}
