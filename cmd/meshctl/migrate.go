@@ -190,7 +190,7 @@ func migrateStatus(c *cli.Context) error {
 				if f.Failure.Statement > 0 {
 					note = fmt.Sprintf("statement #%d (line %d): %s", f.Failure.Statement, f.Failure.Line, f.Failure.Error)
 				} else {
-					note = fmt.Sprintf("interrupted after %d statements", f.Failure.StatementsDone)
+					note = "interrupted after " + count(f.Failure.StatementsDone, "statement", "statements")
 				}
 			}
 			if f.NoTransaction {
@@ -264,7 +264,7 @@ func migratePlan(c *cli.Context) error {
 				}
 			}
 			rows = append(rows, []string{fmt.Sprint(i + 1), s.Filename, string(s.State), s.Mode, fmt.Sprint(s.Statements),
-				fmt.Sprintf("%d errors, %d warnings", nerr, nwarn)})
+				count(nerr, "error", "errors") + ", " + count(nwarn, "warning", "warnings")})
 		}
 		if len(rows) == 0 {
 			fmt.Fprintln(e.stdout, "nothing to apply: the database is up to date")
@@ -340,7 +340,7 @@ func migrateUp(c *cli.Context) error {
 			for _, a := range res.Applied {
 				total += a.Duration
 			}
-			fmt.Fprintf(e.stdout, "applied %d file(s) in %s\n", len(res.Applied), total.Round(time.Millisecond))
+			fmt.Fprintf(e.stdout, "applied %s in %s\n", count(len(res.Applied), "file", "files"), total.Round(time.Millisecond))
 		}
 	}
 	return migrateError(err)
@@ -373,12 +373,12 @@ func migrateBootstrap(c *cli.Context) error {
 	if res.DryRun {
 		verb = "would be marked as applied (dry run: nothing written)"
 	}
-	fmt.Fprintf(e.stdout, "%d file(s) %s:\n", len(res.Marked), verb)
+	fmt.Fprintf(e.stdout, "%s %s:\n", count(len(res.Marked), "file", "files"), verb)
 	for _, m := range res.Marked {
 		fmt.Fprintf(e.stdout, "  %s\n", m)
 	}
 	if len(res.AlreadyApplied) > 0 {
-		fmt.Fprintf(e.stdout, "%d file(s) already recorded, left alone\n", len(res.AlreadyApplied))
+		fmt.Fprintf(e.stdout, "%s already recorded, left alone\n", count(len(res.AlreadyApplied), "file", "files"))
 	}
 	return nil
 }
@@ -415,7 +415,7 @@ func migrateLint(c *cli.Context) error {
 		for _, f := range out.Findings {
 			printFinding(e, f)
 		}
-		fmt.Fprintf(e.stdout, "%d files: %d errors, %d warnings\n", out.Files, out.Errors, out.Warnings)
+		fmt.Fprintf(e.stdout, "%s: %s, %s\n", count(out.Files, "file", "files"), count(out.Errors, "error", "errors"), count(out.Warnings, "warning", "warnings"))
 	}
 	if out.Errors > 0 {
 		return withCode(ExitError, nil)

@@ -220,6 +220,9 @@ func TestMigrateLintAndPlan(t *testing.T) {
 	if out.Files != 3 || out.Errors != 0 || out.Warnings != 1 || out.Findings[0].Rule != "destructive" || out.Findings[0].Line != 1 {
 		t.Errorf("lint output %+v", out)
 	}
+	if _, stdout, _ := runCLI(t, "migrate", "lint", "--dir", dir); !strings.HasSuffix(stdout, "3 files: 0 errors, 1 warning\n") {
+		t.Errorf("lint summary: %q", stdout)
+	}
 	db := pgtest.NewEmptyDB(t)
 	code, stdout, stderr := runCLI(t, "--json", "--database-url", db.URL, "migrate", "plan", "--dir", dir)
 	if code != 0 {
@@ -276,7 +279,7 @@ func TestMigrateConcurrentProcesses(t *testing.T) {
 		if codes[i] != 0 {
 			t.Errorf("process %d exit %d:\n%s", i, codes[i], outs[i])
 		}
-		if strings.Contains(outs[i], "applied 21 file(s)") {
+		if strings.Contains(outs[i], "applied 21 files") {
 			appliers++
 		}
 		if strings.Contains(outs[i], "waiting for the migration lock, held by pid") {
