@@ -208,7 +208,9 @@ func (lx *lexer) next() (Token, bool, *SyntaxError) {
 		case isSpace(c):
 			lx.pos++
 		case c == '-' && lx.peek(1) == '-':
-			nl := strings.IndexByte(s[lx.pos:], '\n')
+			// PostgreSQL ends a line comment at CR as well as LF: a lone
+			// CR must not hide the next line (e.g. a COMMIT) from lint.
+			nl := strings.IndexAny(s[lx.pos:], "\n\r")
 			if nl < 0 {
 				lx.pos = len(s)
 			} else {

@@ -41,6 +41,7 @@ func TestSplit(t *testing.T) {
 		{"identifier with dollar", "SELECT a$b$ FROM t; SELECT 2;", []string{"SELECT a$b$ FROM t;", "SELECT 2;"}},
 		{"quoted identifier", `CREATE TABLE "we;ird""x" (a int); SELECT 2;`, []string{`CREATE TABLE "we;ird""x" (a int);`, "SELECT 2;"}},
 		{"line comment", "SELECT 1; -- a; b\nSELECT 2;", []string{"SELECT 1;", "-- a; b\nSELECT 2;"}},
+		{"line comment ends at a lone CR", "SELECT 1; -- a\rCOMMIT; SELECT 2;", []string{"SELECT 1;", "-- a\rCOMMIT;", "SELECT 2;"}},
 		{"drizzle breakpoint", "CREATE SCHEMA \"mesh\";\n--> statement-breakpoint\nCREATE TYPE x AS ENUM('a');--> statement-breakpoint\nSELECT 1;",
 			[]string{`CREATE SCHEMA "mesh";`, "--> statement-breakpoint\nCREATE TYPE x AS ENUM('a');", "--> statement-breakpoint\nSELECT 1;"}},
 		{"nested block comment", "/* a /* b; */ c; */ SELECT 1; SELECT 2;", []string{"/* a /* b; */ c; */ SELECT 1;", "SELECT 2;"}},
