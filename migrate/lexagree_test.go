@@ -25,6 +25,11 @@ func TestLexerAgreesWithTheServer(t *testing.T) {
 	}{
 		// PostgreSQL ends a line comment at \r as well as \n.
 		{name: "line comment ended by a lone CR", body: "CREATE TABLE a (x int);\n-- note\rCOMMIT;\nCREATE TABLE b (x int);\nSELECT 1/0;\n"},
+		// With standard_conforming_strings off (a database or role
+		// default), \' escapes a quote in a plain string, so the server's
+		// string ends elsewhere than the lexer's.
+		{name: "standard_conforming_strings off", setup: "ALTER DATABASE %s SET standard_conforming_strings = off",
+			body: "CREATE TABLE a (x text);\nSELECT 'a\\', '; COMMIT; SELECT 1/0; --';\n", applies: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

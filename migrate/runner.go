@@ -225,6 +225,14 @@ func (r *Runner) open(ctx context.Context) (*session, error) {
 		}
 		s.conn, s.own = c, true
 	}
+	// The lexer that splits and lints files reads strings as PostgreSQL
+	// does with standard_conforming_strings on (the default since 9.1). A
+	// database or role that turns it off would make the server end a
+	// string elsewhere, so lint could miss a statement (even a COMMIT).
+	if _, err := s.conn.PgConn().Exec(ctx, "SET standard_conforming_strings = on").ReadAll(); err != nil {
+		s.close(ctx)
+		return nil, dbErr("setting standard_conforming_strings", err)
+	}
 	return s, nil
 }
 
