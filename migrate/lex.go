@@ -121,8 +121,12 @@ func Split(src string) ([]Statement, *SyntaxError) {
 		cur = append(cur, tok)
 		if tok.Kind == TokWord && isRoutine(cur) {
 			switch strings.ToUpper(tok.Text) {
-			case "BEGIN":
-				depth++
+			case "ATOMIC":
+				// Only BEGIN ATOMIC opens a body; a bare BEGIN may be a
+				// parameter or column name.
+				if prev := cur[len(cur)-2]; prev.Kind == TokWord && strings.EqualFold(prev.Text, "BEGIN") {
+					depth++
+				}
 			case "CASE":
 				if depth > 0 {
 					depth++

@@ -48,6 +48,8 @@ func TestSplit(t *testing.T) {
 		{"non-ASCII comment", "-- café; 日本語 🚀\nSELECT 1;", []string{"-- café; 日本語 🚀\nSELECT 1;"}},
 		{"begin atomic", "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END; SELECT 3;",
 			[]string{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END;", "SELECT 3;"}},
+		{"parameter named begin", "CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql AS 'SELECT 1'; COMMIT; SELECT 2;",
+			[]string{"CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql AS 'SELECT 1';", "COMMIT;", "SELECT 2;"}},
 		{"transaction begin is a statement", "BEGIN; SELECT 1; COMMIT;", []string{"BEGIN;", "SELECT 1;", "COMMIT;"}},
 		{"only comments", "-- nothing\n/* here */", nil},
 		{"empty", "", nil},

@@ -25,6 +25,9 @@ func TestLexerAgreesWithTheServer(t *testing.T) {
 	}{
 		// PostgreSQL ends a line comment at \r as well as \n.
 		{name: "line comment ended by a lone CR", body: "CREATE TABLE a (x int);\n-- note\rCOMMIT;\nCREATE TABLE b (x int);\nSELECT 1/0;\n"},
+		// Only BEGIN ATOMIC opens a routine body; a parameter named begin
+		// must not make the splitter swallow the statements after it.
+		{name: "parameter named begin", body: "CREATE TABLE a (x int);\nCREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql AS 'SELECT 1';\nCOMMIT;\nSELECT 1/0;\n"},
 		// With standard_conforming_strings off (a database or role
 		// default), \' escapes a quote in a plain string, so the server's
 		// string ends elsewhere than the lexer's.
