@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -331,7 +333,12 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 		// applies). Separate calls: a multi-statement query is an implicit
 		// transaction block, where CONCURRENTLY is refused.
 		cic := shapeOf(st.Tokens).concurrently
+		// Only a CONCURRENTLY build can leave an invalid index behind;
+		// the ones already there are someone else's (a failed or running
+		// build) and must not be reported as this file's to drop.
+		var invalidBefore []string
 		if cic {
+			invalidBefore = s.invalidIndexes(ctx)
 			if _, err := pc.Exec(ctx, "SET lock_timeout = 0").ReadAll(); err != nil {
 				return FileResult{}, dbErr("clearing lock_timeout", err)
 			}
@@ -349,7 +356,9 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 			cctx, cancel := cleanupCtx(ctx)
 			defer cancel()
 			ie := &InterruptedError{File: f.Name, NoTransaction: true, Statement: i + 1, Err: ctx.Err()}
-			ie.InvalidIndexes = s.invalidIndexes(cctx)
+			if cic {
+				ie.InvalidIndexes = newInvalid(invalidBefore, s.invalidIndexes(cctx))
+			}
 			if perr := s.progress(cctx, f, i, 0, 0, ""); perr != nil {
 				return FileResult{}, errors.Join(ie, perr)
 			}
@@ -364,7 +373,9 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 					fe.Line, fe.Col = LineCol(f.Body, st.Offset+runeOffset(st.Text, int(pe.Position)-1))
 				}
 			}
-			fe.InvalidIndexes = s.invalidIndexes(ctx)
+			if cic {
+				fe.InvalidIndexes = newInvalid(invalidBefore, s.invalidIndexes(ctx))
+			}
 			msg := fe.Message
 			if fe.SQLState != "" {
 				msg = fe.SQLState + ": " + msg
@@ -426,10 +437,11 @@ func nullInt(n int) string {
 	return fmt.Sprint(n)
 }
 
+// invalidIndexes lists the database's invalid indexes (nil if it cannot).
 func (s *session) invalidIndexes(ctx context.Context) []string {
 	rows, err := s.conn.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
 		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE NOT i.indisvalid ORDER BY 1`)
+		WHERE NOT i.indisvalid ORDER BY 1`, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return nil
 	}
@@ -438,6 +450,17 @@ func (s *session) invalidIndexes(ctx context.Context) []string {
 	for rows.Next() {
 		var n string
 		if rows.Scan(&n) == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// newInvalid returns the names in after that are not in before.
+func newInvalid(before, after []string) []string {
+	var out []string
+	for _, n := range after {
+		if !slices.Contains(before, n) {
 			out = append(out, n)
 		}
 	}
