@@ -20,6 +20,7 @@ func migrateCommand() *cli.Command {
 		&cli.StringFlag{Name: "table", Value: migrate.DefaultTable, Usage: "tracking table as `schema.name`"},
 	}
 	flags := func(extra ...cli.Flag) []cli.Flag { return append(append([]cli.Flag{}, source...), extra...) }
+	lockWait := &cli.DurationFlag{Name: "lock-wait", Value: migrate.DefaultLockWait, Usage: "give up (exit 5) if the migration lock is not free within `DUR`"}
 	return &cli.Command{
 		Name:  "migrate",
 		Usage: "apply and inspect schema migrations (upstream-compatible tracking table and lock)",
@@ -52,7 +53,7 @@ meshctl migrate up --strict --statement-timeout 5m
 meshctl migrate up --dry-run`,
 				Flags: flags(
 					&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"},
-					&cli.DurationFlag{Name: "lock-wait", Value: migrate.DefaultLockWait, Usage: "give up (exit 5) if the migration lock is not free within `DUR`"},
+					lockWait,
 					&cli.DurationFlag{Name: "lock-timeout", Value: migrate.DefaultLockTimeout, Usage: "lock_timeout for every migration statement"},
 					&cli.IntFlag{Name: "lock-retries", Value: migrate.DefaultLockRetries, Usage: "retries after lock_not_available (55P03), with doubling backoff"},
 					&cli.DurationFlag{Name: "statement-timeout", Usage: "statement_timeout for every migration statement (0: server default)"},
@@ -71,7 +72,7 @@ meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dir ./mi
 				Flags: flags(
 					&cli.StringFlag{Name: "through", Usage: "last `FILE` already applied by hand (required)"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "list what would be marked; write nothing"},
-					&cli.DurationFlag{Name: "lock-wait", Value: migrate.DefaultLockWait, Usage: "give up (exit 5) if the migration lock is not free within `DUR`"},
+					lockWait,
 				),
 				Action: migrateBootstrap,
 			},
@@ -225,22 +226,23 @@ func summary(st *migrate.Status) string {
 	return strings.Join(parts, ", ") + " (table " + st.Table + ")"
 }
 
-func migratePlan(c *cli.Context) error {
-	e := envFrom(c)
-	var opts []migrate.Option
+// planOptions are the flags that decide what up would apply; plan and up
+// --dry-run read them the same way as up (flags a verb lacks read as unset).
+func planOptions(c *cli.Context) []migrate.Option {
+	opts := []migrate.Option{
+		migrate.WithStrict(c.Bool("strict")),
+		migrate.WithResume(c.Bool("resume")),
+		migrate.WithRetryFile(c.Bool("retry-file")),
+	}
 	if to := c.String("to"); to != "" {
 		opts = append(opts, migrate.WithTarget(to))
 	}
-	if c.Bool("strict") {
-		opts = append(opts, migrate.WithStrict(true))
-	}
-	if c.Bool("resume") {
-		opts = append(opts, migrate.WithResume(true))
-	}
-	if c.Bool("retry-file") {
-		opts = append(opts, migrate.WithRetryFile(true))
-	}
-	r, err := newRunner(c, e, opts...)
+	return opts
+}
+
+func migratePlan(c *cli.Context) error {
+	e := envFrom(c)
+	r, err := newRunner(c, e, planOptions(c)...)
 	if err != nil {
 		return err
 	}
@@ -295,19 +297,13 @@ func migrateUp(c *cli.Context) error {
 		return usageError("--resume and --retry-file exclude each other: pick one")
 	}
 	e := envFrom(c)
-	opts := []migrate.Option{
+	opts := append(planOptions(c),
 		migrate.WithLockWait(c.Duration("lock-wait")),
 		migrate.WithLockTimeout(c.Duration("lock-timeout")),
 		migrate.WithStatementTimeout(c.Duration("statement-timeout")),
 		migrate.WithLockRetries(c.Int("lock-retries"), 500*time.Millisecond),
-		migrate.WithStrict(c.Bool("strict")),
-		migrate.WithResume(c.Bool("resume")),
-		migrate.WithRetryFile(c.Bool("retry-file")),
 		progress(e),
-	}
-	if to := c.String("to"); to != "" {
-		opts = append(opts, migrate.WithTarget(to))
-	}
+	)
 	r, err := newRunner(c, e, opts...)
 	if err != nil {
 		return err
