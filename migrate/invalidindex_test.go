@@ -28,9 +28,7 @@ func TestInvalidIndexesAreOnlyTheFilesOwn(t *testing.T) {
 			db := pgtest.NewEmptyDB(t)
 			ctx := context.Background()
 			// Someone else's failed build left public.theirs invalid.
-			if _, err := db.Pool.Exec(ctx, "CREATE TABLE dup (x int); INSERT INTO dup VALUES (1), (1)"); err != nil {
-				t.Fatal(err)
-			}
+			mustExec(t, db.Pool, "CREATE TABLE dup (x int); INSERT INTO dup VALUES (1), (1)")
 			if _, err := db.Pool.Exec(ctx, "CREATE UNIQUE INDEX CONCURRENTLY theirs ON dup (x)"); err == nil {
 				t.Fatal("setup: the duplicate build succeeded")
 			}

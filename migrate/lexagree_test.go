@@ -38,9 +38,7 @@ func TestLexerAgreesWithTheServer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db := pgtest.NewEmptyDB(t)
 			if tt.setup != "" {
-				if _, err := db.Pool.Exec(context.Background(), fmt.Sprintf(tt.setup, pgx.Identifier{db.Name}.Sanitize())); err != nil {
-					t.Fatal(err)
-				}
+				mustExec(t, db.Pool, fmt.Sprintf(tt.setup, pgx.Identifier{db.Name}.Sanitize()))
 			}
 			r := testRunner(t, db.URL, mapFS(map[string]string{"0001_a.sql": tt.body}))
 			_, err := r.Up(context.Background())
