@@ -396,3 +396,33 @@ func normalizedHash(stmts []Statement) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// RedactLiterals replaces every string literal of an SQL text (standard,
+// E”, U&”, dollar-quoted) with '...', so that another session's query
+// can be shown without the secrets it may carry (PASSWORD '...'). An
+// unterminated literal (a query cut short) is replaced to the end.
+func RedactLiterals(q string) string {
+	const hidden = "'...'"
+	lx := lexer{src: q}
+	var b strings.Builder
+	last := 0
+	for {
+		tok, ok, err := lx.next()
+		if err != nil {
+			if len(lx.rest) > 0 {
+				b.WriteString(q[last:lx.rest[0].Off])
+				b.WriteString(hidden)
+			}
+			return b.String()
+		}
+		if !ok {
+			b.WriteString(q[last:])
+			return b.String()
+		}
+		if tok.Kind == TokString {
+			b.WriteString(q[last:tok.Off])
+			b.WriteString(hidden)
+			last = tok.Off + len(tok.Text)
+		}
+	}
+}

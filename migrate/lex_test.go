@@ -167,3 +167,18 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+func TestRedactLiterals(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"CREATE ROLE app LOGIN PASSWORD 'pw'", "CREATE ROLE app LOGIN PASSWORD '...'"},
+		{`SELECT E'a\'b', U&'x', $t$ body $t$, "ident", 42`, `SELECT '...', '...', '...', "ident", 42`},
+		{"ALTER ROLE app PASSWORD 'cut sho", "ALTER ROLE app PASSWORD '...'"},
+		{"SELECT 1 -- 'comment'", "SELECT 1 -- 'comment'"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := RedactLiterals(tt.in); got != tt.want {
+			t.Errorf("RedactLiterals(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -499,7 +499,7 @@ type LockHolder struct {
 	State           string     `json:"state"`
 	BackendStart    *time.Time `json:"backend_start"`
 	StateChange     *time.Time `json:"state_change"`
-	Query           string     `json:"query"`
+	Query           string     `json:"query"` // its current or last statement, string literals redacted
 }
 
 func (h *LockHolder) String() string {
@@ -536,6 +536,7 @@ LIMIT 1`, pgx.QueryExecModeSimpleProtocol, s.r.cfg.lockKey).Scan(&h.PID, &h.Appl
 	if err != nil {
 		return nil, dbErr("looking up the lock holder", err)
 	}
+	h.Query = RedactLiterals(h.Query)
 	return &h, nil
 }
 
