@@ -53,6 +53,12 @@ type config struct {
 	batchBytes       int
 }
 
+// maxIdent is PostgreSQL's identifier length (NAMEDATALEN - 1).
+const maxIdent = 63
+
+// partialSuffix names the table that records non-transactional progress.
+const partialSuffix = "_partial"
+
 // Option configures a Runner.
 type Option func(*config) error
 
@@ -62,6 +68,11 @@ func WithTable(name string) Option {
 		parts := strings.Split(name, ".")
 		if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
 			return &OptionError{Msg: fmt.Sprintf("tracking table %q must be schema.name, e.g. %s", name, DefaultTable)}
+		}
+		// PostgreSQL silently cuts identifiers at 63 bytes; <table>_partial
+		// must not be cut back onto the tracking table's own name.
+		if len(parts[0]) > maxIdent || len(parts[1])+len(partialSuffix) > maxIdent {
+			return &OptionError{Msg: fmt.Sprintf("tracking table %q is too long: the schema may have %d bytes and the table %d", name, maxIdent, maxIdent-len(partialSuffix))}
 		}
 		c.schema, c.table = parts[0], parts[1]
 		return nil
