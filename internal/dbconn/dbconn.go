@@ -158,6 +158,17 @@ func Redact(dsn string) string {
 		}
 		return u.String()
 	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		// A URL too broken to parse: everything between the user's ':'
+		// and the last '@' may be password (it may itself hold '@').
+		rest := dsn[strings.Index(dsn, "://")+3:]
+		at := strings.LastIndexByte(rest, '@')
+		colon := strings.IndexByte(rest, ':')
+		if at < 0 || colon < 0 || colon > at {
+			return dsn
+		}
+		return dsn[:len(dsn)-len(rest)] + rest[:colon+1] + "xxxxx" + rest[at:]
+	}
 	return redactKV(dsn)
 }
 
