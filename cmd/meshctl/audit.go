@@ -173,14 +173,11 @@ func auditVerify(c *cli.Context) error {
 		if err != nil {
 			return usageError("cannot read the checkpoint: %v", err)
 		}
-		key, err := os.ReadFile(keyFile)
+		key, err := readNoteKey(keyFile, false)
 		if err != nil {
-			return usageError("cannot read the key: %v", err)
+			return err
 		}
-		if strings.HasPrefix(strings.TrimSpace(string(key)), "PRIVATE+KEY+") {
-			return usageError("%s is a private signer key; --key takes the public key (the .pub file from audit keygen)", keyFile)
-		}
-		heads, err = audit.OpenCheckpoints(data, string(key))
+		heads, err = audit.OpenCheckpoints(data, key)
 		switch {
 		case errors.Is(err, audit.ErrCheckpointForged):
 			return withCode(ExitTamper, fmt.Errorf("%s: %v", cpFile, err))
@@ -298,12 +295,9 @@ func printVerify(e *env, rep *audit.Report, took time.Duration, cpFile string) e
 
 func auditCheckpoint(c *cli.Context) error {
 	e := envFrom(c)
-	key, err := os.ReadFile(c.String("key"))
+	key, err := readNoteKey(c.String("key"), true)
 	if err != nil {
-		return usageError("cannot read the key: %v", err)
-	}
-	if !strings.HasPrefix(strings.TrimSpace(string(key)), "PRIVATE+KEY+") {
-		return usageError("%s is not a private signer key (use the .key file from audit keygen)", c.String("key"))
+		return err
 	}
 	out := c.String("out")
 	rep, _, err := runVerify(c, nil)
@@ -318,7 +312,7 @@ func auditCheckpoint(c *cli.Context) error {
 	if len(heads) == 0 {
 		return usageError("no audit rows to checkpoint")
 	}
-	data, err := audit.SignCheckpoints(heads, strings.TrimSpace(string(key)))
+	data, err := audit.SignCheckpoints(heads, key)
 	if err != nil {
 		return usageError("%v", err)
 	}
@@ -347,6 +341,26 @@ func auditCheckpoint(c *cli.Context) error {
 	}
 	_, err = fmt.Fprintf(e.stdout, "\nsigned %s into %s\n", count(len(heads), "mesh checkpoint", "mesh checkpoints"), out)
 	return err
+}
+
+// readNoteKey reads a signed-note key file from audit keygen: the private
+// signer key (.key) when private, else the public verifier key (.pub). A
+// key of the other kind is refused with a usage error that never shows the
+// key.
+func readNoteKey(path string, private bool) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", usageError("cannot read the key: %v", err)
+	}
+	key := strings.TrimSpace(string(b))
+	isPrivate := strings.HasPrefix(key, "PRIVATE+KEY+")
+	switch {
+	case private && !isPrivate:
+		return "", usageError("%s is not a private signer key (use the .key file from audit keygen)", path)
+	case !private && isPrivate:
+		return "", usageError("%s is a private signer key; --key takes the public key (the .pub file from audit keygen)", path)
+	}
+	return key, nil
 }
 
 // writeFileAtomic writes data to path via a temporary file and rename, so
