@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Class names a kind of finding.
@@ -42,8 +43,10 @@ type Finding struct {
 	RowID      int64  `json:"row_id"`                 // the row where the break shows
 	OtherRowID int64  `json:"other_row_id,omitempty"` // fork, genesis_duplicate: the earlier row
 	Class      Class  `json:"class"`
-	Expected   string `json:"expected"`
-	Found      string `json:"found"`
+	// Expected and Found are hashes or short descriptions; a stored value
+	// longer than 256 bytes is cut, with its length noted.
+	Expected string `json:"expected"`
+	Found    string `json:"found"`
 	// RowsVerified counts the rows after this break that are consistent
 	// (content and link) up to the next break or the end of the chain.
 	RowsVerified int64 `json:"rows_verified"`
@@ -174,6 +177,24 @@ func newChecker(window, maxFindings int, heads []Head) *checker {
 	return k
 }
 
+// maxValue bounds how much of a stored value (hash, prev_hash) a finding
+// keeps: a genuine value is 64 bytes, and a forged one of any size must
+// not grow the report beyond about MaxFindings × 2 × maxValue bytes.
+const maxValue = 256
+
+// value is a stored value for a finding, cut to maxValue bytes (at a
+// character boundary) with its full length noted.
+func value(b []byte) string {
+	if len(b) <= maxValue {
+		return string(b)
+	}
+	n := maxValue
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", b[:n], len(b))
+}
+
 func (k *checker) add(m *meshState, f Finding) {
 	m.res.Findings++
 	if len(k.rep.Findings) >= k.maxFindings {
@@ -213,7 +234,7 @@ func (k *checker) row(r *rowView) {
 	default:
 		hex.Encode(k.hexBuf[:], r.computed[:])
 		if !bytes.Equal(k.hexBuf[:], r.hash) {
-			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: ContentMismatch, Expected: string(k.hexBuf[:]), Found: string(r.hash)})
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: ContentMismatch, Expected: string(k.hexBuf[:]), Found: value(r.hash)})
 		}
 	}
 
@@ -223,16 +244,16 @@ func (k *checker) row(r *rowView) {
 	case m.res.Rows == 0:
 		m.res.FirstID = r.id
 		if string(r.prev) != Genesis {
-			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: LinkMismatch, Expected: Genesis, Found: string(r.prev)})
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: LinkMismatch, Expected: Genesis, Found: value(r.prev)})
 		}
 	case bytes.Equal(r.prev, m.lastHash):
 	case string(r.prev) == Genesis:
-		k.add(m, Finding{MeshID: mesh, RowID: r.id, OtherRowID: m.res.FirstID, Class: GenesisDuplicate, Expected: string(m.lastHash), Found: Genesis})
+		k.add(m, Finding{MeshID: mesh, RowID: r.id, OtherRowID: m.res.FirstID, Class: GenesisDuplicate, Expected: value(m.lastHash), Found: Genesis})
 	default:
 		if other, ok := k.claimed(m, key, r.prev); ok {
-			k.add(m, Finding{MeshID: mesh, RowID: r.id, OtherRowID: other, Class: Fork, Expected: string(m.lastHash), Found: string(r.prev)})
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, OtherRowID: other, Class: Fork, Expected: value(m.lastHash), Found: value(r.prev)})
 		} else {
-			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: LinkMismatch, Expected: string(m.lastHash), Found: string(r.prev)})
+			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: LinkMismatch, Expected: value(m.lastHash), Found: value(r.prev)})
 		}
 	}
 

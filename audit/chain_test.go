@@ -131,3 +131,23 @@ func TestVerifyRowsSummary(t *testing.T) {
 		t.Errorf("rows %d clean %v, want 5 true", rep.Rows, rep.Clean())
 	}
 }
+
+// A finding keeps a bounded part of a stored value: a forger who
+// writes megabytes into hash or prev_hash of many rows must not make the
+// report (up to DefaultMaxFindings entries) hold them all.
+func TestFindingValuesAreBounded(t *testing.T) {
+	rows := memChain(t, "m", 3)
+	huge := fmt.Sprintf("%0100000d", 7)
+	rows[1].Hash = huge     // content_mismatch on row 2, link_mismatch on row 3
+	rows[2].PrevHash = huge // still links to the stored hash: only row 2's content is wrong
+	rows[0].PrevHash = huge // link_mismatch on row 1 (not genesis)
+	rep := VerifyRows(rows, nil)
+	if len(rep.Findings) == 0 {
+		t.Fatal("no findings")
+	}
+	for _, f := range rep.Findings {
+		if len(f.Expected) > 1024 || len(f.Found) > 1024 {
+			t.Errorf("%s on row %d keeps %d/%d bytes", f.Class, f.RowID, len(f.Expected), len(f.Found))
+		}
+	}
+}

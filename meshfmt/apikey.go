@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"strings"
 )
@@ -19,15 +20,21 @@ const (
 
 // APIKey is a freshly generated API key. Secret is shown to the operator
 // exactly once and must never be logged or stored; only Prefix and Hash are
-// stored. String redacts the secret so that a stray %v cannot leak it.
+// stored. String, GoString and JSON leave the secret out so that a stray
+// %v, %#v or json.Marshal cannot leak it; read the field to show it.
 type APIKey struct {
-	Secret string
+	Secret string `json:"-"`
 	Prefix string
 	Hash   string
 }
 
 // String returns the prefix only.
 func (k APIKey) String() string { return k.Prefix + "…(redacted)" }
+
+// GoString is %#v: the prefix and hash, never the secret.
+func (k APIKey) GoString() string {
+	return fmt.Sprintf("meshfmt.APIKey{Prefix:%q, Hash:%q, Secret:(redacted)}", k.Prefix, k.Hash)
+}
 
 // GenerateAPIKey reads 32 bytes from rand (crypto/rand.Reader in
 // production) and derives the key.

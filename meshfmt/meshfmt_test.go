@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +258,26 @@ func TestOpenTopicKeyRejectsMalformed(t *testing.T) {
 		if name == "short nonce" && !errors.Is(err, ErrEncoding) {
 			t.Errorf("%s: err = %v", name, err)
 		}
+	}
+}
+
+// Every fmt verb and JSON: an APIKey that reaches a log line by accident
+// shows its prefix, never the secret.
+func TestAPIKeyNeverPrintsTheSecret(t *testing.T) {
+	k := APIKeyFromBytes([32]byte{9, 8, 7})
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		if got := fmt.Sprintf(verb, k); strings.Contains(got, k.Secret) {
+			t.Errorf("%s prints the secret: %s", verb, got)
+		}
+	}
+	if got := fmt.Sprintf("%+v", struct{ Key APIKey }{k}); strings.Contains(got, k.Secret) {
+		t.Errorf("a struct holding the key prints the secret: %s", got)
+	}
+	b, err := json.Marshal(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), k.Secret) {
+		t.Errorf("json.Marshal prints the secret: %s", b)
 	}
 }

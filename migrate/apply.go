@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -209,11 +211,14 @@ func (s *session) backoff(ctx context.Context, file string, attempt int, err err
 // while executing (no position) are located by replaying the file
 // statement by statement inside a transaction that is rolled back.
 func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart int) error {
+	// A cancelled context reaches the server as a cancel request (see
+	// dbconn), so the error is 57014 or a network error: either way it is
+	// the interruption, not the file, and the file rolled back.
+	if ctx.Err() != nil {
+		return &InterruptedError{File: f.Name, Err: ctx.Err()}
+	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		return &FileError{File: f.Name, Message: err.Error()}
 	}
 	fe := &FileError{File: f.Name, SQLState: pe.Code, Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint}
@@ -328,7 +333,12 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 		// applies). Separate calls: a multi-statement query is an implicit
 		// transaction block, where CONCURRENTLY is refused.
 		cic := shapeOf(st.Tokens).concurrently
+		// Only a CONCURRENTLY build can leave an invalid index behind;
+		// the ones already there are someone else's (a failed or running
+		// build) and must not be reported as this file's to drop.
+		var invalidBefore []string
 		if cic {
+			invalidBefore = s.invalidIndexes(ctx)
 			if _, err := pc.Exec(ctx, "SET lock_timeout = 0").ReadAll(); err != nil {
 				return FileResult{}, dbErr("clearing lock_timeout", err)
 			}
@@ -339,6 +349,21 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 				return FileResult{}, dbErr("restoring lock_timeout", rerr)
 			}
 		}
+		if err != nil && ctx.Err() != nil {
+			// Interrupted, not failed: record how far the file got (with a
+			// context that still works) so status shows it and --resume
+			// continues at this statement.
+			cctx, cancel := cleanupCtx(ctx)
+			defer cancel()
+			ie := &InterruptedError{File: f.Name, NoTransaction: true, Statement: i + 1, Err: ctx.Err()}
+			if cic {
+				ie.InvalidIndexes = newInvalid(invalidBefore, s.invalidIndexes(cctx))
+			}
+			if perr := s.progress(cctx, f, i, 0, 0, ""); perr != nil {
+				return FileResult{}, errors.Join(ie, perr)
+			}
+			return FileResult{}, ie
+		}
 		if err != nil {
 			fe := &FileError{File: f.Name, Statement: i + 1, Line: st.Line, Col: st.Col, NoTransaction: true, Message: err.Error()}
 			var pe *pgconn.PgError
@@ -347,10 +372,10 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 				if pe.Position > 0 {
 					fe.Line, fe.Col = LineCol(f.Body, st.Offset+runeOffset(st.Text, int(pe.Position)-1))
 				}
-			} else if ctx.Err() != nil {
-				return FileResult{}, ctx.Err()
 			}
-			fe.InvalidIndexes = s.invalidIndexes(ctx)
+			if cic {
+				fe.InvalidIndexes = newInvalid(invalidBefore, s.invalidIndexes(ctx))
+			}
 			msg := fe.Message
 			if fe.SQLState != "" {
 				msg = fe.SQLState + ": " + msg
@@ -412,10 +437,11 @@ func nullInt(n int) string {
 	return fmt.Sprint(n)
 }
 
+// invalidIndexes lists the database's invalid indexes (nil if it cannot).
 func (s *session) invalidIndexes(ctx context.Context) []string {
 	rows, err := s.conn.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
 		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE NOT i.indisvalid ORDER BY 1`)
+		WHERE NOT i.indisvalid ORDER BY 1`, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return nil
 	}
@@ -424,6 +450,17 @@ func (s *session) invalidIndexes(ctx context.Context) []string {
 	for rows.Next() {
 		var n string
 		if rows.Scan(&n) == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// newInvalid returns the names in after that are not in before.
+func newInvalid(before, after []string) []string {
+	var out []string
+	for _, n := range after {
+		if !slices.Contains(before, n) {
 			out = append(out, n)
 		}
 	}

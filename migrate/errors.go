@@ -142,3 +142,30 @@ func (e *DBError) Error() string {
 type OptionError struct{ Msg string }
 
 func (e *OptionError) Error() string { return e.Msg }
+
+// InterruptedError means the caller's context was cancelled (Ctrl-C,
+// SIGTERM) while File was being applied. The server was told to stop the
+// running statement before Up returned. A transactional file rolled back
+// completely; files before it stay applied and are in UpResult.Applied. A
+// non-transactional file keeps the statements before Statement and is
+// recorded as interrupted: rerun with --resume or --retry-file.
+type InterruptedError struct {
+	File           string
+	NoTransaction  bool
+	Statement      int      // 1-based statement that was running (non-transactional files); 0 if none
+	InvalidIndexes []string // left behind by an interrupted CONCURRENTLY build
+	Err            error    // the context's error
+}
+
+func (e *InterruptedError) Error() string {
+	if !e.NoTransaction {
+		return "interrupted while applying " + e.File + ": it was rolled back completely; files before it stay applied; rerun to continue"
+	}
+	msg := fmt.Sprintf("interrupted while applying %s (no-transaction) at statement #%d: the statements before it stay applied; rerun with --resume or --retry-file", e.File, e.Statement)
+	if len(e.InvalidIndexes) > 0 {
+		msg += "; invalid indexes left behind (drop them before retrying): " + strings.Join(e.InvalidIndexes, ", ")
+	}
+	return msg
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }

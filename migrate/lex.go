@@ -121,8 +121,12 @@ func Split(src string) ([]Statement, *SyntaxError) {
 		cur = append(cur, tok)
 		if tok.Kind == TokWord && isRoutine(cur) {
 			switch strings.ToUpper(tok.Text) {
-			case "BEGIN":
-				depth++
+			case "ATOMIC":
+				// Only BEGIN ATOMIC opens a body; a bare BEGIN may be a
+				// parameter or column name.
+				if prev := cur[len(cur)-2]; prev.Kind == TokWord && strings.EqualFold(prev.Text, "BEGIN") {
+					depth++
+				}
 			case "CASE":
 				if depth > 0 {
 					depth++
@@ -208,7 +212,9 @@ func (lx *lexer) next() (Token, bool, *SyntaxError) {
 		case isSpace(c):
 			lx.pos++
 		case c == '-' && lx.peek(1) == '-':
-			nl := strings.IndexByte(s[lx.pos:], '\n')
+			// PostgreSQL ends a line comment at CR as well as LF: a lone
+			// CR must not hide the next line (e.g. a COMMIT) from lint.
+			nl := strings.IndexAny(s[lx.pos:], "\n\r")
 			if nl < 0 {
 				lx.pos = len(s)
 			} else {
@@ -389,4 +395,34 @@ func normalizedHash(stmts []Statement) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// RedactLiterals replaces every string literal of an SQL text (standard,
+// E”, U&”, dollar-quoted) with '...', so that another session's query
+// can be shown without the secrets it may carry (PASSWORD '...'). An
+// unterminated literal (a query cut short) is replaced to the end.
+func RedactLiterals(q string) string {
+	const hidden = "'...'"
+	lx := lexer{src: q}
+	var b strings.Builder
+	last := 0
+	for {
+		tok, ok, err := lx.next()
+		if err != nil {
+			if len(lx.rest) > 0 {
+				b.WriteString(q[last:lx.rest[0].Off])
+				b.WriteString(hidden)
+			}
+			return b.String()
+		}
+		if !ok {
+			b.WriteString(q[last:])
+			return b.String()
+		}
+		if tok.Kind == TokString {
+			b.WriteString(q[last:tok.Off])
+			b.WriteString(hidden)
+			last = tok.Off + len(tok.Text)
+		}
+	}
 }

@@ -41,12 +41,15 @@ func TestSplit(t *testing.T) {
 		{"identifier with dollar", "SELECT a$b$ FROM t; SELECT 2;", []string{"SELECT a$b$ FROM t;", "SELECT 2;"}},
 		{"quoted identifier", `CREATE TABLE "we;ird""x" (a int); SELECT 2;`, []string{`CREATE TABLE "we;ird""x" (a int);`, "SELECT 2;"}},
 		{"line comment", "SELECT 1; -- a; b\nSELECT 2;", []string{"SELECT 1;", "-- a; b\nSELECT 2;"}},
+		{"line comment ends at a lone CR", "SELECT 1; -- a\rCOMMIT; SELECT 2;", []string{"SELECT 1;", "-- a\rCOMMIT;", "SELECT 2;"}},
 		{"drizzle breakpoint", "CREATE SCHEMA \"mesh\";\n--> statement-breakpoint\nCREATE TYPE x AS ENUM('a');--> statement-breakpoint\nSELECT 1;",
 			[]string{`CREATE SCHEMA "mesh";`, "--> statement-breakpoint\nCREATE TYPE x AS ENUM('a');", "--> statement-breakpoint\nSELECT 1;"}},
 		{"nested block comment", "/* a /* b; */ c; */ SELECT 1; SELECT 2;", []string{"/* a /* b; */ c; */ SELECT 1;", "SELECT 2;"}},
 		{"non-ASCII comment", "-- café; 日本語 🚀\nSELECT 1;", []string{"-- café; 日本語 🚀\nSELECT 1;"}},
 		{"begin atomic", "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END; SELECT 3;",
 			[]string{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END;", "SELECT 3;"}},
+		{"parameter named begin", "CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql AS 'SELECT 1'; COMMIT; SELECT 2;",
+			[]string{"CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql AS 'SELECT 1';", "COMMIT;", "SELECT 2;"}},
 		{"transaction begin is a statement", "BEGIN; SELECT 1; COMMIT;", []string{"BEGIN;", "SELECT 1;", "COMMIT;"}},
 		{"only comments", "-- nothing\n/* here */", nil},
 		{"empty", "", nil},
@@ -163,4 +166,19 @@ func FuzzSplit(f *testing.F) {
 			t.Fatalf("bad error position %v", err)
 		}
 	})
+}
+
+func TestRedactLiterals(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"CREATE ROLE app LOGIN PASSWORD 'pw'", "CREATE ROLE app LOGIN PASSWORD '...'"},
+		{`SELECT E'a\'b', U&'x', $t$ body $t$, "ident", 42`, `SELECT '...', '...', '...', "ident", 42`},
+		{"ALTER ROLE app PASSWORD 'cut sho", "ALTER ROLE app PASSWORD '...'"},
+		{"SELECT 1 -- 'comment'", "SELECT 1 -- 'comment'"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := RedactLiterals(tt.in); got != tt.want {
+			t.Errorf("RedactLiterals(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }

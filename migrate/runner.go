@@ -53,6 +53,12 @@ type config struct {
 	batchBytes       int
 }
 
+// maxIdent is PostgreSQL's identifier length (NAMEDATALEN - 1).
+const maxIdent = 63
+
+// partialSuffix names the table that records non-transactional progress.
+const partialSuffix = "_partial"
+
 // Option configures a Runner.
 type Option func(*config) error
 
@@ -62,6 +68,11 @@ func WithTable(name string) Option {
 		parts := strings.Split(name, ".")
 		if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
 			return &OptionError{Msg: fmt.Sprintf("tracking table %q must be schema.name, e.g. %s", name, DefaultTable)}
+		}
+		// PostgreSQL silently cuts identifiers at 63 bytes; <table>_partial
+		// must not be cut back onto the tracking table's own name.
+		if len(parts[0]) > maxIdent || len(parts[1])+len(partialSuffix) > maxIdent {
+			return &OptionError{Msg: fmt.Sprintf("tracking table %q is too long: the schema may have %d bytes and the table %d", name, maxIdent, maxIdent-len(partialSuffix))}
 		}
 		c.schema, c.table = parts[0], parts[1]
 		return nil
@@ -225,6 +236,14 @@ func (r *Runner) open(ctx context.Context) (*session, error) {
 		}
 		s.conn, s.own = c, true
 	}
+	// The lexer that splits and lints files reads strings as PostgreSQL
+	// does with standard_conforming_strings on (the default since 9.1). A
+	// database or role that turns it off would make the server end a
+	// string elsewhere, so lint could miss a statement (even a COMMIT).
+	if _, err := s.conn.PgConn().Exec(ctx, "SET standard_conforming_strings = on").ReadAll(); err != nil {
+		s.close(ctx)
+		return nil, dbErr("setting standard_conforming_strings", err)
+	}
 	return s, nil
 }
 
@@ -232,16 +251,23 @@ func (s *session) close(ctx context.Context) {
 	if s.locked {
 		// A fresh context: the caller's may be cancelled, and an unlock
 		// that is not sent would hold the lock until the session ends.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		uctx, cancel := cleanupCtx(ctx)
 		_, _ = s.conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", pgx.QueryExecModeSimpleProtocol, s.r.cfg.lockKey)
 		cancel()
 		s.locked = false
 	}
 	if s.own {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		cctx, cancel := cleanupCtx(ctx)
 		_ = s.conn.Close(cctx)
 		cancel()
 	}
+}
+
+// cleanupCtx is for work that must happen even when ctx is cancelled
+// (unlock, rollback, close): ctx's values without its cancellation, bounded
+// so that a dead server cannot hang the exit.
+func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }
 
 // checkPinned refuses a connection that does not own its backend. A pid
@@ -479,9 +505,16 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		done, err := s.applyBatch(ctx, plan.todo[i:j], tableExists)
 		if len(done) > 0 {
 			tableExists = true
-			// Durable before they are reported (see asyncCommit).
+			// Durable before they are reported (see asyncCommit), also
+			// when the run was interrupted: they are committed either way.
 			if r.asyncCommits() {
-				if ferr := s.flush(ctx); ferr != nil {
+				fctx, cancel := ctx, context.CancelFunc(func() {})
+				if ctx.Err() != nil {
+					fctx, cancel = cleanupCtx(ctx)
+				}
+				ferr := s.flush(fctx)
+				cancel()
+				if ferr != nil {
 					return res, errors.Join(err, ferr)
 				}
 			}
@@ -552,7 +585,7 @@ type LockHolder struct {
 	State           string     `json:"state"`
 	BackendStart    *time.Time `json:"backend_start"`
 	StateChange     *time.Time `json:"state_change"`
-	Query           string     `json:"query"`
+	Query           string     `json:"query"` // its current or last statement, string literals redacted
 }
 
 func (h *LockHolder) String() string {
@@ -589,6 +622,7 @@ LIMIT 1`, pgx.QueryExecModeSimpleProtocol, s.r.cfg.lockKey).Scan(&h.PID, &h.Appl
 	if err != nil {
 		return nil, dbErr("looking up the lock holder", err)
 	}
+	h.Query = RedactLiterals(h.Query)
 	return &h, nil
 }
 
@@ -671,7 +705,7 @@ func (s *session) rollback(ctx context.Context) {
 	if s.conn.PgConn().IsClosed() || s.conn.PgConn().TxStatus() == 'I' {
 		return
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	rctx, cancel := cleanupCtx(ctx)
 	defer cancel()
 	_, _ = s.conn.PgConn().Exec(rctx, "ROLLBACK").ReadAll()
 }

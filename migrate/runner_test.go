@@ -547,9 +547,7 @@ func TestNoTransactionFileFailureResumeAndRetry(t *testing.T) {
 		t.Fatal("Up continued past the failed file")
 	}
 	// The operator fixes the data and drops the invalid index, then resumes.
-	if _, err := db.Pool.Exec(ctx, "DELETE FROM t WHERE b = 2; DROP INDEX t_a"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, db.Pool, "DELETE FROM t WHERE b = 2; DROP INDEX t_a")
 	var done []int
 	res := mustUp(t, testRunner(t, db.URL, mapFS(files), migrate.WithResume(true), migrate.WithProgress(func(e migrate.Event) {
 		if e.Kind == migrate.EventStatementDone {
@@ -597,9 +595,7 @@ func TestConcurrentIndexWhileOthersWait(t *testing.T) {
 	db := pgtest.NewEmptyDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := db.Pool.Exec(ctx, "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 200000) g"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, db.Pool, "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 200000) g")
 	fsys := mapFS(map[string]string{
 		"0001_big_v.sql": migrate.NoTransactionMarker + "\nSELECT pg_sleep(0.5);\nCREATE INDEX CONCURRENTLY big_v_idx ON big (v);",
 	})
@@ -652,9 +648,7 @@ func TestConcurrentIndexWhileOthersWait(t *testing.T) {
 func TestLockTimeoutRetried(t *testing.T) {
 	db := pgtest.NewEmptyDB(t)
 	ctx := context.Background()
-	if _, err := db.Pool.Exec(ctx, "CREATE TABLE busy (a int)"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, db.Pool, "CREATE TABLE busy (a int)")
 	tx, err := db.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -717,21 +711,13 @@ func TestWarmPath(t *testing.T) {
 		}
 	}
 	check(true)
-	if _, err := db.Pool.Exec(ctx, "UPDATE mesh.__cmh_migrations SET sha256 = 'x' WHERE filename = '0001_é.sql'"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, db.Pool, "UPDATE mesh.__cmh_migrations SET sha256 = 'x' WHERE filename = '0001_é.sql'")
 	check(false)
-	if _, err := db.Pool.Exec(ctx, "DELETE FROM mesh.__cmh_migrations WHERE filename = '0001_é.sql'"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, db.Pool, "DELETE FROM mesh.__cmh_migrations WHERE filename = '0001_é.sql'")
 	check(false)
-	if _, err := db.Pool.Exec(ctx, "INSERT INTO mesh.__cmh_migrations (filename, sha256) SELECT '0001_é.sql', sha256 FROM mesh.__cmh_migrations WHERE filename = '0001_z.sql'"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, db.Pool, "INSERT INTO mesh.__cmh_migrations (filename, sha256) SELECT '0001_é.sql', sha256 FROM mesh.__cmh_migrations WHERE filename = '0001_z.sql'")
 	check(false) // right count, wrong hash
-	if _, err := db.Pool.Exec(ctx, "DELETE FROM mesh.__cmh_migrations WHERE filename = '0001_é.sql'; INSERT INTO mesh.__cmh_migrations (filename, sha256) VALUES ('0000_gone.sql', 'x')"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, db.Pool, "DELETE FROM mesh.__cmh_migrations WHERE filename = '0001_é.sql'; INSERT INTO mesh.__cmh_migrations (filename, sha256) VALUES ('0000_gone.sql', 'x')")
 	check(false) // right count, a row without a file
 }
 
@@ -742,9 +728,7 @@ func TestConcurrentIndexIgnoresLockTimeout(t *testing.T) {
 	db := pgtest.NewEmptyDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := db.Pool.Exec(ctx, "CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 1000)"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, db.Pool, "CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 1000)")
 	tx, err := db.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -820,5 +804,13 @@ func TestBatchedFilesRecordTheirOwnDuration(t *testing.T) {
 		if durations[f] >= 400 {
 			t.Errorf("%s recorded %.1f ms: it includes the earlier file's time", f, durations[f])
 		}
+	}
+}
+
+// mustExec runs setup SQL on the superuser pool, failing the test on error.
+func mustExec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatal(err)
 	}
 }

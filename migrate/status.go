@@ -84,7 +84,7 @@ type trackRow struct {
 
 func (r *Runner) tableIdent() string { return pgx.Identifier{r.cfg.schema, r.cfg.table}.Sanitize() }
 func (r *Runner) partialIdent() string {
-	return pgx.Identifier{r.cfg.schema, r.cfg.table + "_partial"}.Sanitize()
+	return pgx.Identifier{r.cfg.schema, r.cfg.table + partialSuffix}.Sanitize()
 }
 
 // probe reports whether the tracking and partial tables exist, notes

@@ -62,14 +62,14 @@ func TestStrictChangesCCTVVerdicts(t *testing.T) {
 }
 
 func TestGenerateReproducesEmbedded(t *testing.T) {
-	got, err := Generate(DefaultSeed)
+	got, err := Generate([]byte(DefaultSeed))
 	if err != nil {
 		t.Fatal(err)
 	}
 	emb, _ := EmbeddedFiles()
 	for name, b := range got {
 		if !bytes.Equal(b, emb[name]) {
-			t.Errorf("%s: Generate(DefaultSeed) differs from the embedded file; run `meshctl vectors generate --out vectors/data` and review the diff", name)
+			t.Errorf("%s: Generate([]byte(DefaultSeed)) differs from the embedded file; run `meshctl vectors generate --out vectors/data` and review the diff", name)
 		}
 	}
 	for name := range emb {
@@ -89,7 +89,7 @@ func TestGenerateDeterministicPerSeed(t *testing.T) {
 		if diff := cmp.Diff(a, b); diff != "" {
 			t.Fatalf("seed %q: two runs differ:\n%s", seed, diff)
 		}
-		def, _ := Generate(DefaultSeed)
+		def, _ := Generate([]byte(DefaultSeed))
 		if bytes.Equal(a["mesh_topic_key_test.json"], def["mesh_topic_key_test.json"]) {
 			t.Errorf("seed %q gives the default seed's file", seed)
 		}

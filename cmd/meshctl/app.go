@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/urfave/cli/v2"
@@ -78,6 +79,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	err := app.RunContext(ctx, args)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// Interrupted: the verb saw it as the server's cancel (57014) or a
+		// failed connect; say what really happened.
+		err = ctx.Err()
+	}
 	if err != nil {
 		reportError(stderr, err)
 	}

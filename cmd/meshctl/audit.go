@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -172,14 +173,11 @@ func auditVerify(c *cli.Context) error {
 		if err != nil {
 			return usageError("cannot read the checkpoint: %v", err)
 		}
-		key, err := os.ReadFile(keyFile)
+		key, err := readNoteKey(keyFile, false)
 		if err != nil {
-			return usageError("cannot read the key: %v", err)
+			return err
 		}
-		if strings.HasPrefix(strings.TrimSpace(string(key)), "PRIVATE+KEY+") {
-			return usageError("%s is a private signer key; --key takes the public key (the .pub file from audit keygen)", keyFile)
-		}
-		heads, err = audit.OpenCheckpoints(data, string(key))
+		heads, err = audit.OpenCheckpoints(data, key)
 		switch {
 		case errors.Is(err, audit.ErrCheckpointForged):
 			return withCode(ExitTamper, fmt.Errorf("%s: %v", cpFile, err))
@@ -209,11 +207,48 @@ func auditVerify(c *cli.Context) error {
 	return nil
 }
 
+// short shortens a hash to its first 12 hex digits for human tables.
 func short(h string) string {
 	if len(h) > 12 {
 		return h[:12]
 	}
 	return h
+}
+
+// findingValue renders a finding's expected or found value for the human
+// table: sha256 hex words are shortened, everything else (counts and
+// positions, "genesis", a tampered column holding anything) is shown
+// whole, with control characters escaped so a forged value cannot drive
+// the operator's terminal.
+func findingValue(v string) string {
+	words := strings.Split(v, " ")
+	for i, w := range words {
+		if isSHA256Hex(w) {
+			words[i] = short(w)
+		}
+	}
+	var b strings.Builder
+	for _, r := range strings.Join(words, " ") {
+		if unicode.IsGraphic(r) {
+			b.WriteRune(r)
+		} else {
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func printVerify(e *env, rep *audit.Report, took time.Duration, cpFile string) error {
@@ -233,7 +268,7 @@ func printVerify(e *env, rep *audit.Report, took time.Duration, cpFile string) e
 			if f.OtherRowID != 0 {
 				row += " (and " + strconv.FormatInt(f.OtherRowID, 10) + ")"
 			}
-			frows = append(frows, []string{f.MeshID, row, string(f.Class), short(f.Expected), short(f.Found), strconv.FormatInt(f.RowsVerified, 10)})
+			frows = append(frows, []string{f.MeshID, row, string(f.Class), findingValue(f.Expected), findingValue(f.Found), strconv.FormatInt(f.RowsVerified, 10)})
 		}
 		if err := e.table([]string{"mesh", "row", "finding", "expected", "found", "ok rows after"}, frows); err != nil {
 			return err
@@ -245,26 +280,24 @@ func printVerify(e *env, rep *audit.Report, took time.Duration, cpFile string) e
 	}
 	n := int64(len(rep.Findings)) + rep.FindingsOmitted
 	if n == 0 {
-		_, err := fmt.Fprintf(e.stdout, "\n%d rows in %d meshes verified%s in %.1fs: clean\n", rep.Rows, len(rep.Meshes), against, took.Seconds())
+		_, err := fmt.Fprintf(e.stdout, "\n%s in %s verified%s in %.1fs: clean\n",
+			count(rep.Rows, "row", "rows"), count(len(rep.Meshes), "mesh", "meshes"), against, took.Seconds())
 		return err
 	}
 	more := ""
 	if rep.FindingsOmitted > 0 {
 		more = fmt.Sprintf(" (%d not listed)", rep.FindingsOmitted)
 	}
-	_, err := fmt.Fprintf(e.stdout, "\n%d rows in %d meshes verified%s in %.1fs: %d findings%s: TAMPERING\n",
-		rep.Rows, len(rep.Meshes), against, took.Seconds(), n, more)
+	_, err := fmt.Fprintf(e.stdout, "\n%s in %s verified%s in %.1fs: %s%s: TAMPERING\n",
+		count(rep.Rows, "row", "rows"), count(len(rep.Meshes), "mesh", "meshes"), against, took.Seconds(), count(n, "finding", "findings"), more)
 	return err
 }
 
 func auditCheckpoint(c *cli.Context) error {
 	e := envFrom(c)
-	key, err := os.ReadFile(c.String("key"))
+	key, err := readNoteKey(c.String("key"), true)
 	if err != nil {
-		return usageError("cannot read the key: %v", err)
-	}
-	if !strings.HasPrefix(strings.TrimSpace(string(key)), "PRIVATE+KEY+") {
-		return usageError("%s is not a private signer key (use the .key file from audit keygen)", c.String("key"))
+		return err
 	}
 	out := c.String("out")
 	rep, _, err := runVerify(c, nil)
@@ -273,13 +306,13 @@ func auditCheckpoint(c *cli.Context) error {
 	}
 	if !rep.Clean() {
 		n := int64(len(rep.Findings)) + rep.FindingsOmitted
-		return withCode(ExitTamper, fmt.Errorf("the chains show %d findings: not signing a tampered chain (see meshctl audit verify)", n))
+		return withCode(ExitTamper, fmt.Errorf("the chains show %s: not signing a tampered chain (see meshctl audit verify)", count(n, "finding", "findings")))
 	}
 	heads := audit.HeadsOf(rep)
 	if len(heads) == 0 {
 		return usageError("no audit rows to checkpoint")
 	}
-	data, err := audit.SignCheckpoints(heads, strings.TrimSpace(string(key)))
+	data, err := audit.SignCheckpoints(heads, key)
 	if err != nil {
 		return usageError("%v", err)
 	}
@@ -306,8 +339,28 @@ func auditCheckpoint(c *cli.Context) error {
 	if err := e.table([]string{"mesh", "rows", "head id", "head"}, rows); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "\nsigned %d mesh checkpoints into %s\n", len(heads), out)
+	_, err = fmt.Fprintf(e.stdout, "\nsigned %s into %s\n", count(len(heads), "mesh checkpoint", "mesh checkpoints"), out)
 	return err
+}
+
+// readNoteKey reads a signed-note key file from audit keygen: the private
+// signer key (.key) when private, else the public verifier key (.pub). A
+// key of the other kind is refused with a usage error that never shows the
+// key.
+func readNoteKey(path string, private bool) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", usageError("cannot read the key: %v", err)
+	}
+	key := strings.TrimSpace(string(b))
+	isPrivate := strings.HasPrefix(key, "PRIVATE+KEY+")
+	switch {
+	case private && !isPrivate:
+		return "", usageError("%s is not a private signer key (use the .key file from audit keygen)", path)
+	case !private && isPrivate:
+		return "", usageError("%s is a private signer key; --key takes the public key (the .pub file from audit keygen)", path)
+	}
+	return key, nil
 }
 
 // writeFileAtomic writes data to path via a temporary file and rename, so

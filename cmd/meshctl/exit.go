@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/claudemesh/meshctl/internal/dbconn"
+	"github.com/claudemesh/meshctl/migrate"
 )
 
 // Exit codes. This table is the one place meshctl's exit codes are defined;
@@ -74,9 +75,16 @@ func reportError(w io.Writer, err error) {
 	if err == nil {
 		return
 	}
-	msg := strings.TrimSpace(err.Error())
+	// One line, also for joined errors.
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 	if errors.Is(err, context.Canceled) {
+		// The bare "context canceled" says nothing; the migrate runner's
+		// interruption says what stayed applied.
 		msg = "interrupted"
+		var ie *migrate.InterruptedError
+		if errors.As(err, &ie) {
+			msg = ie.Error()
+		}
 	}
 	if msg == "" {
 		return

@@ -20,6 +20,7 @@ func migrateCommand() *cli.Command {
 		&cli.StringFlag{Name: "table", Value: migrate.DefaultTable, Usage: "tracking table as `schema.name`"},
 	}
 	flags := func(extra ...cli.Flag) []cli.Flag { return append(append([]cli.Flag{}, source...), extra...) }
+	lockWait := &cli.DurationFlag{Name: "lock-wait", Value: migrate.DefaultLockWait, Usage: "give up (exit 5) if the migration lock is not free within `DUR`"}
 	return &cli.Command{
 		Name:  "migrate",
 		Usage: "apply and inspect schema migrations (upstream-compatible tracking table and lock)",
@@ -52,7 +53,7 @@ meshctl migrate up --strict --statement-timeout 5m
 meshctl migrate up --dry-run`,
 				Flags: flags(
 					&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"},
-					&cli.DurationFlag{Name: "lock-wait", Value: migrate.DefaultLockWait, Usage: "give up (exit 5) if the migration lock is not free within `DUR`"},
+					lockWait,
 					&cli.DurationFlag{Name: "lock-timeout", Value: migrate.DefaultLockTimeout, Usage: "lock_timeout for every migration statement"},
 					&cli.IntFlag{Name: "lock-retries", Value: migrate.DefaultLockRetries, Usage: "retries after lock_not_available (55P03), with doubling backoff"},
 					&cli.DurationFlag{Name: "statement-timeout", Usage: "statement_timeout for every migration statement (0: server default)"},
@@ -71,7 +72,7 @@ meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dir ./mi
 				Flags: flags(
 					&cli.StringFlag{Name: "through", Usage: "last `FILE` already applied by hand (required)"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "list what would be marked; write nothing"},
-					&cli.DurationFlag{Name: "lock-wait", Value: migrate.DefaultLockWait, Usage: "give up (exit 5) if the migration lock is not free within `DUR`"},
+					lockWait,
 				),
 				Action: migrateBootstrap,
 			},
@@ -190,7 +191,7 @@ func migrateStatus(c *cli.Context) error {
 				if f.Failure.Statement > 0 {
 					note = fmt.Sprintf("statement #%d (line %d): %s", f.Failure.Statement, f.Failure.Line, f.Failure.Error)
 				} else {
-					note = fmt.Sprintf("interrupted after %d statements", f.Failure.StatementsDone)
+					note = "interrupted after " + count(f.Failure.StatementsDone, "statement", "statements")
 				}
 			}
 			if f.NoTransaction {
@@ -225,22 +226,23 @@ func summary(st *migrate.Status) string {
 	return strings.Join(parts, ", ") + " (table " + st.Table + ")"
 }
 
-func migratePlan(c *cli.Context) error {
-	e := envFrom(c)
-	var opts []migrate.Option
+// planOptions are the flags that decide what up would apply; plan and up
+// --dry-run read them the same way as up (flags a verb lacks read as unset).
+func planOptions(c *cli.Context) []migrate.Option {
+	opts := []migrate.Option{
+		migrate.WithStrict(c.Bool("strict")),
+		migrate.WithResume(c.Bool("resume")),
+		migrate.WithRetryFile(c.Bool("retry-file")),
+	}
 	if to := c.String("to"); to != "" {
 		opts = append(opts, migrate.WithTarget(to))
 	}
-	if c.Bool("strict") {
-		opts = append(opts, migrate.WithStrict(true))
-	}
-	if c.Bool("resume") {
-		opts = append(opts, migrate.WithResume(true))
-	}
-	if c.Bool("retry-file") {
-		opts = append(opts, migrate.WithRetryFile(true))
-	}
-	r, err := newRunner(c, e, opts...)
+	return opts
+}
+
+func migratePlan(c *cli.Context) error {
+	e := envFrom(c)
+	r, err := newRunner(c, e, planOptions(c)...)
 	if err != nil {
 		return err
 	}
@@ -264,7 +266,7 @@ func migratePlan(c *cli.Context) error {
 				}
 			}
 			rows = append(rows, []string{fmt.Sprint(i + 1), s.Filename, string(s.State), s.Mode, fmt.Sprint(s.Statements),
-				fmt.Sprintf("%d errors, %d warnings", nerr, nwarn)})
+				count(nerr, "error", "errors") + ", " + count(nwarn, "warning", "warnings")})
 		}
 		if len(rows) == 0 {
 			fmt.Fprintln(e.stdout, "nothing to apply: the database is up to date")
@@ -295,19 +297,13 @@ func migrateUp(c *cli.Context) error {
 		return usageError("--resume and --retry-file exclude each other: pick one")
 	}
 	e := envFrom(c)
-	opts := []migrate.Option{
+	opts := append(planOptions(c),
 		migrate.WithLockWait(c.Duration("lock-wait")),
 		migrate.WithLockTimeout(c.Duration("lock-timeout")),
 		migrate.WithStatementTimeout(c.Duration("statement-timeout")),
 		migrate.WithLockRetries(c.Int("lock-retries"), 500*time.Millisecond),
-		migrate.WithStrict(c.Bool("strict")),
-		migrate.WithResume(c.Bool("resume")),
-		migrate.WithRetryFile(c.Bool("retry-file")),
 		progress(e),
-	}
-	if to := c.String("to"); to != "" {
-		opts = append(opts, migrate.WithTarget(to))
-	}
+	)
 	r, err := newRunner(c, e, opts...)
 	if err != nil {
 		return err
@@ -340,7 +336,7 @@ func migrateUp(c *cli.Context) error {
 			for _, a := range res.Applied {
 				total += a.Duration
 			}
-			fmt.Fprintf(e.stdout, "applied %d file(s) in %s\n", len(res.Applied), total.Round(time.Millisecond))
+			fmt.Fprintf(e.stdout, "applied %s in %s\n", count(len(res.Applied), "file", "files"), total.Round(time.Millisecond))
 		}
 	}
 	return migrateError(err)
@@ -373,12 +369,12 @@ func migrateBootstrap(c *cli.Context) error {
 	if res.DryRun {
 		verb = "would be marked as applied (dry run: nothing written)"
 	}
-	fmt.Fprintf(e.stdout, "%d file(s) %s:\n", len(res.Marked), verb)
+	fmt.Fprintf(e.stdout, "%s %s:\n", count(len(res.Marked), "file", "files"), verb)
 	for _, m := range res.Marked {
 		fmt.Fprintf(e.stdout, "  %s\n", m)
 	}
 	if len(res.AlreadyApplied) > 0 {
-		fmt.Fprintf(e.stdout, "%d file(s) already recorded, left alone\n", len(res.AlreadyApplied))
+		fmt.Fprintf(e.stdout, "%s already recorded, left alone\n", count(len(res.AlreadyApplied), "file", "files"))
 	}
 	return nil
 }
@@ -415,7 +411,7 @@ func migrateLint(c *cli.Context) error {
 		for _, f := range out.Findings {
 			printFinding(e, f)
 		}
-		fmt.Fprintf(e.stdout, "%d files: %d errors, %d warnings\n", out.Files, out.Errors, out.Warnings)
+		fmt.Fprintf(e.stdout, "%s: %s, %s\n", count(out.Files, "file", "files"), count(out.Errors, "error", "errors"), count(out.Warnings, "warning", "warnings"))
 	}
 	if out.Errors > 0 {
 		return withCode(ExitError, nil)

@@ -220,6 +220,9 @@ func TestMigrateLintAndPlan(t *testing.T) {
 	if out.Files != 3 || out.Errors != 0 || out.Warnings != 1 || out.Findings[0].Rule != "destructive" || out.Findings[0].Line != 1 {
 		t.Errorf("lint output %+v", out)
 	}
+	if _, stdout, _ := runCLI(t, "migrate", "lint", "--dir", dir); !strings.HasSuffix(stdout, "3 files: 0 errors, 1 warning\n") {
+		t.Errorf("lint summary: %q", stdout)
+	}
 	db := pgtest.NewEmptyDB(t)
 	code, stdout, stderr := runCLI(t, "--json", "--database-url", db.URL, "migrate", "plan", "--dir", dir)
 	if code != 0 {
@@ -276,7 +279,7 @@ func TestMigrateConcurrentProcesses(t *testing.T) {
 		if codes[i] != 0 {
 			t.Errorf("process %d exit %d:\n%s", i, codes[i], outs[i])
 		}
-		if strings.Contains(outs[i], "applied 21 file(s)") {
+		if strings.Contains(outs[i], "applied 21 files") {
 			appliers++
 		}
 		if strings.Contains(outs[i], "waiting for the migration lock, held by pid") {
@@ -375,4 +378,84 @@ func TestMigrateKill9Converges(t *testing.T) {
 		}
 	}
 	t.Logf("files committed at each kill: %v", committed)
+}
+
+// Ctrl-C (SIGINT) in the middle of a run: exit 1 with one line saying
+// which file was rolled back; what --json reports as applied is exactly
+// what the tracking table holds; nothing of the interrupted file or after
+// it remains; the lock is free.
+func TestMigrateCtrlC(t *testing.T) {
+	bin := buildMeshctl(t)
+	db := pgtest.NewEmptyDB(t)
+	ctx := context.Background()
+	dir := writeDir(t, map[string]string{
+		"0001_a.sql":    "CREATE TABLE a (x int);",
+		"0002_slow.sql": "CREATE TABLE b (x int);\nSELECT pg_sleep(60);",
+		"0003_c.sql":    "CREATE TABLE c (x int);",
+	})
+	cmd := exec.Command(bin, "--json", "--database-url", db.URL, "migrate", "up", "--dir", dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	for sleeping := 0; sleeping == 0; {
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event = 'PgSleep'`).Scan(&sleeping); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-exited:
+			t.Fatalf("meshctl exited before the slow file ran: %s%s", stdout.String(), stderr.String())
+		default:
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(time.Minute): // a safety net, not a timing assertion
+		_ = cmd.Process.Kill()
+		t.Fatal("meshctl did not stop on SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != ExitError {
+		t.Errorf("exit %d, want %d", code, ExitError)
+	}
+	// Progress lines first ("applied 0001_a.sql"), then the one error line.
+	if !strings.HasPrefix(lastLine(stderr.String()), "meshctl: interrupted while applying 0002_slow.sql") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+	var out struct {
+		Applied []struct{ Filename string } `json:"applied"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout.String())
+	}
+	var reported, tracked []string
+	for _, a := range out.Applied {
+		reported = append(reported, a.Filename)
+	}
+	rows, err := db.Pool.Query(ctx, "SELECT filename FROM mesh.__cmh_migrations ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tracked, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"0001_a.sql"}, reported); diff != "" {
+		t.Errorf("reported as applied (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(reported, tracked); diff != "" {
+		t.Errorf("tracking table vs report (-report +table):\n%s", diff)
+	}
+	if relExists(t, db.Pool, "b") || relExists(t, db.Pool, "c") {
+		t.Error("the interrupted file or a later one left something")
+	}
+	var free bool
+	if err := db.Pool.QueryRow(ctx, "SELECT pg_try_advisory_lock($1) AND pg_advisory_unlock($1)", meshfmt.MigrationLockKey).Scan(&free); err != nil || !free {
+		t.Errorf("the migration lock is not free after exit (%v)", err)
+	}
 }

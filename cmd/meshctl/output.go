@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/olekukonko/tablewriter"
@@ -45,4 +46,12 @@ func (e *env) table(header []string, rows [][]string) error {
 		return err
 	}
 	return t.Render()
+}
+
+// count says "1 row" or "2 rows".
+func count[N ~int | ~int64](n N, singular, plural string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, singular)
+	}
+	return fmt.Sprintf("%d %s", n, plural)
 }

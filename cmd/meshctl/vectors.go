@@ -47,7 +47,7 @@ Without --seed the embedded files are reproduced byte for byte. Existing
 files of the same names in DIR are replaced; nothing is written on error.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "out", Usage: "directory to write mesh_*.json into (created if missing); required"},
-				&cli.StringFlag{Name: "seed", Usage: "seed as hex, 1 to 64 bytes (default: the embedded files' seed, hex of \"" + string(vectors.DefaultSeed) + "\")"},
+				&cli.StringFlag{Name: "seed", Usage: "seed as hex, 1 to 64 bytes (default: the embedded files' seed, hex of \"" + vectors.DefaultSeed + "\")"},
 			},
 			Action: vectorsGenerate,
 		}},
@@ -150,7 +150,7 @@ type generatedFile struct {
 
 func vectorsGenerate(c *cli.Context) error {
 	e := envFrom(c)
-	seed := vectors.DefaultSeed
+	seed := []byte(vectors.DefaultSeed)
 	if c.IsSet("seed") {
 		b, err := hex.DecodeString(c.String("seed"))
 		if err != nil || len(b) < 1 || len(b) > 64 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -27,6 +28,10 @@ const AppName = "meshctl"
 // DefaultConnectTimeout bounds how long a connection attempt may take when
 // the DSN sets no connect_timeout.
 const DefaultConnectTimeout = 10 * time.Second
+
+// CancelGrace is how long a cancelled call waits for the server to confirm
+// the cancel before the socket is closed.
+const CancelGrace = 5 * time.Second
 
 // Kind classifies why a connection could not be made.
 type Kind int
@@ -94,6 +99,14 @@ func ParseConfig(dsn string) (*pgxpool.Config, error) {
 	if cc.ConnectTimeout == 0 {
 		cc.ConnectTimeout = DefaultConnectTimeout
 	}
+	// A cancelled context (Ctrl-C) sends a cancel request, so the server
+	// stops the running statement before the call returns and the
+	// connection stays usable for cleanup (unlock, rollback). pgx's default
+	// only closes the socket: the server would go on running the query
+	// (e.g. the rest of a migration batch) after meshctl has returned.
+	cc.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: CancelGrace}
+	}
 	return cfg, nil
 }
 
@@ -144,6 +157,17 @@ func Redact(dsn string) string {
 			u.RawQuery = q.Encode()
 		}
 		return u.String()
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		// A URL too broken to parse: everything between the user's ':'
+		// and the last '@' may be password (it may itself hold '@').
+		rest := dsn[strings.Index(dsn, "://")+3:]
+		at := strings.LastIndexByte(rest, '@')
+		colon := strings.IndexByte(rest, ':')
+		if at < 0 || colon < 0 || colon > at {
+			return dsn
+		}
+		return dsn[:len(dsn)-len(rest)] + rest[:colon+1] + "xxxxx" + rest[at:]
 	}
 	return redactKV(dsn)
 }

@@ -15,6 +15,11 @@ func TestRedact(t *testing.T) {
 		{"host=h password='s3 cret' dbname=d", "host=h password=xxxxx dbname=d"},
 		{"host=h password = s3cret", "host=h password = xxxxx"},
 		{"host=h passwordfile=/x", "host=h passwordfile=/x"},
+		// URLs too broken to parse still lose their password.
+		{"postgres://u:s3cret@[::1/x", "postgres://u:xxxxx@[::1/x"},
+		{"postgresql://u:s3cret@h:port/x", "postgresql://u:xxxxx@h:port/x"},
+		{"postgres://u:s3@cr:et@h:port/x", "postgres://u:xxxxx@h:port/x"},
+		{"postgres://u@h:port/x", "postgres://u@h:port/x"},
 	}
 	for _, tt := range tests {
 		if got := Redact(tt.in); got != tt.want {
