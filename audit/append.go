@@ -42,7 +42,8 @@ var ErrInvalidEvent = errors.New("invalid audit event")
 // use), so concurrent writers on any connection queue up instead of
 // forking the chain; the lock is held until tx ends, so the caller must
 // commit promptly. The payload is canonicalised first, so the hash covers
-// exactly what jsonb gives back.
+// exactly what jsonb gives back. On any error the caller must roll tx back:
+// a payload that jsonb alters is detected only after the INSERT.
 func Append(ctx context.Context, tx pgx.Tx, e Event) (Entry, error) {
 	return appendEvent(ctx, tx, e, true)
 }

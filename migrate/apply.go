@@ -24,8 +24,12 @@ const asyncCommit = "SET LOCAL synchronous_commit = off;\n"
 // flushSQL commits a transaction that holds an xid (so its commit record
 // is written) synchronously: WAL is flushed, and replicated where
 // synchronous replication is set up, up to and including every earlier
-// asynchronous commit of the run.
-const flushSQL = "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;"
+// asynchronous commit of the run. It keeps the server's own setting when
+// that is at least as strong (remote_write, remote_apply: a standby then
+// sees the migrations as upstream's per-file commits would make it) and
+// raises off/local to on.
+const flushSQL = "BEGIN; SELECT CASE WHEN current_setting('synchronous_commit') IN ('off', 'local') " +
+	"THEN set_config('synchronous_commit', 'on', true) END; SELECT txid_current(); COMMIT;"
 
 // flush makes the files committed so far durable.
 func (s *session) flush(ctx context.Context) error {

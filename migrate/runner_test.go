@@ -814,3 +814,23 @@ func mustExec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
 		t.Fatal(err)
 	}
 }
+
+// The final flush (which keeps remote_write/remote_apply and raises
+// off/local to on) works whatever the database's synchronous_commit is.
+// Which level PostgreSQL then waits for needs a standby to observe.
+func TestFlushUnderAnySynchronousCommit(t *testing.T) {
+	for _, setting := range []string{"off", "remote_apply"} {
+		t.Run(setting, func(t *testing.T) {
+			db := pgtest.NewEmptyDB(t)
+			mustExec(t, db.Pool, fmt.Sprintf("ALTER DATABASE %s SET synchronous_commit = %s", pgx.Identifier{db.Name}.Sanitize(), setting))
+			fsys := mapFS(map[string]string{
+				"001.sql": "CREATE SCHEMA mesh;",
+				"002.sql": "CREATE TABLE mesh.a (id int);",
+			})
+			res := mustUp(t, testRunner(t, db.URL, fsys))
+			if len(res.Applied) != 2 {
+				t.Fatalf("applied %v", appliedNames(res))
+			}
+		})
+	}
+}
