@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // VerifyOptions selects what Verify checks.
@@ -24,7 +27,19 @@ type VerifyOptions struct {
 	// Window and MaxFindings default to DefaultWindow and DefaultMaxFindings.
 	Window      int
 	MaxFindings int
+	// Progress, when set, is told how many rows have been verified so
+	// far: about every ProgressInterval while Verify runs, and once more
+	// with the final count (Report.Rows) when it succeeds. It is called
+	// from one goroutine, never concurrently and never after Verify
+	// returns; it never sees a smaller count than the call before. The
+	// pipeline only adds each batch's size to a counter, so a slow
+	// callback cannot slow verification down (but it delays Verify's
+	// return by its last call).
+	Progress func(rows int64)
 }
+
+// ProgressInterval is how often VerifyOptions.Progress is called.
+const ProgressInterval = 100 * time.Millisecond
 
 // copyQuery streams the rows in binary COPY format (no unescaping) in id
 // order, which the primary key gives without a sort: ORDER BY mesh_id, id
@@ -48,11 +63,22 @@ func Verify(ctx context.Context, conn *pgx.Conn, opt VerifyOptions) (*Report, er
 	}
 	p := newPipeline(opt)
 	p.start()
+	var endProgress func(final int64)
+	if opt.Progress != nil {
+		endProgress = p.reportProgress(opt.Progress)
+	}
 	_, err := conn.PgConn().CopyTo(ctx, p, fmt.Sprintf(copyQuery, where))
 	if err == nil {
 		err = p.flush()
 	}
 	rep, perr := p.wait(opt.MeshID)
+	if endProgress != nil {
+		final := int64(-1)
+		if err == nil && perr == nil {
+			final = rep.Rows
+		}
+		endProgress(final)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("audit verify: reading mesh.audit_log: %w", err)
 	}
@@ -97,6 +123,7 @@ type pipeline struct {
 	wg      sync.WaitGroup
 	doneCh  chan struct{}
 	err     error
+	checked atomic.Int64 // rows through the checker, added once per batch
 }
 
 func newPipeline(opt VerifyOptions) *pipeline {
@@ -140,9 +167,39 @@ func (p *pipeline) start() {
 			for i := range b.rows {
 				p.checker.row(&b.rows[i])
 			}
+			p.checked.Add(int64(len(b.rows)))
 			p.free <- b
 		}
 	}()
+}
+
+// reportProgress calls fn with the rows checked so far every
+// ProgressInterval, on its own goroutine, until the returned function is
+// called; that makes one last call with final (unless it is negative) and
+// returns when fn will not be called again.
+func (p *pipeline) reportProgress(fn func(rows int64)) func(final int64) {
+	stop := make(chan int64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				fn(p.checked.Load())
+			case final := <-stop:
+				if final >= 0 {
+					fn(final)
+				}
+				return
+			}
+		}
+	}()
+	return func(final int64) {
+		stop <- final
+		<-done
+	}
 }
 
 // wait ends the pipeline and returns the report.
@@ -344,4 +401,46 @@ func (p *pipeline) flush() error {
 	}
 	p.seal()
 	return nil
+}
+
+// countBudget bounds EstimateRows's exact count for one mesh: an estimate
+// that costs a noticeable part of the verification is not worth having.
+const countBudget = time.Second
+
+// EstimateRows says about how many rows Verify will read, cheaply, so a
+// caller can show a percentage; it returns -1 when it cannot tell.
+//
+// For one mesh it counts exactly over the mesh_id index, giving up (-1)
+// after about a second. For every mesh it reads the planner's statistics
+// (pg_class.reltuples scaled to the table's current size, as the planner
+// does), which are as fresh as the last VACUUM or ANALYZE: -1 when the
+// table has never been analysed. The estimate may be off either way;
+// callers must cope with Verify reading more rows than it says.
+func EstimateRows(ctx context.Context, conn *pgx.Conn, meshID string) (int64, error) {
+	var n int64
+	if meshID == "" {
+		err := conn.QueryRow(ctx, `SELECT CASE WHEN c.reltuples < 0 OR c.relpages = 0 THEN -1
+	ELSE (c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::int8))::int8 END
+FROM pg_class c WHERE c.oid = 'mesh.audit_log'::regclass`).Scan(&n)
+		if err != nil {
+			return -1, fmt.Errorf("audit estimate: %w", err)
+		}
+		return n, nil
+	}
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", countBudget.Milliseconds())); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM mesh.audit_log WHERE mesh_id = $1`, meshID).Scan(&n)
+	})
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		return n, nil
+	case ctx.Err() != nil:
+		return -1, ctx.Err()
+	case errors.As(err, &pe) && pe.Code == "57014": // over budget: no estimate
+		return -1, nil
+	}
+	return -1, fmt.Errorf("audit estimate: %w", err)
 }
