@@ -25,4 +25,7 @@ type Event struct {
 	Duration      time.Duration
 	Holder        *LockHolder
 	Message       string
+	// Index is a file's 1-based place among the Total files this run of
+	// Up applies (file-start and file-done events only; 0 otherwise).
+	Index, Total int
 }

@@ -484,14 +484,14 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 	for i := 0; i < len(plan.todo); {
 		f := plan.todo[i]
 		if f.NoTransaction {
-			r.emit(Event{Kind: EventFileStart, File: f.Name, NoTransaction: true})
+			r.emit(Event{Kind: EventFileStart, File: f.Name, NoTransaction: true, Index: i + 1, Total: len(plan.todo)})
 			fr, err := s.applyNoTx(ctx, f, plan.partial[f.Name])
 			if err != nil {
 				return res, err
 			}
 			tableExists = true
 			res.Applied = append(res.Applied, fr)
-			r.emit(Event{Kind: EventFileDone, File: f.Name, Duration: fr.Duration, NoTransaction: true})
+			r.emit(Event{Kind: EventFileDone, File: f.Name, Duration: fr.Duration, NoTransaction: true, Index: i + 1, Total: len(plan.todo)})
 			i++
 			continue
 		}
@@ -499,7 +499,7 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		for j < len(plan.todo) && !plan.todo[j].NoTransaction && j-i < r.cfg.batchFiles &&
 			(j == i || size+len(plan.todo[j].Body) <= r.cfg.batchBytes) {
 			size += len(plan.todo[j].Body)
-			r.emit(Event{Kind: EventFileStart, File: plan.todo[j].Name})
+			r.emit(Event{Kind: EventFileStart, File: plan.todo[j].Name, Index: j + 1, Total: len(plan.todo)})
 			j++
 		}
 		done, err := s.applyBatch(ctx, plan.todo[i:j], tableExists)
@@ -519,9 +519,9 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 				}
 			}
 		}
-		for _, fr := range done {
+		for k, fr := range done {
 			res.Applied = append(res.Applied, fr)
-			r.emit(Event{Kind: EventFileDone, File: fr.Filename, Duration: fr.Duration})
+			r.emit(Event{Kind: EventFileDone, File: fr.Filename, Duration: fr.Duration, Index: i + k + 1, Total: len(plan.todo)})
 		}
 		if err != nil {
 			return res, err
