@@ -30,6 +30,7 @@ Examples:
 			},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output on stdout; logs and progress go to stderr"},
 			&cli.BoolFlag{Name: "no-color", Usage: "no colour in human output", EnvVars: []string{"NO_COLOR"}},
+			&cli.BoolFlag{Name: "no-progress", Usage: "no progress display on stderr (it is only shown when stderr is a terminal)"},
 			&cli.BoolFlag{Name: "verbose", Usage: "more detail on stderr"},
 		},
 		Commands:             commands(),

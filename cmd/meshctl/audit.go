@@ -123,8 +123,23 @@ func runVerify(c *cli.Context, heads []audit.Head) (*audit.Report, time.Duration
 	if err != nil {
 		return nil, 0, err
 	}
+	opt := audit.VerifyOptions{MeshID: mesh, Heads: heads}
+	var bar *rowBar
+	if ok, width := e.progressTerminal(); ok {
+		// Only worth a query when it is shown; a failed estimate just
+		// means no percentage (Verify reports any real problem).
+		total, err := audit.EstimateRows(ctx, conn, mesh)
+		if err != nil {
+			total = -1
+		}
+		bar = newRowBar(e.stderr, "verifying", total, width)
+		opt.Progress = bar.update
+	}
 	start := time.Now()
-	rep, err := audit.Verify(ctx, conn, audit.VerifyOptions{MeshID: mesh, Heads: heads})
+	rep, err := audit.Verify(ctx, conn, opt)
+	if bar != nil {
+		bar.clear() // before any table or error is printed
+	}
 	if err != nil {
 		return nil, 0, dbError(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,8 +129,11 @@ func migrateError(err error) error {
 	return err
 }
 
-// progress prints the runner's events on stderr.
+// progress prints the runner's events on stderr. On a terminal (and
+// without --no-progress) a run of several files numbers them, [n/N]; logs
+// and CI output keep the plain lines.
 func progress(e *env) migrate.Option {
+	counted, _ := e.progressTerminal()
 	return migrate.WithProgress(func(ev migrate.Event) {
 		switch ev.Kind {
 		case migrate.EventLockWait:
@@ -143,7 +147,11 @@ func progress(e *env) migrate.Option {
 				fmt.Fprintf(e.stderr, "migration lock acquired after %s\n", ev.Duration.Round(time.Millisecond))
 			}
 		case migrate.EventFileDone:
-			fmt.Fprintf(e.stderr, "applied %s (%s)\n", ev.File, ev.Duration.Round(10*time.Microsecond))
+			n := ""
+			if counted && ev.Total > 1 {
+				n = fmt.Sprintf("[%*d/%d] ", len(strconv.Itoa(ev.Total)), ev.Index, ev.Total)
+			}
+			fmt.Fprintf(e.stderr, "%sapplied %s (%s)\n", n, ev.File, ev.Duration.Round(10*time.Microsecond))
 		case migrate.EventStatementDone:
 			if e.verbose {
 				fmt.Fprintf(e.stderr, "  %s: statement #%d done\n", ev.File, ev.Statement)

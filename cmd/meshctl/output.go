@@ -14,6 +14,7 @@ type env struct {
 	stdout, stderr io.Writer
 	json           bool
 	noColor        bool
+	noProgress     bool
 	verbose        bool
 	databaseURL    string
 }
@@ -24,6 +25,7 @@ func envFrom(c *cli.Context) *env {
 		stderr:      c.App.ErrWriter,
 		json:        c.Bool("json"),
 		noColor:     c.Bool("no-color"),
+		noProgress:  c.Bool("no-progress"),
 		verbose:     c.Bool("verbose"),
 		databaseURL: c.String("database-url"),
 	}
