@@ -21,7 +21,8 @@ import (
 // rows over 100 meshes (MESHCTL_BENCH_ROWS, MESHCTL_BENCH_REPS override)
 // against the I/O ceiling: COPY of the same rows to nowhere, both as the
 // issue defines it (text, ORDER BY mesh_id, id) and as verify reads them
-// (binary, ORDER BY id). Run it alone:
+// (binary, ORDER BY id); and the library with and without a progress
+// callback. Run it alone:
 //
 //	go test ./cmd/meshctl -run '^$' -bench AuditVerify1M -benchtime 1x -timeout 30m
 func BenchmarkAuditVerify1M(b *testing.B) {
@@ -58,6 +59,19 @@ func BenchmarkAuditVerify1M(b *testing.B) {
 				b.Fatalf("verify: exit %d %s %s", code, tail(out.String()), errs.String())
 			}
 			rates["meshctl audit verify --all"] = append(rates["meshctl audit verify --all"], float64(total)/time.Since(start).Seconds())
+			// The library with and without a progress line (drawn to
+			// io.Discard): what the progress callback costs.
+			for name, progress := range map[string]bool{"audit.Verify": false, "audit.Verify + progress line": true} {
+				opt := audit.VerifyOptions{}
+				if progress {
+					opt.Progress = newRowBar(io.Discard, "verifying", int64(total), 100).update
+				}
+				start := time.Now()
+				if _, err := audit.Verify(ctx, conn, opt); err != nil {
+					b.Fatal(err)
+				}
+				rates[name] = append(rates[name], float64(total)/time.Since(start).Seconds())
+			}
 			for name, q := range ceilings {
 				start := time.Now()
 				if _, err := conn.PgConn().CopyTo(ctx, io.Discard, q); err != nil {
@@ -77,6 +91,8 @@ func BenchmarkAuditVerify1M(b *testing.B) {
 	verify := med("meshctl audit verify --all")
 	text := med("copy text (issue's query)")
 	bin := med("copy binary ORDER BY id (verify's)")
+	lib, withBar := med("audit.Verify"), med("audit.Verify + progress line")
+	b.Logf("ratio with/without progress line %.3f", withBar/lib)
 	b.Logf("ratio verify/copy-text %.2f, verify/copy-binary-by-id %.2f", verify/text, verify/bin)
 	b.ReportMetric(verify, "verify-rows/s")
 	b.ReportMetric(text, "copytext-rows/s")
