@@ -42,33 +42,45 @@ type rowBar struct {
 	label string
 	total int64 // estimated rows; < 1 when unknown
 	width int   // terminal columns; 0 when unknown
-	start time.Time
 	now   func() time.Time
 	drawn bool
+	// The rate is measured from the first rows seen, not from the start:
+	// the query's own start-up would otherwise show as a slow rate and a
+	// wild ETA for the first seconds.
+	firstAt   time.Time
+	firstRows int64
 }
 
+// rateAfter is how long the bar measures before it shows a rate and ETA.
+const rateAfter = time.Second / 2
+
 func newRowBar(w io.Writer, label string, total int64, width int) *rowBar {
-	return &rowBar{w: w, label: label, total: total, width: width, start: time.Now(), now: time.Now}
+	return &rowBar{w: w, label: label, total: total, width: width, now: time.Now}
 }
 
 // update redraws the line for rows read so far.
 func (b *rowBar) update(rows int64) {
+	// Past a stale estimate, the total, percentage and ETA would lie.
+	known := b.total > 0 && rows <= b.total
 	line := b.label + ": " + thousands(rows)
-	if b.total > 0 && rows <= b.total {
+	if known {
 		line += " / ~" + thousands(b.total)
 	}
 	line += " rows"
-	secs := b.now().Sub(b.start).Seconds()
-	rate := 0.0
-	if secs > 0 {
-		rate = float64(rows) / secs
+	now := b.now()
+	if rows > 0 && b.firstAt.IsZero() {
+		b.firstAt, b.firstRows = now, rows
 	}
-	if b.total > 0 && rows <= b.total {
+	rate := 0.0
+	if d := now.Sub(b.firstAt); !b.firstAt.IsZero() && d >= rateAfter {
+		rate = float64(rows-b.firstRows) / d.Seconds()
+	}
+	if known {
 		line += fmt.Sprintf("  %d%%", rows*100/b.total)
 	}
 	if rate > 0 {
 		line += "  " + thousands(int64(rate)) + " rows/s"
-		if b.total > 0 && rows < b.total {
+		if known && rows < b.total {
 			eta := time.Duration(float64(b.total-rows) / rate * float64(time.Second))
 			line += "  ETA " + eta.Round(time.Second).String()
 		}

@@ -58,7 +58,7 @@ func runCLIOnTerminal(t *testing.T, args ...string) (code int, stdout, stderr st
 func TestProgressOnTerminal(t *testing.T) {
 	db := auditDB(t)
 	// One line, redrawn in place and cleared before the table or JSON.
-	anyTotal := regexp.MustCompile(`^\rverifying: 6 (/ ~[0-9,]+ )?rows .*\x1b\[K\r\x1b\[K$`)
+	anyTotal := regexp.MustCompile(`^\rverifying: 6 (/ ~[0-9,]+ )?rows.*\x1b\[K\r\x1b\[K$`)
 	for _, tt := range []struct {
 		args []string
 		bar  *regexp.Regexp

@@ -18,31 +18,36 @@ import (
 func TestRowBar(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
-		name  string
-		total int64
-		width int
-		rows  int64
-		after time.Duration
-		want  string
+		name        string
+		total       int64
+		width       int
+		first, rows int64         // first rows seen, then rows after
+		after       time.Duration // after the first
+		want        string        // the last draw
 	}{
-		{"estimate known", 2_000_000, 0, 600_000, 2 * time.Second,
-			"\rverifying: 600,000 / ~2,000,000 rows  30%  300,000 rows/s  ETA 5s\x1b[K"},
-		{"no estimate", -1, 0, 1_234_567, time.Second,
-			"\rverifying: 1,234,567 rows  1,234,567 rows/s\x1b[K"},
-		{"past a stale estimate: no percentage, no ETA", 1000, 0, 1500, time.Second,
-			"\rverifying: 1,500 rows  1,500 rows/s\x1b[K"},
-		{"at the estimate", 1000, 0, 1000, time.Second,
-			"\rverifying: 1,000 / ~1,000 rows  100%  1,000 rows/s\x1b[K"},
-		{"nothing yet", 1000, 0, 0, 0,
+		{"estimate known", 2_000_000, 0, 100_000, 700_000, 2 * time.Second,
+			"\rverifying: 700,000 / ~2,000,000 rows  35%  300,000 rows/s  ETA 4s\x1b[K"},
+		{"no estimate", -1, 0, 1, 1_234_568, time.Second,
+			"\rverifying: 1,234,568 rows  1,234,567 rows/s\x1b[K"},
+		{"past a stale estimate: no percentage, no ETA", 1000, 0, 500, 1500, time.Second,
+			"\rverifying: 1,500 rows  1,000 rows/s\x1b[K"},
+		{"at the estimate", 1000, 0, 1, 1000, time.Second,
+			"\rverifying: 1,000 / ~1,000 rows  100%  999 rows/s\x1b[K"},
+		{"too early for a rate", 1000, 0, 10, 100, rateAfter - 1,
+			"\rverifying: 100 / ~1,000 rows  10%\x1b[K"},
+		{"nothing yet: no rate, however long", 1000, 0, 0, 0, time.Minute,
 			"\rverifying: 0 / ~1,000 rows  0%\x1b[K"},
-		{"narrow terminal: cut, never wrapped", 2_000_000, 30, 600_000, 2 * time.Second,
-			"\rverifying: 600,000 / ~2,000,0\x1b[K"},
+		{"narrow terminal: cut, never wrapped", 2_000_000, 30, 100_000, 700_000, 2 * time.Second,
+			"\rverifying: 700,000 / ~2,000,0\x1b[K"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			b := newRowBar(&buf, "verifying", tt.total, tt.width)
-			b.start = start
-			b.now = func() time.Time { return start.Add(tt.after) }
+			now := start
+			b.now = func() time.Time { return now }
+			b.update(tt.first)
+			now = start.Add(tt.after)
+			buf.Reset()
 			b.update(tt.rows)
 			if diff := cmp.Diff(tt.want, buf.String()); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
