@@ -24,6 +24,7 @@ const (
 	RuleConstraintValidate  = "constraint-without-not-valid"
 	RuleSetNotNull          = "set-not-null"
 	RuleEnumAddValueInTx    = "enum-add-value-in-transaction"
+	RuleDuplicateVersion    = "duplicate-version"
 )
 
 // Finding is one lint result: where, which rule, why it matters, and how
@@ -42,10 +43,31 @@ type Finding struct {
 // Lint checks every file of src. Lint never touches a database.
 func Lint(src *Source) []Finding {
 	var out []Finding
+	seen := map[string]string{} // version prefix -> first file
 	for _, f := range src.Files {
+		if v := versionPrefix(f.Name); v != "" {
+			if first, dup := seen[v]; dup {
+				out = append(out, Finding{File: f.Name, Line: 1, Col: 1, Rule: RuleDuplicateVersion, Severity: SeverityWarning,
+					Message: "version " + v + " is also used by " + first,
+					Why:     "two files with one version usually come from two branches or a regenerated migration; both will run, in name order",
+					Fix:     "renumber one of them, or delete the one that should not exist"})
+			} else {
+				seen[v] = f.Name
+			}
+		}
 		out = append(out, LintFile(f)...)
 	}
 	return out
+}
+
+// versionPrefix returns the leading digits of a file name ("0007" of
+// 0007_add-groups.sql), or "" when it has none.
+func versionPrefix(name string) string {
+	i := 0
+	for i < len(name) && name[i] >= '0' && name[i] <= '9' {
+		i++
+	}
+	return name[:i]
 }
 
 // LintFile checks one file statement by statement.

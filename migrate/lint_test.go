@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -92,5 +93,29 @@ func TestNoTransactionMarker(t *testing.T) {
 		if got := hasNoTxMarker(tt.body); got != tt.want {
 			t.Errorf("hasNoTxMarker(%q) = %v, want %v", tt.body, got, tt.want)
 		}
+	}
+}
+
+// Two files with one version number (two branches, a regenerated drizzle
+// migration) are reported on the later one.
+func TestLintDuplicateVersion(t *testing.T) {
+	src, err := LoadSource(fstest.MapFS{
+		"0000_living_namora.sql": {Data: []byte("SELECT 1;")},
+		"0000_sloppy_stryfe.sql": {Data: []byte("SELECT 1;")},
+		"0001_next.sql":          {Data: []byte("SELECT 1;")},
+		"README_notes.sql":       {Data: []byte("SELECT 1;")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range Lint(src) {
+		if f.Rule == RuleDuplicateVersion {
+			got = append(got, f.File+": "+f.Message)
+		}
+	}
+	want := []string{"0000_sloppy_stryfe.sql: version 0000 is also used by 0000_living_namora.sql"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("duplicate-version findings (-want +got):\n%s", diff)
 	}
 }

@@ -55,26 +55,56 @@ func commands() []*cli.Command {
 		auditCommand(),
 	}
 	for _, c := range cmds {
-		setUsageErrors(c)
+		setUsageErrors(c, "meshctl")
 	}
 	return cmds
 }
 
-// setUsageErrors makes flag-parsing mistakes anywhere in the tree exit 2.
-func setUsageErrors(c *cli.Command) {
+// setUsageErrors makes flag-parsing mistakes anywhere in the tree exit 2,
+// naming the command whose --help to read.
+func setUsageErrors(c *cli.Command, parent string) {
+	path := parent + " " + c.Name
 	if c.OnUsageError == nil {
 		c.OnUsageError = func(ctx *cli.Context, err error, isSub bool) error {
-			return usageError("%v (see meshctl %s --help)", err, ctx.Command.FullName())
+			return usageError("%v (see %s --help)", err, path)
 		}
 	}
 	for _, s := range c.Subcommands {
-		setUsageErrors(s)
+		setUsageErrors(s, path)
 	}
+}
+
+// globalSwitches are the global boolean flags an operator may also write
+// after the command (meshctl migrate status --json); they are moved in
+// front of it before parsing.
+var globalSwitches = map[string]bool{"--json": true, "-json": true, "--no-color": true, "-no-color": true, "--verbose": true, "-verbose": true}
+
+// hoistGlobalSwitches moves global boolean flags written after the command
+// name to before it. Arguments after "--" are left alone.
+func hoistGlobalSwitches(args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	var front, rest []string
+	for i, a := range args[1:] {
+		if a == "--" {
+			rest = append(rest, args[1+i:]...)
+			break
+		}
+		if globalSwitches[a] {
+			front = append(front, a)
+			continue
+		}
+		rest = append(rest, a)
+	}
+	out := append([]string{args[0]}, front...)
+	return append(out, rest...)
 }
 
 // run executes meshctl with args and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	args = hoistGlobalSwitches(args)
 	if len(args) > 1 && !isKnown(app, args[1:]) {
 		reportError(stderr, usageError("unknown command %q (see meshctl --help)", firstCommand(args[1:])))
 		return ExitUsage

@@ -221,3 +221,25 @@ func TestEveryDatabaseCommandHidesThePassword(t *testing.T) {
 		}
 	}
 }
+
+// A flag mistake names the full command whose help to read.
+func TestUsageErrorNamesTheFullCommand(t *testing.T) {
+	code, _, stderr := runCLI(t, "migrate", "lint", "--bogus")
+	if code != ExitUsage || !strings.Contains(stderr, "(see meshctl migrate lint --help)") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// Global switches work after the command too, as operators type them.
+func TestGlobalSwitchesAfterTheCommand(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "version", "--json")
+	var v versionInfo
+	if code != 0 || json.Unmarshal([]byte(stdout), &v) != nil {
+		t.Fatalf("version --json: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	got := hoistGlobalSwitches([]string{"meshctl", "migrate", "status", "--json", "--", "--verbose"})
+	want := []string{"meshctl", "--json", "migrate", "status", "--", "--verbose"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("hoist = %v, want %v", got, want)
+	}
+}
