@@ -77,7 +77,8 @@ func setUsageErrors(c *cli.Command, parent string) {
 // globalSwitches are the global boolean flags an operator may also write
 // after the command (meshctl migrate status --json); they are moved in
 // front of it before parsing.
-var globalSwitches = map[string]bool{"--json": true, "-json": true, "--no-color": true, "-no-color": true, "--verbose": true, "-verbose": true}
+var globalSwitches = map[string]bool{"--json": true, "-json": true, "--no-color": true, "-no-color": true, "--verbose": true, "-verbose": true,
+	"--no-progress": true, "-no-progress": true}
 
 // hoistGlobalSwitches moves global boolean flags written after the command
 // name to before it. Arguments after "--" are left alone.

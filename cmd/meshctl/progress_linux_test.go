@@ -82,13 +82,16 @@ func TestProgressOnTerminal(t *testing.T) {
 			t.Errorf("%v: the terminal got %q, want one bar line, cleared", tt.args, stderr)
 		}
 	}
-	code, _, stderr := runCLIOnTerminal(t, "--database-url", db.URL, "--no-progress", "audit", "verify")
-	if code != ExitOK || stderr != "" {
-		t.Errorf("--no-progress: exit %d, the terminal got %q", code, stderr)
+	// Before or after the command, as the other global switches.
+	for _, args := range [][]string{{"--no-progress", "audit", "verify"}, {"audit", "verify", "--no-progress"}} {
+		code, _, stderr := runCLIOnTerminal(t, append([]string{"--database-url", db.URL}, args...)...)
+		if code != ExitOK || stderr != "" {
+			t.Errorf("%v: exit %d, the terminal got %q", args, code, stderr)
+		}
 	}
 
 	empty := pgtest.NewEmptyDB(t)
-	code, _, stderr = runCLIOnTerminal(t, "--database-url", empty.URL, "migrate", "up")
+	code, _, stderr := runCLIOnTerminal(t, "--database-url", empty.URL, "migrate", "up")
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	total := len(lines)
 	if code != ExitOK || total < 2 {
