@@ -101,10 +101,10 @@ func TestCancelMidBatchStopsTheServer(t *testing.T) {
 			if diff := cmp.Diff([]string{"0001_a.sql"}, tracked); diff != "" {
 				t.Errorf("tracking rows (-want +got):\n%s", diff)
 			}
-			if exists(t, db.Pool, "c") || exists(t, db.Pool, "b2") {
+			if pgtest.RelExists(t, db.Pool, "c") || pgtest.RelExists(t, db.Pool, "b2") {
 				t.Errorf("work after the interrupted statement ran")
 			}
-			if exists(t, db.Pool, "b") != tc.noTx {
+			if pgtest.RelExists(t, db.Pool, "b") != tc.noTx {
 				t.Errorf("table b exists = %v, want %v", !tc.noTx, tc.noTx)
 			}
 			if tc.noTx {

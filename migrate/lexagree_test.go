@@ -49,8 +49,8 @@ func TestLexerAgreesWithTheServer(t *testing.T) {
 			case !tt.applies && !errors.As(err, &le):
 				t.Errorf("Up: %v; want a *migrate.LintError (explicit-transaction)", err)
 			}
-			if exists(t, db.Pool, "a") != tt.applies || len(tracking(t, db.Pool)) != map[bool]int{true: 1}[tt.applies] {
-				t.Errorf("table a exists = %v, tracking %v: the file was half applied", exists(t, db.Pool, "a"), tracking(t, db.Pool))
+			if pgtest.RelExists(t, db.Pool, "a") != tt.applies || len(tracking(t, db.Pool)) != map[bool]int{true: 1}[tt.applies] {
+				t.Errorf("table a exists = %v, tracking %v: the file was half applied", pgtest.RelExists(t, db.Pool, "a"), tracking(t, db.Pool))
 			}
 		})
 	}

@@ -108,7 +108,7 @@ func TestPgBouncer(t *testing.T) {
 				if diff := cmp.Diff(want, appliedNames(res)); diff != "" {
 					t.Errorf("applied (-want +got):\n%s", diff)
 				}
-				if !exists(t, db.Pool, "mesh.b") {
+				if !pgtest.RelExists(t, db.Pool, "mesh.b") {
 					t.Error("mesh.b was not created")
 				}
 				// A full session pool leaves no room for the second

@@ -87,15 +87,6 @@ func tracking(t *testing.T, pool *pgxpool.Pool) map[string]string {
 	return out
 }
 
-func exists(t *testing.T, pool *pgxpool.Pool, rel string) bool {
-	t.Helper()
-	var ok bool
-	if err := pool.QueryRow(context.Background(), "SELECT to_regclass($1) IS NOT NULL", rel).Scan(&ok); err != nil {
-		t.Fatal(err)
-	}
-	return ok
-}
-
 func states(st *migrate.Status) map[string]migrate.State {
 	out := map[string]migrate.State{}
 	for _, f := range st.Files {
@@ -271,7 +262,7 @@ func TestFailingFileInTheMiddle(t *testing.T) {
 				if diff := cmp.Diff([]string{"0001_a.sql", "0002_b.sql"}, appliedNames(res)); diff != "" {
 					t.Errorf("applied (-want +got):\n%s", diff)
 				}
-				if exists(t, db.Pool, "t3") || exists(t, db.Pool, "mesh.__cmh_migrations_partial") {
+				if pgtest.RelExists(t, db.Pool, "t3") || pgtest.RelExists(t, db.Pool, "mesh.__cmh_migrations_partial") {
 					t.Error("the failing file left something behind")
 				}
 				if _, ok := tracking(t, db.Pool)["0003_c.sql"]; ok {
@@ -298,7 +289,7 @@ func TestLintErrorStopsBeforeTheDatabase(t *testing.T) {
 	if !errors.As(err, &le) || le.Findings[0].Rule != migrate.RuleExplicitTransaction {
 		t.Fatalf("want a migrate.LintError for explicit-transaction, got %v", err)
 	}
-	if exists(t, db.Pool, "t1") || len(tracking(t, db.Pool)) != 0 {
+	if pgtest.RelExists(t, db.Pool, "t1") || len(tracking(t, db.Pool)) != 0 {
 		t.Error("something was written")
 	}
 }
@@ -337,7 +328,7 @@ func TestLockHeldPastLockWait(t *testing.T) {
 	if !strings.Contains(err.Error(), fmt.Sprintf("held by pid %d other-runner", pid)) {
 		t.Errorf("message %q", err)
 	}
-	if exists(t, db.Pool, "t1") || exists(t, db.Pool, "mesh.__cmh_migrations") {
+	if pgtest.RelExists(t, db.Pool, "t1") || pgtest.RelExists(t, db.Pool, "mesh.__cmh_migrations") {
 		t.Error("something was written without the lock")
 	}
 	// Nothing pending: Up returns at once, without queueing for the lock.
@@ -383,7 +374,7 @@ func TestNoCreatePermission(t *testing.T) {
 	if !strings.Contains(err.Error(), "lacks a privilege") || strings.Contains(err.Error(), "pw-secret-123") {
 		t.Errorf("message %q", err)
 	}
-	if exists(t, db.Pool, "mesh.__cmh_migrations") {
+	if pgtest.RelExists(t, db.Pool, "mesh.__cmh_migrations") {
 		t.Error("tracking table created")
 	}
 }
@@ -430,7 +421,7 @@ func TestBootstrap(t *testing.T) {
 	if diff := cmp.Diff(names, dry.Marked); diff != "" {
 		t.Errorf("dry-run marks (-want +got):\n%s", diff)
 	}
-	if exists(t, db.Pool, "mesh.__cmh_migrations") {
+	if pgtest.RelExists(t, db.Pool, "mesh.__cmh_migrations") {
 		t.Fatal("dry-run wrote the tracking table")
 	}
 	res, err := r.Bootstrap(ctx, names[2], false)
@@ -501,7 +492,7 @@ func TestDriftChangedMissingOutOfOrder(t *testing.T) {
 	if !errors.As(err, &de) || !strings.Contains(de.Error(), "0002_b.sql") {
 		t.Fatalf("strict Up: want migrate.DriftError on 0002_b.sql, got %v", err)
 	}
-	if exists(t, db.Pool, "t3") {
+	if pgtest.RelExists(t, db.Pool, "t3") {
 		t.Error("strict Up wrote something")
 	}
 	res := mustUp(t, testRunner(t, db.URL, mapFS(files)))
@@ -543,7 +534,7 @@ func TestNoTransactionFileFailureResumeAndRetry(t *testing.T) {
 	if _, err := r.Up(ctx); !errors.As(err, new(*migrate.DriftError)) {
 		t.Fatalf("Up past a failed file without --resume: %v", err)
 	}
-	if exists(t, db.Pool, "after") {
+	if pgtest.RelExists(t, db.Pool, "after") {
 		t.Fatal("Up continued past the failed file")
 	}
 	// The operator fixes the data and drops the invalid index, then resumes.
@@ -564,7 +555,7 @@ func TestNoTransactionFileFailureResumeAndRetry(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, "SELECT bool_and(indisvalid) FROM pg_index WHERE indrelid = 't'::regclass").Scan(&valid); err != nil || !valid {
 		t.Errorf("indexes valid: %v %v", valid, err)
 	}
-	if exists(t, db.Pool, "mesh.__cmh_migrations_partial") {
+	if pgtest.RelExists(t, db.Pool, "mesh.__cmh_migrations_partial") {
 		var n int
 		_ = db.Pool.QueryRow(ctx, "SELECT count(*) FROM mesh.__cmh_migrations_partial").Scan(&n)
 		if n != 0 {

@@ -47,15 +47,6 @@ func buildMeshctl(t *testing.T) string {
 	return bin
 }
 
-func relExists(t *testing.T, pool *pgxpool.Pool, rel string) bool {
-	t.Helper()
-	var ok bool
-	if err := pool.QueryRow(context.Background(), "SELECT to_regclass($1) IS NOT NULL", rel).Scan(&ok); err != nil {
-		t.Fatal(err)
-	}
-	return ok
-}
-
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return lines[len(lines)-1]
@@ -111,7 +102,7 @@ func TestMigrateStatusJSONAndExitCodes(t *testing.T) {
 		t.Errorf("up --strict with a missing file: exit %d, want %d (%s)", code, ExitDrift, stderr)
 	}
 	assertOneLine(t, stderr, "")
-	if relExists(t, db.Pool, "t3") {
+	if pgtest.RelExists(t, db.Pool, "t3") {
 		t.Error("up --strict wrote something")
 	}
 	code, _, stderr = runCLI(t, "--database-url", db.URL, "migrate", "up", "--dir", dir)
@@ -159,7 +150,7 @@ func TestMigrateBadInput(t *testing.T) {
 			assertOneLine(t, stderr, "")
 		})
 	}
-	if relExists(t, db.Pool, "mesh.__cmh_migrations") || relExists(t, db.Pool, "t1") {
+	if pgtest.RelExists(t, db.Pool, "mesh.__cmh_migrations") || pgtest.RelExists(t, db.Pool, "t1") {
 		t.Error("bad input wrote to the database")
 	}
 }
@@ -181,7 +172,7 @@ func TestMigrateLockAndPermissionErrors(t *testing.T) {
 		!strings.Contains(lastLine(stderr), "migration lock not acquired within") {
 		t.Errorf("lock held: exit %d, want %d\n%s", code, ExitLocked, stderr)
 	}
-	if relExists(t, db.Pool, "s.t1") {
+	if pgtest.RelExists(t, db.Pool, "s.t1") {
 		t.Error("ran without the lock")
 	}
 	_, _ = holder.Exec(ctx, "SELECT pg_advisory_unlock_all()")
@@ -201,7 +192,7 @@ func TestMigrateLockAndPermissionErrors(t *testing.T) {
 		t.Errorf("no CREATE permission: exit %d\n%s", code, stderr)
 	}
 	assertOneLine(t, stderr, "pw-s3cret-9")
-	if relExists(t, db.Pool, "s.t1") || relExists(t, db.Pool, "mesh.__cmh_migrations") {
+	if pgtest.RelExists(t, db.Pool, "s.t1") || pgtest.RelExists(t, db.Pool, "mesh.__cmh_migrations") {
 		t.Error("a failed run wrote something")
 	}
 }
@@ -240,7 +231,7 @@ func TestMigrateLintAndPlan(t *testing.T) {
 	if got != "[{0001_a.sql transaction} {0002_b.sql no-transaction} {0003_c.sql transaction}]" {
 		t.Errorf("plan steps %s", got)
 	}
-	if relExists(t, db.Pool, "mesh.__cmh_migrations") {
+	if pgtest.RelExists(t, db.Pool, "mesh.__cmh_migrations") {
 		t.Error("plan wrote something")
 	}
 }
@@ -366,7 +357,7 @@ func TestMigrateKill9Converges(t *testing.T) {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		var before int
-		if relExists(t, db.Pool, "mesh.__cmh_migrations") {
+		if pgtest.RelExists(t, db.Pool, "mesh.__cmh_migrations") {
 			_ = db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM mesh.__cmh_migrations").Scan(&before)
 		}
 		committed = append(committed, before)
@@ -451,7 +442,7 @@ func TestMigrateCtrlC(t *testing.T) {
 	if diff := cmp.Diff(reported, tracked); diff != "" {
 		t.Errorf("tracking table vs report (-report +table):\n%s", diff)
 	}
-	if relExists(t, db.Pool, "b") || relExists(t, db.Pool, "c") {
+	if pgtest.RelExists(t, db.Pool, "b") || pgtest.RelExists(t, db.Pool, "c") {
 		t.Error("the interrupted file or a later one left something")
 	}
 	var free bool

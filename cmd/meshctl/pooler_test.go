@@ -56,7 +56,7 @@ func TestMigrateUpThroughPgBouncer(t *testing.T) {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, stdout, stderr)
 			}
 			if tc.code == ExitOK {
-				if !relExists(t, db.Pool, "mesh.b") {
+				if !pgtest.RelExists(t, db.Pool, "mesh.b") {
 					t.Error("mesh.b was not created")
 				}
 				if code, _, stderr := runCLI(t, "--database-url", dsn, "migrate", "status", "--dir", dir, "--exit-code"); code != 0 {

@@ -317,3 +317,14 @@ func applyMigrations(ctx context.Context, c *pgx.Conn, fsys fs.FS) error {
 	_, err = r.Up(ctx)
 	return err
 }
+
+// RelExists reports whether the relation rel (schema-qualified) exists in
+// the database behind pool.
+func RelExists(t testing.TB, pool *pgxpool.Pool, rel string) bool {
+	t.Helper()
+	var ok bool
+	if err := pool.QueryRow(context.Background(), "SELECT to_regclass($1) IS NOT NULL", rel).Scan(&ok); err != nil {
+		t.Fatalf("pgtest: look up %s: %v", rel, err)
+	}
+	return ok
+}
