@@ -394,11 +394,21 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		tmp.Close()
 		return fmt.Errorf("cannot write %s: %v", path, err)
 	}
+	// Synced before the rename, and the directory after it: a checkpoint or
+	// key that an operator was told is written survives a crash.
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("cannot write %s: %v", path, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("cannot write %s: %v", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("cannot write %s: %v", path, err)
+	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = dir.Sync()
+		dir.Close()
 	}
 	return nil
 }
