@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -29,7 +30,10 @@ Examples:
 				EnvVars: []string{"DATABASE_URL"},
 			},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output on stdout; logs and progress go to stderr"},
-			&cli.BoolFlag{Name: "no-color", Usage: "no colour in human output", EnvVars: []string{"NO_COLOR"}},
+			// NO_COLOR is read by envFrom, not as the flag's EnvVars: the
+			// convention (no-color.org) is any non-empty value, and urfave/cli
+			// would refuse NO_COLOR=yes as "not a bool" and fail every command.
+			&cli.BoolFlag{Name: "no-color", Usage: "no colour in human output (also when NO_COLOR is set to any value)"},
 			&cli.BoolFlag{Name: "no-progress", Usage: "no progress display on stderr (it is only shown when stderr is a terminal)"},
 			&cli.BoolFlag{Name: "verbose", Usage: "more detail on stderr"},
 		},
@@ -106,9 +110,11 @@ func hoistGlobalSwitches(args []string) []string {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	args = hoistGlobalSwitches(args)
-	if len(args) > 1 && !isKnown(app, args[1:]) {
-		reportError(stderr, usageError("unknown command %q (see meshctl --help)", firstCommand(args[1:])))
-		return ExitUsage
+	if len(args) > 1 {
+		if name, help := unknownCommand(app, args[1:]); name != "" {
+			reportError(stderr, usageError("unknown command %q (see %s --help)", name, help))
+			return ExitUsage
+		}
 	}
 	err := app.RunContext(ctx, args)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
@@ -122,33 +128,62 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitCode(err)
 }
 
-// isKnown reports whether the first non-flag argument names a command.
-func isKnown(app *cli.App, args []string) bool {
-	name := firstCommand(args)
-	if name == "" {
-		return true
+// unknownCommand returns the first command word that names no command
+// (and the command whose --help lists the right ones), or "" when every
+// word is known. urfave/cli would answer an unknown subcommand
+// (meshctl migrate bogus) with "No help topic" and exit 1.
+func unknownCommand(app *cli.App, args []string) (name, help string) {
+	i := firstCommandAt(args)
+	if i < 0 {
+		return "", ""
 	}
-	for _, c := range app.Commands {
-		if c.HasName(name) {
-			return true
+	cmds, path := app.Commands, "meshctl"
+	for {
+		word := args[i]
+		if word == "help" || word == "h" {
+			return "", ""
+		}
+		var cmd *cli.Command
+		for _, c := range cmds {
+			if c.HasName(word) {
+				cmd = c
+				break
+			}
+		}
+		if cmd == nil {
+			return word, path
+		}
+		if len(cmd.Subcommands) == 0 {
+			return "", ""
+		}
+		// A command with subcommands takes no flags of its own here, so
+		// its next non-flag word must be a subcommand.
+		cmds, path = cmd.Subcommands, path+" "+cmd.Name
+		for i++; i < len(args) && strings.HasPrefix(args[i], "-"); i++ {
+			if args[i] == "--" {
+				return "", ""
+			}
+		}
+		if i >= len(args) {
+			return "", ""
 		}
 	}
-	return name == "help" || name == "h"
 }
 
-// firstCommand returns the first argument that is not a global flag.
-func firstCommand(args []string) string {
+// firstCommandAt returns the index of the first argument that is not a
+// global flag, or -1.
+func firstCommandAt(args []string) int {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
-			return ""
+			return -1
 		case a == "--database-url" || a == "-database-url":
 			i++ // the flag's value
 		case len(a) > 0 && a[0] == '-':
 		default:
-			return a
+			return i
 		}
 	}
-	return ""
+	return -1
 }

@@ -158,12 +158,26 @@ func TestUsageErrors(t *testing.T) {
 		{"no-such-command"},
 		{"db", "ping", "--no-such-flag"},
 		{"completion", "fish"},
+		{"migrate", "no-such-verb"},
+		{"--json", "audit", "--verbose", "no-such-verb"},
+		{"vectors", "no-such-verb", "x.json"},
 	} {
 		code, _, stderr := runCLI(t, args...)
 		if code != ExitUsage {
 			t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, ExitUsage, stderr)
 		}
 		assertOneLine(t, stderr, "")
+	}
+}
+
+// NO_COLOR means "no colour" whatever its value (no-color.org); it must
+// never make a command fail.
+func TestNoColorAnyValue(t *testing.T) {
+	for _, v := range []string{"1", "yes", "true", "0"} {
+		t.Setenv("NO_COLOR", v)
+		if code, _, stderr := runCLI(t, "version"); code != ExitOK {
+			t.Errorf("NO_COLOR=%s: exit %d, stderr %q", v, code, stderr)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/urfave/cli/v2"
@@ -24,7 +25,7 @@ func envFrom(c *cli.Context) *env {
 		stdout:      c.App.Writer,
 		stderr:      c.App.ErrWriter,
 		json:        c.Bool("json"),
-		noColor:     c.Bool("no-color"),
+		noColor:     c.Bool("no-color") || os.Getenv("NO_COLOR") != "",
 		noProgress:  c.Bool("no-progress"),
 		verbose:     c.Bool("verbose"),
 		databaseURL: c.String("database-url"),
