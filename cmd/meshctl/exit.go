@@ -72,8 +72,17 @@ func exitCode(err error) int {
 
 // reportError prints err as one line on stderr (nothing for a bare code).
 func reportError(w io.Writer, err error) {
+	if msg := errorLine(err); msg != "" {
+		fmt.Fprintf(w, "meshctl: %s\n", msg)
+	}
+}
+
+// errorLine is the one-line message for err that reportError prints after
+// "meshctl: ", and that --json output carries as "error"; "" for nil or a
+// bare code.
+func errorLine(err error) string {
 	if err == nil {
-		return
+		return ""
 	}
 	// One line, also for joined errors.
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
@@ -86,8 +95,5 @@ func reportError(w io.Writer, err error) {
 			msg = ie.Error()
 		}
 	}
-	if msg == "" {
-		return
-	}
-	fmt.Fprintf(w, "meshctl: %s\n", msg)
+	return msg
 }

@@ -129,6 +129,20 @@ func migrateError(err error) error {
 	return err
 }
 
+// jsonError gives err to a --json caller as {"error": "..."} on stdout
+// (the message meshctl also prints on stderr), so a pipeline reading
+// stdout always gets JSON, whichever step failed. It returns err.
+func jsonError(e *env, err error) error {
+	if e.json && errorLine(err) != "" {
+		if perr := e.printJSON(struct {
+			Error string `json:"error"`
+		}{errorLine(err)}); perr != nil {
+			return errors.Join(err, perr)
+		}
+	}
+	return err
+}
+
 // progress prints the runner's events on stderr. On a terminal (and
 // without --no-progress) a run of several files numbers them, [n/N]; logs
 // and CI output keep the plain lines.
@@ -168,11 +182,11 @@ func migrateStatus(c *cli.Context) error {
 	e := envFrom(c)
 	r, err := newRunner(c, e)
 	if err != nil {
-		return err
+		return jsonError(e, err)
 	}
 	st, err := r.Status(c.Context)
 	if err != nil {
-		return migrateError(err)
+		return jsonError(e, migrateError(err))
 	}
 	if e.json {
 		if err := e.printJSON(st); err != nil {
@@ -252,11 +266,11 @@ func migratePlan(c *cli.Context) error {
 	e := envFrom(c)
 	r, err := newRunner(c, e, planOptions(c)...)
 	if err != nil {
-		return err
+		return jsonError(e, err)
 	}
 	p, err := r.Plan(c.Context)
 	if err != nil {
-		return migrateError(err)
+		return jsonError(e, migrateError(err))
 	}
 	if e.json {
 		if err := e.printJSON(p); err != nil {
@@ -301,23 +315,26 @@ func migrateUp(c *cli.Context) error {
 	if c.Bool("dry-run") {
 		return migratePlan(c)
 	}
-	if c.Bool("resume") && c.Bool("retry-file") {
-		return usageError("--resume and --retry-file exclude each other: pick one")
-	}
 	e := envFrom(c)
-	opts := append(planOptions(c),
-		migrate.WithLockWait(c.Duration("lock-wait")),
-		migrate.WithLockTimeout(c.Duration("lock-timeout")),
-		migrate.WithStatementTimeout(c.Duration("statement-timeout")),
-		migrate.WithLockRetries(c.Int("lock-retries"), 500*time.Millisecond),
-		progress(e),
-	)
-	r, err := newRunner(c, e, opts...)
-	if err != nil {
-		return err
+	// An error before the runner exists (flags, folder, files) is reported
+	// like one from Up: under --json, the same object with "error" set.
+	res, err := &migrate.UpResult{}, error(nil)
+	if c.Bool("resume") && c.Bool("retry-file") {
+		err = usageError("--resume and --retry-file exclude each other: pick one")
+	} else {
+		opts := append(planOptions(c),
+			migrate.WithLockWait(c.Duration("lock-wait")),
+			migrate.WithLockTimeout(c.Duration("lock-timeout")),
+			migrate.WithStatementTimeout(c.Duration("statement-timeout")),
+			migrate.WithLockRetries(c.Int("lock-retries"), 500*time.Millisecond),
+			progress(e),
+		)
+		var r *migrate.Runner
+		if r, err = newRunner(c, e, opts...); err == nil {
+			// Warnings reach stderr as progress events.
+			res, err = r.Up(c.Context)
+		}
 	}
-	// Warnings reach stderr as progress events.
-	res, err := r.Up(c.Context)
 	if e.json {
 		if res.Applied == nil {
 			res.Applied = []migrate.FileResult{}
@@ -329,9 +346,7 @@ func migrateUp(c *cli.Context) error {
 			*migrate.UpResult
 			Error string `json:"error,omitempty"`
 		}{UpResult: res}
-		if err != nil {
-			out.Error = err.Error()
-		}
+		out.Error = errorLine(err)
 		if perr := e.printJSON(out); perr != nil && err == nil {
 			err = perr
 		}
@@ -351,18 +366,18 @@ func migrateUp(c *cli.Context) error {
 }
 
 func migrateBootstrap(c *cli.Context) error {
+	e := envFrom(c)
 	through := c.String("through")
 	if through == "" {
-		return usageError("bootstrap needs --through FILE: the last file already applied by hand (it will not mark everything on disk)")
+		return jsonError(e, usageError("bootstrap needs --through FILE: the last file already applied by hand (it will not mark everything on disk)"))
 	}
-	e := envFrom(c)
 	r, err := newRunner(c, e, migrate.WithLockWait(c.Duration("lock-wait")), progress(e))
 	if err != nil {
-		return err
+		return jsonError(e, err)
 	}
 	res, err := r.Bootstrap(c.Context, through, c.Bool("dry-run"))
 	if err != nil {
-		return migrateError(err)
+		return jsonError(e, migrateError(err))
 	}
 	if res.Marked == nil {
 		res.Marked = []string{}
@@ -398,7 +413,7 @@ func migrateLint(c *cli.Context) error {
 	e := envFrom(c)
 	src, err := migrate.LoadSource(migrationSource(c))
 	if err != nil {
-		return migrateError(err)
+		return jsonError(e, migrateError(err))
 	}
 	out := lintOutput{Files: len(src.Files), Findings: migrate.Lint(src)}
 	if out.Findings == nil {

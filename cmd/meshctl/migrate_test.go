@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -134,6 +135,12 @@ func TestMigrateBadInput(t *testing.T) {
 		{"unknown --to", []string{"up", "--dir", writeDir(t, ok), "--to", "0009.sql"}, ExitUsage, `--to "0009.sql" is not a migration file`},
 		{"bootstrap without --through", []string{"bootstrap", "--dir", writeDir(t, ok)}, ExitUsage, "bootstrap needs --through FILE"},
 		{"bad table", []string{"status", "--dir", writeDir(t, ok), "--table", "nodot"}, ExitUsage, "must be schema.name"},
+		{"status, missing folder", []string{"status", "--dir", filepath.Join(t.TempDir(), "nope")}, ExitUsage, "migration folder does not exist"},
+		{"status, unreadable file", []string{"status", "--dir", dangling}, ExitUsage, "0002_b.sql: cannot read the file"},
+		{"plan, unreadable file", []string{"plan", "--dir", dangling}, ExitUsage, "0002_b.sql: cannot read the file"},
+		{"up --dry-run, missing folder", []string{"up", "--dry-run", "--dir", filepath.Join(t.TempDir(), "nope")}, ExitUsage, "migration folder does not exist"},
+		{"up, --resume and --retry-file", []string{"up", "--dir", writeDir(t, ok), "--resume", "--retry-file"}, ExitUsage, "exclude each other"},
+		{"lint, unreadable file", []string{"lint", "--dir", dangling}, ExitUsage, "0002_b.sql: cannot read the file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,6 +155,27 @@ func TestMigrateBadInput(t *testing.T) {
 				t.Errorf("stdout %q", stdout)
 			}
 			assertOneLine(t, stderr, "")
+		})
+		// Under --json the same failure is on stdout as JSON: "error" holds
+		// the stderr line, and up keeps the shape of its result.
+		t.Run(tt.name+" --json", func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, append([]string{"--json", "--database-url", db.URL, "migrate"}, tt.args...)...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			assertOneLine(t, stderr, "")
+			var got map[string]any
+			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+				t.Fatalf("stdout is not JSON (%v): %q", err, stdout)
+			}
+			if want := strings.TrimSuffix(strings.TrimPrefix(stderr, "meshctl: "), "\n"); got["error"] != want {
+				t.Errorf("error = %q, want the stderr line %q", got["error"], want)
+			}
+			if tt.args[0] == "up" && !slices.Contains(tt.args, "--dry-run") {
+				if applied, ok := got["applied"].([]any); !ok || len(applied) != 0 {
+					t.Errorf("up: applied = %v, want [] (the shape of up's result)", got["applied"])
+				}
+			}
 		})
 	}
 	if pgtest.RelExists(t, db.Pool, "mesh.__cmh_migrations") || pgtest.RelExists(t, db.Pool, "t1") {
