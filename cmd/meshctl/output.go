@@ -45,6 +45,9 @@ func (e *env) printJSON(v any) error {
 func (e *env) table(header []string, rows [][]string) error {
 	t := tablewriter.NewWriter(e.stdout)
 	t.Header(header)
+	if e.colorOut() {
+		rows = paintStates(rows)
+	}
 	if err := t.Bulk(rows); err != nil {
 		return err
 	}
