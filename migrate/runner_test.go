@@ -640,14 +640,7 @@ func TestLockTimeoutRetried(t *testing.T) {
 	db := pgtest.NewEmptyDB(t)
 	ctx := context.Background()
 	mustExec(t, db.Pool, "CREATE TABLE busy (a int)")
-	tx, err := db.Pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "LOCK TABLE busy IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockTable(t, db.Pool, "busy")
 	var retries []string
 	r := testRunner(t, db.URL, mapFS(map[string]string{"0001_a.sql": "ALTER TABLE busy ADD COLUMN b int;"}),
 		migrate.WithLockTimeout(100*time.Millisecond), migrate.WithLockRetries(3, 50*time.Millisecond),
@@ -668,17 +661,10 @@ func TestLockTimeoutRetried(t *testing.T) {
 	}
 
 	// Without retries left, the 55P03 is reported and nothing is written.
-	tx2, err := db.Pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx2.Rollback(ctx)
-	if _, err := tx2.Exec(ctx, "LOCK TABLE busy IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	_ = lockTable(t, db.Pool, "busy")
 	r2 := testRunner(t, db.URL, mapFS(map[string]string{"0001_a.sql": "ALTER TABLE busy ADD COLUMN b int;", "0002_b.sql": "ALTER TABLE busy ADD COLUMN c int;"}),
 		migrate.WithLockTimeout(100*time.Millisecond), migrate.WithLockRetries(0, 0))
-	_, err = r2.Up(ctx)
+	_, err := r2.Up(ctx)
 	var fe *migrate.FileError
 	if !errors.As(err, &fe) || fe.SQLState != "55P03" || fe.File != "0002_b.sql" {
 		t.Fatalf("want a 55P03 migrate.FileError on 0002_b.sql, got %v", err)
@@ -824,4 +810,21 @@ func TestFlushUnderAnySynchronousCommit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockTable holds an ACCESS EXCLUSIVE lock on table in an open transaction
+// of another session until the returned tx ends (at the latest when the
+// test ends).
+func lockTable(t *testing.T, pool *pgxpool.Pool, table string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{table}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
