@@ -60,8 +60,8 @@ func exitCode(err error) int {
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ce):
-		if ce.Kind == dbconn.KindMissingDSN {
-			return ExitUsage
+		if ce.Kind == dbconn.KindMissingDSN || ce.Kind == dbconn.KindBadDSN {
+			return ExitUsage // the caller's input, like a bad flag
 		}
 		return ExitError
 	case errors.Is(err, context.Canceled):

@@ -65,8 +65,8 @@ func TestConnectionFailuresAreOneSafeLine(t *testing.T) {
 		{"refused url", "postgres://u:s3cret@127.0.0.1:1/x", ExitError, "cannot reach the database server at 127.0.0.1:1/x"},
 		{"refused kv", "host=127.0.0.1 port=1 user=u password=s3cret dbname=x", ExitError, "cannot reach"},
 		{"refused kv quoted", "host=127.0.0.1 port=1 user=u password='s3cret' dbname=x", ExitError, "cannot reach"},
-		{"bad url", "postgres://u:s3cret@[::1/x", ExitError, "invalid database URL"},
-		{"bad kv", "host=127.0.0.1 password=s3cret port=notaport", ExitError, "invalid database URL"},
+		{"bad url", "postgres://u:s3cret@[::1/x", ExitUsage, "invalid database URL"},
+		{"bad kv", "host=127.0.0.1 password=s3cret port=notaport", ExitUsage, "invalid database URL"},
 		{"timeout", "postgres://u:s3cret@127.0.0.1:" + itoa(silentPort) + "/x?connect_timeout=1", ExitError, "timed out connecting"},
 		{"missing", "", ExitUsage, "no database given"},
 	}
@@ -211,24 +211,31 @@ func TestEveryDatabaseCommandHidesThePassword(t *testing.T) {
 		{"audit", "verify", "--all"},
 		{"audit", "checkpoint", "--key", dir + "/ops.key", "--out", dir + "/out.cp", "--all"},
 	}
-	dsns := []string{
-		"postgres://u:s3cret@127.0.0.1:1/x",
-		"host=127.0.0.1 port=1 user=u password=s3cret dbname=x",
-		"postgres://u:s3cret@[::1/x",
+	dsns := []struct {
+		dsn  string
+		exit int
+	}{
+		{"postgres://u:s3cret@127.0.0.1:1/x", ExitError},
+		{"host=127.0.0.1 port=1 user=u password=s3cret dbname=x", ExitError},
+		{"postgres://u:s3cret@[::1/x", ExitUsage},
+		{"postgres://u:s3@cr:et@127.0.0.1:1/x", ExitError},
 	}
 	for _, cmd := range dbCommands {
-		for _, dsn := range dsns {
+		for _, d := range dsns {
+			dsn := d.dsn
 			for _, asJSON := range []bool{false, true} {
 				args := append([]string{"--database-url", dsn}, cmd...)
 				if asJSON {
 					args = append([]string{"--json"}, args...)
 				}
 				code, stdout, stderr := runCLI(t, args...)
-				if code != ExitError {
-					t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, ExitError, stderr)
+				if code != d.exit {
+					t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, d.exit, stderr)
 				}
-				assertOneLine(t, stderr, "s3cret")
-				if strings.Contains(stdout, "s3cret") {
+				for _, secret := range []string{"s3cret", "s3@cr:et", "cr:et"} {
+					assertOneLine(t, stderr, secret)
+				}
+				if strings.Contains(stdout, "s3cret") || strings.Contains(stdout, "cr:et") {
 					t.Errorf("%v: stdout leaks the password: %q", args, stdout)
 				}
 			}

@@ -8,10 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +47,7 @@ const (
 	KindAuth             // wrong password or no such role
 	KindNoDatabase       // the database does not exist
 	KindTLS              // TLS negotiation failed
+	KindNotPostgres      // something answers at the address, but not PostgreSQL
 )
 
 // Error is a connection failure. Its message is one line, safe to print:
@@ -72,6 +75,8 @@ func (e *Error) Error() string {
 		what, hint = "the database does not exist", "check the database name in the URL"
 	case KindTLS:
 		what, hint = "TLS negotiation with the database failed", "check sslmode and the server's certificate"
+	case KindNotPostgres:
+		return fmt.Sprintf("the server at %s does not speak the PostgreSQL protocol: check the host and port", e.Target)
 	default:
 		what, hint = "cannot connect to the database", "check --database-url"
 	}
@@ -88,7 +93,7 @@ func ParseConfig(dsn string) (*pgxpool.Config, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, &Error{Kind: KindMissingDSN}
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := pgxpool.ParseConfig(normalizeURL(dsn))
 	if err != nil {
 		return nil, &Error{Kind: KindBadDSN, Detail: scrub(parseDetail(err), dsn)}
 	}
@@ -145,7 +150,7 @@ func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
 // Redact returns dsn with any password replaced by "xxxxx", in URL and
 // key=value forms. Use it whenever a DSN must appear in output.
 func Redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+	if u, err := url.Parse(normalizeURL(dsn)); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
 		if u.User != nil {
 			if _, has := u.User.Password(); has {
 				u.User = url.UserPassword(u.User.Username(), "xxxxx")
@@ -218,38 +223,51 @@ func redactKV(dsn string) string {
 	return b.String()
 }
 
-// secrets lists the strings that must never appear in an error.
+// secrets lists the strings that must never appear in an error, longest
+// first, so that a password is replaced whole and never piecewise.
 func secrets(dsn string, cc *pgx.ConnConfig) []string {
 	var s []string
-	if cc != nil && cc.Password != "" {
-		s = append(s, cc.Password)
-	}
-	if p := os.Getenv("PGPASSWORD"); p != "" {
-		s = append(s, p)
-	}
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
+	add := func(p string) {
+		if p != "" {
 			s = append(s, p, url.QueryEscape(p), url.PathEscape(p))
 		}
 	}
-	// Also the crude way, for DSNs too broken to parse.
-	for _, re := range []*regexp.Regexp{urlPassword, kvPassword} {
-		for _, m := range re.FindAllStringSubmatch(dsn, -1) {
-			if p := strings.Trim(m[1], "'"); p != "" {
-				s = append(s, p)
+	if cc != nil {
+		add(cc.Password)
+	}
+	add(os.Getenv("PGPASSWORD"))
+	norm := normalizeURL(dsn)
+	if u, err := url.Parse(norm); err == nil {
+		if p, ok := u.User.Password(); ok {
+			add(p)
+		}
+		add(u.Query().Get("password"))
+	} else if _, rest, ok := splitScheme(dsn); ok {
+		// Too broken to parse: everything between the user's ':' and the
+		// '@' that ends the credentials, as one unit.
+		if at := credentialsEnd(rest); at >= 0 {
+			if _, p, ok := strings.Cut(rest[:at], ":"); ok {
+				add(p)
 			}
 		}
 	}
+	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
+		add(strings.Trim(m[1], "'"))
+	}
+	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
 	return s
 }
 
-var (
-	urlPassword = regexp.MustCompile(`://[^:/@\s]*:([^@\s]+)@`)
-	kvPassword  = regexp.MustCompile(`(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
-)
+var kvPassword = regexp.MustCompile(`(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
 func scrub(msg, dsn string) string {
-	for _, s := range secrets(dsn, nil) {
+	return scrubAll(msg, secrets(dsn, nil))
+}
+
+// scrubAll replaces each secret in msg with "xxxxx"; secrets come longest
+// first, so a password is never replaced piecewise.
+func scrubAll(msg string, secrets []string) string {
+	for _, s := range secrets {
 		msg = strings.ReplaceAll(msg, s, "xxxxx")
 	}
 	return msg
@@ -302,6 +320,10 @@ func classify(err error, cc *pgx.ConnConfig, dsn string) error {
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		e.Kind = KindUnreachable
 		e.Detail = "no route to host"
+	case notPostgres(err.Error()):
+		e.Kind = KindNotPostgres
+	case strings.Contains(err.Error(), "server refused TLS connection") && !answersSSLRequest(cc):
+		e.Kind = KindNotPostgres
 	case strings.Contains(err.Error(), "tls"):
 		e.Kind = KindTLS
 	default:
@@ -312,10 +334,45 @@ func classify(err error, cc *pgx.ConnConfig, dsn string) error {
 			e.Detail = lastPart(err.Error())
 		}
 	}
-	for _, s := range secrets(dsn, cc) {
-		e.Detail = strings.ReplaceAll(e.Detail, s, "xxxxx")
-	}
+	e.Detail = scrubAll(e.Detail, secrets(dsn, cc))
 	return e
+}
+
+// notPostgres recognises pgx's reports of bytes that no PostgreSQL server
+// sends: a message length out of range (an HTTP or SSH banner read as a
+// message header), or a TLS record that is not one.
+func notPostgres(msg string) bool {
+	for _, s := range []string{"invalid body length", "does not look like a TLS handshake", "unknown message type"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// answersSSLRequest sends PostgreSQL's SSLRequest to the configured host
+// and reports whether the single-byte answer is one a PostgreSQL server
+// gives ('S' or 'N'). pgx says "server refused TLS connection" for any other
+// byte too, which would blame TLS for a web server on the port.
+func answersSSLRequest(cc *pgx.ConnConfig) bool {
+	if strings.HasPrefix(cc.Host, "/") {
+		return true
+	}
+	d := net.Dialer{Timeout: 2 * time.Second}
+	c, err := d.Dial("tcp", net.JoinHostPort(cc.Host, fmt.Sprint(cc.Port)))
+	if err != nil {
+		return true // cannot tell: keep the TLS reading
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}); err != nil {
+		return true
+	}
+	b := make([]byte, 1)
+	if _, err := io.ReadFull(c, b); err != nil {
+		return false
+	}
+	return b[0] == 'S' || b[0] == 'N'
 }
 
 func lastPart(s string) string {
