@@ -65,7 +65,8 @@ func commands() []*cli.Command {
 }
 
 // setUsageErrors makes flag-parsing mistakes anywhere in the tree exit 2,
-// naming the command whose --help to read.
+// naming the command whose --help to read, and gives every leaf command
+// the same checks of what it was given (checkInput).
 func setUsageErrors(c *cli.Command, parent string) {
 	path := parent + " " + c.Name
 	if c.OnUsageError == nil {
@@ -73,9 +74,58 @@ func setUsageErrors(c *cli.Command, parent string) {
 			return usageError("%v (see %s --help)", err, path)
 		}
 	}
+	if len(c.Subcommands) == 0 {
+		before := c.Before
+		c.Before = func(ctx *cli.Context) error {
+			if err := checkInput(ctx, path); err != nil {
+				return err
+			}
+			if before != nil {
+				return before(ctx)
+			}
+			return nil
+		}
+	}
 	for _, s := range c.Subcommands {
 		setUsageErrors(s, path)
 	}
+}
+
+// zeroAllowed names the numeric flags for which 0 means something
+// (statement-timeout 0: the server's default; lock-retries 0: no retry;
+// lock-wait 0: try the lock once).
+var zeroAllowed = map[string]bool{"statement-timeout": true, "lock-retries": true, "lock-wait": true}
+
+// checkInput refuses, for every command alike, what a flag parser lets
+// through: an empty value (--dir ”), a negative or meaningless zero
+// duration or count (--lock-wait -5s), and arguments a command does not
+// take (migrate up --dir d 0001_x.sql). Each would otherwise run with a
+// default the operator did not choose.
+func checkInput(ctx *cli.Context, path string) error {
+	for _, f := range ctx.Command.Flags {
+		name := f.Names()[0]
+		if !ctx.IsSet(name) {
+			continue
+		}
+		switch f.(type) {
+		case *cli.StringFlag:
+			if strings.TrimSpace(ctx.String(name)) == "" {
+				return usageError("--%s needs a value (see %s --help)", name, path)
+			}
+		case *cli.DurationFlag:
+			if d := ctx.Duration(name); d < 0 || d == 0 && !zeroAllowed[name] {
+				return usageError("--%s must be a positive duration, got %s (see %s --help)", name, d, path)
+			}
+		case *cli.IntFlag:
+			if n := ctx.Int(name); n < 0 || n == 0 && !zeroAllowed[name] {
+				return usageError("--%s must be a positive number, got %d (see %s --help)", name, n, path)
+			}
+		}
+	}
+	if ctx.Command.ArgsUsage == "" && ctx.Args().Present() {
+		return usageError("unexpected argument %q: %s takes none (see %s --help)", ctx.Args().First(), path, path)
+	}
+	return nil
 }
 
 // globalSwitches are the global boolean flags an operator may also write

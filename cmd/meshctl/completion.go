@@ -47,8 +47,12 @@ func completionCommand() *cli.Command {
 		Name:      "completion",
 		Usage:     "print a shell completion script (bash or zsh)",
 		UsageText: "source <(meshctl completion bash)\nsource <(meshctl completion zsh)",
+		ArgsUsage: "bash|zsh",
 		Action: func(c *cli.Context) error {
 			e := envFrom(c)
+			if c.NArg() > 1 {
+				return usageError("completion takes one shell name, got %d arguments (e.g. source <(meshctl completion bash))", c.NArg())
+			}
 			switch c.Args().First() {
 			case "bash":
 				_, err := fmt.Fprint(e.stdout, bashCompletion)

@@ -73,7 +73,7 @@ func exitCode(err error) int {
 // reportError prints err as one line on stderr (nothing for a bare code).
 func reportError(w io.Writer, err error) {
 	if msg := errorLine(err); msg != "" {
-		fmt.Fprintf(w, "meshctl: %s\n", msg)
+		fmt.Fprintf(w, "meshctl: %s\n", termSafe(msg))
 	}
 }
 

@@ -18,7 +18,7 @@ func (e *env) progressTerminal() (bool, int) {
 	if e.noProgress || os.Getenv("TERM") == "dumb" {
 		return false, 0
 	}
-	f, ok := e.stderr.(*os.File)
+	f, ok := raw(e.stderr).(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return false, 0
 	}
@@ -55,7 +55,7 @@ type rowBar struct {
 const rateAfter = time.Second / 2
 
 func newRowBar(w io.Writer, label string, total int64, width int) *rowBar {
-	return &rowBar{w: w, label: label, total: total, width: width, now: time.Now}
+	return &rowBar{w: raw(w), label: termSafe(label), total: total, width: width, now: time.Now}
 }
 
 // update redraws the line for rows read so far.

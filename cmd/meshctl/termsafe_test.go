@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestTermSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":             "plain",
+		"mesh\x1b[2Jid":     `mesh\x1b[2Jid`,
+		"two\nlines":        `two\nlines`,
+		"tab\there":         `tab\there`,
+		"cr\rover":          `cr\rover`,
+		"del\x7f":           `del\x7f`,
+		"c1\u009bcsi":       `c1\u009bcsi`,
+		"ünïcödé 😀":         "ünïcödé 😀",
+		"\x00nul":           `\x00nul`,
+		"bell\a and \x1b]0": `bell\x07 and \x1b]0`,
+	} {
+		if got := termSafe(in); got != want {
+			t.Errorf("termSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Outside text printed through env's writers cannot reach the terminal
+// raw, while meshctl's own newlines and tabs pass.
+func TestTermWriter(t *testing.T) {
+	var buf bytes.Buffer
+	w := termWriter{&buf}
+	n, err := w.Write([]byte("applied 0001_\x1b[2J.sql\tok\nnext line\n"))
+	if err != nil || n != len("applied 0001_\x1b[2J.sql\tok\nnext line\n") {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if got, want := buf.String(), "applied 0001_\\x1b[2J.sql\tok\nnext line\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// A table cell holding a newline or ESC stays in its cell: no forged row,
+// no escape sequence.
+func TestTableEscapesCells(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{stdout: termWriter{&out}, noColor: true}
+	if err := e.table([]string{"MESH", "STATE"}, [][]string{{"m1\nm2          | clean", "tamper"}, {"\x1b[2J", "clean"}}); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if strings.Contains(s, "\x1b") || strings.Contains(s, "\nm2") {
+		t.Errorf("table leaks control characters: %q", s)
+	}
+	if !strings.Contains(s, `m1\nm2`) || !strings.Contains(s, `\x1b[2J`) {
+		t.Errorf("table does not show the escaped values: %q", s)
+	}
+}
