@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -53,5 +54,40 @@ func TestTableEscapesCells(t *testing.T) {
 	}
 	if !strings.Contains(s, `m1\nm2`) || !strings.Contains(s, `\x1b[2J`) {
 		t.Errorf("table does not show the escaped values: %q", s)
+	}
+}
+
+// What a flag parser lets through is refused the same way on every
+// command, before anything connects or writes.
+func TestCheckInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"migrate", "up", "--dir", ""},
+		{"migrate", "up", "--to", ""},
+		{"migrate", "up", "--dir", dir, "0001_s.sql"},
+		{"migrate", "up", "--lock-wait", "-5s"},
+		{"migrate", "up", "--lock-timeout", "0s"},
+		{"migrate", "up", "--lock-retries", "-1"},
+		{"migrate", "status", "--table", " "},
+		{"audit", "keygen", "--out", ""},
+		{"audit", "verify", "--mesh", ""},
+		{"version", "extra"},
+		{"db", "ping", "extra"},
+		{"completion", "bash", "zsh"},
+	} {
+		code, stdout, stderr := runCLI(t, append([]string{"--database-url", "postgres://u:s3cret@127.0.0.1:1/x"}, args...)...)
+		if code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, ExitUsage, stderr)
+		}
+		assertOneLine(t, stderr, "s3cret")
+		if stdout != "" {
+			t.Errorf("%v: wrote to stdout: %q", args, stdout)
+		}
+	}
+	entries, _ := os.ReadDir(".")
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".key") || strings.HasPrefix(e.Name(), ".pub") {
+			t.Errorf("a key file was written: %s", e.Name())
+		}
 	}
 }
