@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -157,13 +158,35 @@ func hoistGlobalSwitches(args []string) []string {
 }
 
 // run executes meshctl with args and returns the process exit code.
+//
+// Every failure takes this one path: its line on stderr, its exit code
+// (exitCode), and under --json its errorJSON on stdout, unless the verb
+// already wrote its result there (a report that carries the error, as
+// migrate up's does).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := newApp(stdout, stderr)
+	out := &countingWriter{w: stdout}
+	app := newApp(out, stderr)
 	args = hoistGlobalSwitches(args)
+	err := runApp(ctx, app, args)
+	if err != nil {
+		reportError(stderr, err)
+		if wantsJSON(args) && out.n == 0 {
+			if env := envelope(err); env != nil {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				_ = enc.Encode(struct {
+					Error *errorJSON `json:"error"`
+				}{env})
+			}
+		}
+	}
+	return exitCode(err)
+}
+
+func runApp(ctx context.Context, app *cli.App, args []string) error {
 	if len(args) > 1 {
 		if name, help := unknownCommand(app, args[1:]); name != "" {
-			reportError(stderr, usageError("unknown command %q (see %s --help)", name, help))
-			return ExitUsage
+			return usageError("unknown command %q (see %s --help)", name, help)
 		}
 	}
 	err := app.RunContext(ctx, args)
@@ -172,10 +195,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// failed connect; say what really happened.
 		err = ctx.Err()
 	}
-	if err != nil {
-		reportError(stderr, err)
+	return err
+}
+
+// wantsJSON reports whether --json is among the (hoisted) global switches,
+// so that errors from flag parsing, before any verb runs, are JSON too.
+func wantsJSON(args []string) bool {
+	for _, a := range args[1:] {
+		switch a {
+		case "--":
+			return false
+		case "--json", "-json", "--json=true", "-json=true":
+			return true
+		}
 	}
-	return exitCode(err)
+	return false
+}
+
+// countingWriter counts what a verb wrote to stdout.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // unknownCommand returns the first command word that names no command

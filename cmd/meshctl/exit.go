@@ -70,6 +70,68 @@ func exitCode(err error) int {
 	return ExitError
 }
 
+// errorJSON is the one shape of a failure under --json, on stdout:
+//
+//	{"error": {"code": "db_unreachable", "message": "...", "exit": 1}}
+//
+// message is the line printed on stderr; code is a stable word a pipeline
+// can branch on more finely than the exit code; exit is the exit code.
+type errorJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Exit    int    `json:"exit"`
+}
+
+// envelope returns err's --json form, or nil when err carries no message
+// (a bare exit code after a report).
+func envelope(err error) *errorJSON {
+	msg := errorLine(err)
+	if msg == "" {
+		return nil
+	}
+	return &errorJSON{Code: errorCode(err), Message: msg, Exit: exitCode(err)}
+}
+
+// exitNames are the codes' words, for errors no finer word fits.
+var exitNames = map[int]string{
+	ExitError: "error", ExitUsage: "usage", ExitPending: "pending", ExitDrift: "drift", ExitLocked: "locked",
+	ExitTamper: "tamper", ExitVectorsFailed: "vectors_failed", ExitVectorsMalformed: "vectors_malformed",
+}
+
+// errorCode names err's class for errorJSON.
+func errorCode(err error) string {
+	var ce *dbconn.Error
+	var ie *migrate.InterruptedError
+	switch {
+	case errors.Is(err, context.Canceled), errors.As(err, &ie):
+		return "interrupted"
+	case errors.As(err, &ce):
+		switch ce.Kind {
+		case dbconn.KindMissingDSN:
+			return "db_missing_url"
+		case dbconn.KindBadDSN:
+			return "db_bad_url"
+		case dbconn.KindUnreachable:
+			return "db_unreachable"
+		case dbconn.KindTimeout:
+			return "db_timeout"
+		case dbconn.KindAuth:
+			return "db_auth"
+		case dbconn.KindNoDatabase:
+			return "db_no_database"
+		case dbconn.KindTLS:
+			return "db_tls"
+		case dbconn.KindNotPostgres:
+			return "db_not_postgres"
+		}
+		return "db_connect"
+	}
+	if name, ok := exitNames[exitCode(err)]; ok {
+		return name
+	}
+	return "error"
+}
+
 // reportError prints err as one line on stderr (nothing for a bare code).
 func reportError(w io.Writer, err error) {
 	if msg := errorLine(err); msg != "" {

@@ -129,19 +129,10 @@ func migrateError(err error) error {
 	return err
 }
 
-// jsonError gives err to a --json caller as {"error": "..."} on stdout
-// (the message meshctl also prints on stderr), so a pipeline reading
-// stdout always gets JSON, whichever step failed. It returns err.
-func jsonError(e *env, err error) error {
-	if e.json && errorLine(err) != "" {
-		if perr := e.printJSON(struct {
-			Error string `json:"error"`
-		}{errorLine(err)}); perr != nil {
-			return errors.Join(err, perr)
-		}
-	}
-	return err
-}
+// jsonError returns err. Under --json the error's errorJSON reaches stdout
+// through run, the one error path; it stays here as the place a verb
+// marks "this error ends my output".
+func jsonError(_ *env, err error) error { return err }
 
 // progress prints the runner's events on stderr. On a terminal (and
 // without --no-progress) a run of several files numbers them, [n/N]; logs
@@ -344,9 +335,9 @@ func migrateUp(c *cli.Context) error {
 		}
 		out := struct {
 			*migrate.UpResult
-			Error string `json:"error,omitempty"`
+			Error *errorJSON `json:"error,omitempty"`
 		}{UpResult: res}
-		out.Error = errorLine(err)
+		out.Error = envelope(migrateError(err))
 		if perr := e.printJSON(out); perr != nil && err == nil {
 			err = perr
 		}

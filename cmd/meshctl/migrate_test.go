@@ -168,8 +168,9 @@ func TestMigrateBadInput(t *testing.T) {
 			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 				t.Fatalf("stdout is not JSON (%v): %q", err, stdout)
 			}
-			if want := strings.TrimSuffix(strings.TrimPrefix(stderr, "meshctl: "), "\n"); got["error"] != want {
-				t.Errorf("error = %q, want the stderr line %q", got["error"], want)
+			env, _ := got["error"].(map[string]any)
+			if want := strings.TrimSuffix(strings.TrimPrefix(stderr, "meshctl: "), "\n"); env["message"] != want || env["exit"] != float64(tt.code) {
+				t.Errorf("error = %v, want message %q and exit %d", got["error"], want, tt.code)
 			}
 			if tt.args[0] == "up" && !slices.Contains(tt.args, "--dry-run") {
 				if applied, ok := got["applied"].([]any); !ok || len(applied) != 0 {

@@ -75,14 +75,16 @@ func TestMigrateUpThroughPgBouncer(t *testing.T) {
 			}
 			if tc.json {
 				var out struct {
-					Applied []any  `json:"applied"`
-					Error   string `json:"error"`
+					Applied []any `json:"applied"`
+					Error   struct {
+						Message string `json:"message"`
+					} `json:"error"`
 				}
 				if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 					t.Fatalf("--json stdout is not JSON: %v: %q", err, stdout)
 				}
-				if len(out.Applied) != 0 || !strings.Contains(out.Error, "transaction-mode pooler") {
-					t.Errorf("--json: applied %v, error %q", out.Applied, out.Error)
+				if len(out.Applied) != 0 || !strings.Contains(out.Error.Message, "transaction-mode pooler") {
+					t.Errorf("--json: applied %v, error %q", out.Applied, out.Error.Message)
 				}
 			} else if stdout != "" {
 				t.Errorf("stdout: %q, want nothing", stdout)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -88,6 +89,42 @@ func TestCheckInput(t *testing.T) {
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".key") || strings.HasPrefix(e.Name(), ".pub") {
 			t.Errorf("a key file was written: %s", e.Name())
+		}
+	}
+}
+
+// Under --json every failure, flag parsing included, is one errorJSON on
+// stdout whose message is the stderr line.
+func TestJSONErrorEnvelopeEverywhere(t *testing.T) {
+	for _, args := range [][]string{
+		{"--json", "migrate", "up", "--lock-wait"},
+		{"--json", "migrate", "status", "--bogus"},
+		{"migrate", "status", "--bogus", "--json"},
+		{"--json", "bogus"},
+		{"--json", "--database-url", "postgres://u:s3cret@127.0.0.1:1/x", "audit", "verify", "--all"},
+		{"--json", "--database-url", "postgres://u:s3cret@127.0.0.1:1/x", "db", "ping"},
+		{"--json", "--database-url", "postgres://u:s3cret@[::1/x", "db", "ping"},
+		{"--json", "db", "ping"},
+		{"--json", "audit", "keygen", "--out", ""},
+		{"--json", "vectors", "verify", "/nonexistent/file.json"},
+	} {
+		code, stdout, stderr := runCLI(t, args...)
+		assertOneLine(t, stderr, "s3cret")
+		var got struct {
+			Error *errorJSON `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &got); err != nil || got.Error == nil {
+			t.Errorf("%v: stdout is not the error envelope (%v): %q", args, err, stdout)
+			continue
+		}
+		if want := strings.TrimSuffix(strings.TrimPrefix(stderr, "meshctl: "), "\n"); got.Error.Message != want {
+			t.Errorf("%v: message %q, want the stderr line %q", args, got.Error.Message, want)
+		}
+		if got.Error.Exit != code || code == 0 || got.Error.Code == "" {
+			t.Errorf("%v: envelope %+v, exit %d", args, got.Error, code)
+		}
+		if strings.Contains(stdout, "s3cret") {
+			t.Errorf("%v: stdout leaks the password", args)
 		}
 	}
 }
