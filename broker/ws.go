@@ -1,0 +1,357 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/go-json-experiment/json"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/claudemesh/meshctl/meshfmt"
+)
+
+// WebSocket close codes (SPEC §6).
+const (
+	CloseKick   websocket.StatusCode = 4001
+	CloseBanned websocket.StatusCode = 4002
+)
+
+// ctlChannel carries kick and ban orders between replicas (LISTEN/NOTIFY):
+// the replica holding a member's connection may not be the one that
+// received the order.
+const ctlChannel = "claudemesh_broker_ctl"
+
+type wsConn struct {
+	c          *websocket.Conn
+	meshID     string
+	memberID   string
+	sessionID  string
+	presenceID string
+}
+
+// hub tracks this replica's live connections.
+type hub struct {
+	s     *Server
+	mu    sync.Mutex
+	conns map[*wsConn]bool
+	bySes map[string]*wsConn // member|session → connection
+}
+
+func newHub(s *Server) *hub {
+	return &hub{s: s, conns: map[*wsConn]bool{}, bySes: map[string]*wsConn{}}
+}
+
+// add registers wc and returns the connection it replaces (same session id).
+func (h *hub) add(wc *wsConn) *wsConn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := wc.memberID + "|" + wc.sessionID
+	old := h.bySes[key]
+	h.bySes[key] = wc
+	h.conns[wc] = true
+	return old
+}
+
+func (h *hub) remove(wc *wsConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.conns, wc)
+	if key := wc.memberID + "|" + wc.sessionID; h.bySes[key] == wc {
+		delete(h.bySes, key)
+	}
+}
+
+func (h *hub) closeMember(memberID string, code websocket.StatusCode, reason string) int {
+	h.mu.Lock()
+	var list []*wsConn
+	for wc := range h.conns {
+		if wc.memberID == memberID {
+			list = append(list, wc)
+		}
+	}
+	h.mu.Unlock()
+	for _, wc := range list {
+		go wc.c.Close(code, reason)
+	}
+	return len(list)
+}
+
+func (h *hub) closeAll() {
+	h.mu.Lock()
+	var list []*wsConn
+	for wc := range h.conns {
+		list = append(list, wc)
+	}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, wc := range list {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = wc.c.Close(websocket.StatusGoingAway, "server shutting down") }()
+	}
+	wg.Wait()
+}
+
+type ctlMsg struct {
+	Op       string `json:"op"` // kick, ban
+	MemberID string `json:"member_id"`
+}
+
+// listen applies kick and ban orders from every replica, reconnecting
+// with backoff while the database is away.
+func (h *hub) listen(ctx context.Context) {
+	wait := 500 * time.Millisecond
+	for ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(ctx, h.s.pool.Config().ConnConfig.Copy())
+		if err == nil {
+			if _, err = conn.Exec(ctx, "LISTEN "+ctlChannel); err == nil {
+				wait = 500 * time.Millisecond
+				for {
+					n, err := conn.WaitForNotification(ctx)
+					if err != nil {
+						break
+					}
+					var m ctlMsg
+					if json.Unmarshal([]byte(n.Payload), &m) != nil {
+						continue
+					}
+					switch m.Op {
+					case "kick":
+						h.closeMember(m.MemberID, CloseKick, "kicked by a mesh admin")
+					case "ban":
+						h.closeMember(m.MemberID, CloseBanned, "banned from this mesh: contact the mesh owner")
+					}
+				}
+			}
+			conn.Close(context.Background())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if wait *= 2; wait > 5*time.Second {
+			wait = 5 * time.Second
+		}
+	}
+}
+
+// helloMsg is the first frame a client sends (SPEC §4).
+type helloMsg struct {
+	Type      string `json:"type"` // "hello"
+	MeshID    string `json:"meshId"`
+	MemberID  string `json:"memberId"`
+	Pubkey    string `json:"pubkey"`
+	Timestamp int64  `json:"timestamp"` // Unix ms
+	Signature string `json:"signature"`
+	SessionID string `json:"sessionId"`
+	PID       int32  `json:"pid"`
+	CWD       string `json:"cwd"`
+}
+
+// clientMsg is any later frame.
+type clientMsg struct {
+	Type     string `json:"type"` // ping, kick, ban, unban
+	MemberID string `json:"memberId"`
+}
+
+type serverMsg struct {
+	Type       string `json:"type"`
+	PresenceID string `json:"presenceId,omitempty"`
+	MemberID   string `json:"memberId,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Message    string `json:"message,omitempty"`
+	Closed     int    `json:"closed,omitempty"`
+}
+
+func (s *Server) reject(c *websocket.Conn, reason string, code websocket.StatusCode, msg string) {
+	s.m.connRejected.WithLabelValues(reason).Inc()
+	_ = c.Close(code, msg)
+}
+
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	if !s.ready() {
+		s.m.connRejected.WithLabelValues("not_ready").Inc()
+		writeErr(w, http.StatusServiceUnavailable, "unavailable", "the broker is not ready")
+		return
+	}
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		s.m.connRejected.WithLabelValues("handshake").Inc()
+		return
+	}
+	c.SetReadLimit(64 << 10)
+	ctx := r.Context()
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, data, err := c.Read(hctx)
+	cancel()
+	if err != nil {
+		s.reject(c, "no_hello", websocket.StatusPolicyViolation, "expected a hello within 10 s")
+		return
+	}
+	var h helloMsg
+	if json.Unmarshal(data, &h, json.RejectUnknownMembers(true)) != nil || h.Type != "hello" || h.SessionID == "" ||
+		!cleanText(h.SessionID, 128) || len(h.CWD) > 4096 {
+		s.reject(c, "bad_hello", websocket.StatusPolicyViolation, "malformed hello")
+		return
+	}
+	var storedPK, role, name string
+	var revoked bool
+	err = s.pool.QueryRow(ctx, `SELECT peer_pubkey, role::text, display_name, revoked_at IS NOT NULL FROM mesh.member WHERE id = $1 AND mesh_id = $2`,
+		h.MemberID, h.MeshID).Scan(&storedPK, &role, &name, &revoked)
+	if errors.Is(err, errNoRows) {
+		s.reject(c, "unknown_member", websocket.StatusPolicyViolation, "unknown mesh or member")
+		return
+	}
+	if err != nil {
+		s.reject(c, "unavailable", websocket.StatusTryAgainLater, "database unavailable")
+		return
+	}
+	if h.Pubkey != storedPK {
+		s.reject(c, "wrong_pubkey", websocket.StatusPolicyViolation, "pubkey is not this member's key")
+		return
+	}
+	if err := meshfmt.VerifyHello(meshfmt.Hello{MeshID: h.MeshID, MemberID: h.MemberID, PubkeyHex: h.Pubkey, TimestampMs: h.Timestamp},
+		h.Signature, time.Now()); err != nil {
+		if errors.Is(err, meshfmt.ErrExpired) {
+			s.reject(c, "stale_hello", websocket.StatusPolicyViolation, "hello timestamp is more than 60 s from the server's clock")
+		} else {
+			s.reject(c, "bad_signature", websocket.StatusPolicyViolation, "hello signature does not verify")
+		}
+		return
+	}
+	if revoked {
+		s.reject(c, "revoked", CloseBanned, "this member is banned: contact the mesh owner")
+		return
+	}
+	wc := &wsConn{c: c, meshID: h.MeshID, memberID: h.MemberID, sessionID: h.SessionID, presenceID: newID()}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE mesh.presence SET disconnected_at = localtimestamp
+WHERE member_id = $1 AND session_id = $2 AND disconnected_at IS NULL`, h.MemberID, h.SessionID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO mesh.presence (id, member_id, session_id, pid, cwd) VALUES ($1, $2, $3, $4, $5)`,
+			wc.presenceID, h.MemberID, h.SessionID, h.PID, h.CWD); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE mesh.member SET last_seen_at = localtimestamp WHERE id = $1`, h.MemberID)
+		return err
+	})
+	if err != nil {
+		s.reject(c, "unavailable", websocket.StatusTryAgainLater, "database unavailable")
+		return
+	}
+	if old := s.hub.add(wc); old != nil {
+		_ = old.c.Close(websocket.StatusNormalClosure, "replaced by a newer connection with the same session id")
+	}
+	s.m.connTotal.Inc()
+	s.m.connActive.Inc()
+	defer func() {
+		s.hub.remove(wc)
+		s.m.connActive.Dec()
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = s.pool.Exec(dctx, `UPDATE mesh.presence SET disconnected_at = localtimestamp WHERE id = $1 AND disconnected_at IS NULL`, wc.presenceID)
+	}()
+	s.send(ctx, c, serverMsg{Type: "hello_ok", PresenceID: wc.presenceID, MemberID: h.MemberID})
+	for {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		var m clientMsg
+		if json.Unmarshal(data, &m) != nil {
+			s.send(ctx, c, serverMsg{Type: "error", Error: "malformed", Message: "frames are JSON objects with a type"})
+			continue
+		}
+		switch m.Type {
+		case "ping":
+			_, _ = s.pool.Exec(ctx, `UPDATE mesh.presence SET last_ping_at = localtimestamp WHERE id = $1`, wc.presenceID)
+			s.send(ctx, c, serverMsg{Type: "pong"})
+		case "kick", "ban", "unban":
+			s.send(ctx, c, s.adminOp(ctx, h.MeshID, h.MemberID, name, m))
+		default:
+			s.send(ctx, c, serverMsg{Type: "error", Error: "unknown_type", Message: "unknown frame type"})
+		}
+	}
+}
+
+func (s *Server) send(ctx context.Context, c *websocket.Conn, m serverMsg) {
+	b, _ := json.Marshal(m)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = c.Write(wctx, websocket.MessageText, b)
+}
+
+// adminOp runs kick, ban or unban for an admin member. Ban and unban are
+// audited in the same transaction; the close order reaches every replica
+// through NOTIFY when the transaction commits.
+func (s *Server) adminOp(ctx context.Context, meshID, actorID, actorName string, m clientMsg) serverMsg {
+	refuse := func(code, msg string) serverMsg { return serverMsg{Type: "error", Error: code, Message: msg} }
+	if m.MemberID == "" {
+		return refuse("invalid_request", "memberId is required")
+	}
+	var ok serverMsg
+	err := s.txn(ctx, func(tx pgx.Tx, ev *[]string) error {
+		var role string
+		var revoked bool
+		if err := tx.QueryRow(ctx, `SELECT role::text, revoked_at IS NOT NULL FROM mesh.member WHERE id = $1`, actorID).Scan(&role, &revoked); err != nil {
+			return err
+		}
+		if role != "admin" || revoked {
+			return &reqError{code: "forbidden", msg: "only a mesh admin may " + m.Type}
+		}
+		var targetRevoked bool
+		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM mesh.member WHERE id = $1 AND mesh_id = $2 FOR UPDATE`,
+			m.MemberID, meshID).Scan(&targetRevoked)
+		if errors.Is(err, errNoRows) {
+			return &reqError{code: "not_found", msg: "no such member in this mesh"}
+		}
+		if err != nil {
+			return err
+		}
+		ok = serverMsg{Type: m.Type + "_ok", MemberID: m.MemberID}
+		notify := func(op string) error {
+			b, _ := json.Marshal(ctlMsg{Op: op, MemberID: m.MemberID})
+			_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ctlChannel, string(b))
+			return err
+		}
+		switch m.Type {
+		case "kick":
+			return notify("kick")
+		case "ban":
+			if targetRevoked {
+				return notify("ban")
+			}
+			if m.MemberID == actorID {
+				return &reqError{code: "invalid_request", msg: "an admin cannot ban itself"}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE mesh.member SET revoked_at = localtimestamp WHERE id = $1`, m.MemberID); err != nil {
+				return err
+			}
+			if err := appendAudit(ctx, tx, ev, meshID, "member_banned", actorID, actorName, map[string]any{"memberId": m.MemberID}); err != nil {
+				return err
+			}
+			return notify("ban")
+		default: // unban
+			if !targetRevoked {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, `UPDATE mesh.member SET revoked_at = NULL WHERE id = $1`, m.MemberID); err != nil {
+				return err
+			}
+			return appendAudit(ctx, tx, ev, meshID, "member_unbanned", actorID, actorName, map[string]any{"memberId": m.MemberID})
+		}
+	})
+	var re *reqError
+	if errors.As(err, &re) {
+		return refuse(re.code, re.msg)
+	}
+	if err != nil {
+		return refuse("unavailable", "the database is unavailable; retry")
+	}
+	return ok
+}
