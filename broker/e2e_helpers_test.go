@@ -64,7 +64,12 @@ func newEnv(t *testing.T, mutate func(*Config)) *tenv {
 		pool.Close()
 	})
 	e := &tenv{t: t, s: s, srv: srv, db: db, pool: db.Pool}
-	e.waitReady()
+	for i := 0; !s.state.Load().Up; i++ {
+		if i > 100 {
+			t.Fatal("the probe never saw the database")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return e
 }
 
@@ -193,3 +198,5 @@ func (e *tenv) count(q string, args ...any) int64 {
 	}
 	return n
 }
+
+func newHTTPTest(s *Server) *httptest.Server { return httptest.NewServer(s.Handler()) }

@@ -54,5 +54,19 @@ func newMetrics() *metrics {
 	for _, r := range []string{"rate_limit", "too_large", "no_recipient"} {
 		m.msgRejected.WithLabelValues(r)
 	}
+	for _, r := range wsRejectReasons {
+		m.connRejected.WithLabelValues(r)
+	}
+	m.msgDropped.WithLabelValues("topic_scope")
+	for _, e := range auditEvents {
+		m.auditAppends.WithLabelValues(e)
+	}
 	return m
 }
+
+// Label values known in advance.
+var (
+	wsRejectReasons = []string{"not_ready", "handshake", "no_hello", "bad_hello", "unknown_member", "wrong_pubkey",
+		"bad_signature", "stale_hello", "revoked", "unavailable"}
+	auditEvents = []string{"peer_joined", "message_sent", "apikey_created", "apikey_revoked", "member_banned", "member_unbanned"}
+)

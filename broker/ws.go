@@ -245,7 +245,7 @@ WHERE member_id = $1 AND session_id = $2 AND disconnected_at IS NULL`, h.MemberI
 		return
 	}
 	if old := s.hub.add(wc); old != nil {
-		_ = old.c.Close(websocket.StatusNormalClosure, "replaced by a newer connection with the same session id")
+		go old.c.Close(websocket.StatusNormalClosure, "replaced by a newer connection with the same session id")
 	}
 	s.m.connTotal.Inc()
 	s.m.connActive.Inc()
