@@ -273,10 +273,10 @@ func TestAPIKeys(t *testing.T) {
 		code   string
 	}{
 		{"abcdef", 409, "not_unique"},
-		{"abcde", 404, "not_found"},        // too short for a prefix
-		{"%%%%%%", 404, "not_found"},       // not a LIKE pattern
-		{"abcdef____", 404, "not_found"},   // '_' is literal
-		{"fedcba", 404, "not_found"},       // another mesh's key
+		{"abcde", 404, "not_found"},      // too short for a prefix
+		{"%%%%%%", 404, "not_found"},     // not a LIKE pattern
+		{"abcdef____", 404, "not_found"}, // '_' is literal
+		{"fedcba", 404, "not_found"},     // another mesh's key
 		{"abcdef000000000000000000", 409, "not_unique"},
 	} {
 		if m := e.must(c.status, "DELETE", "/v1/apikeys/"+url.PathEscape(c.ref), ms.Key, nil); m["error"] != c.code {
