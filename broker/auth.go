@@ -217,7 +217,11 @@ func (s *Server) dbError(w http.ResponseWriter, err error) {
 		writeErr(w, http.StatusServiceUnavailable, "unavailable", "request cancelled")
 		return
 	}
-	s.log.Warn("database error", "err", err)
+	// At most one line a second: an outage must not flood the log.
+	if now := time.Now().UnixNano(); now-s.lastDBLog.Load() > int64(time.Second) {
+		s.lastDBLog.Store(now)
+		s.log.Warn("database error", "err", err)
+	}
 	writeErr(w, http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry")
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +27,7 @@ type tenv struct {
 	t    *testing.T
 	s    *Server
 	srv  *httptest.Server
+	base string // the broker's base URL
 	db   *pgtest.DB
 	pool *pgxpool.Pool
 }
@@ -63,7 +65,7 @@ func newEnv(t *testing.T, mutate func(*Config)) *tenv {
 		cancel()
 		pool.Close()
 	})
-	e := &tenv{t: t, s: s, srv: srv, db: db, pool: db.Pool}
+	e := &tenv{t: t, s: s, srv: srv, base: srv.URL, db: db, pool: db.Pool}
 	for i := 0; !s.state.Load().Up; i++ {
 		if i > 100 {
 			t.Fatal("the probe never saw the database")
@@ -104,7 +106,7 @@ func (e *tenv) doRaw(method, path, key string, body any) (int, http.Header, map[
 		j, _ := json.Marshal(b)
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	req, err := http.NewRequest(method, e.base+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -200,3 +202,5 @@ func (e *tenv) count(q string, args ...any) int64 {
 }
 
 func newHTTPTest(s *Server) *httptest.Server { return httptest.NewServer(s.Handler()) }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -87,7 +87,7 @@ func TestHealthDatabaseDown(t *testing.T) {
 	e := &tenv{t: t, s: s}
 	srv := newHTTPTest(s)
 	defer srv.Close()
-	e.srv = srv
+	e.srv, e.base = srv, srv.URL
 	h := e.must(200, "GET", "/health", "", nil)
 	if h["db"] != "down" {
 		t.Fatalf("%v", h)

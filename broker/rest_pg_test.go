@@ -174,7 +174,7 @@ func TestMessagesAndNotifications(t *testing.T) {
 
 func (e *tenv) metrics() string {
 	e.t.Helper()
-	resp, err := http.Get(e.srv.URL + "/metrics")
+	resp, err := http.Get(e.base + "/metrics")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	// A wrong Content-Type is refused before the body is read.
-	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/topics", strings.NewReader(`{"name":"x"}`))
+	req, _ := http.NewRequest("POST", e.base+"/v1/topics", strings.NewReader(`{"name":"x"}`))
 	req.Header.Set("Authorization", "Bearer "+ms.Key)
 	req.Header.Set("Content-Type", "text/plain")
 	resp, err := http.DefaultClient.Do(req)

@@ -35,9 +35,10 @@ type Server struct {
 	hub     *hub
 	started time.Time
 
-	migrated atomic.Bool // startup migration done (or skipped)
-	draining atomic.Bool
-	state    atomic.Pointer[dbState]
+	migrated  atomic.Bool // startup migration done (or skipped)
+	draining  atomic.Bool
+	lastDBLog atomic.Int64
+	state     atomic.Pointer[dbState]
 
 	touchMu sync.Mutex
 	touched map[string]time.Time // api key id → last use, flushed off the request path
@@ -98,6 +99,9 @@ func New(cfg Config, pool *pgxpool.Pool, log *slog.Logger) *Server {
 // until ctx is cancelled (SIGTERM), then drain and return. A failed
 // startup migration returns an error (the process must exit non-zero).
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	pc, err := PoolConfig(cfg.DatabaseURL)
 	if err != nil {
 		return err

@@ -24,7 +24,7 @@ func (e *tenv) dialHello(meshID, memberID, session string, id identity, tsOffset
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.srv.URL, "http")+"/ws", nil)
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.base, "http")+"/ws", nil)
 	if err != nil {
 		e.t.Fatalf("dial: %v", err)
 	}
