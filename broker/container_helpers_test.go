@@ -41,7 +41,7 @@ func dockerRequired() bool {
 	return os.Getenv("CI") == "true" || os.Getenv("MESHCTL_REQUIRE_DOCKER") == "1"
 }
 
-func noDocker(t *testing.T, err error) {
+func noDocker(t testing.TB, err error) {
 	t.Helper()
 	if dockerRequired() {
 		t.Fatalf("Docker is required here (CI=true) but unavailable: %v", err)
@@ -49,7 +49,7 @@ func noDocker(t *testing.T, err error) {
 	t.Skipf("no Docker: %v (CI=true makes this fail)", err)
 }
 
-func brokerImage(t *testing.T) string {
+func brokerImage(t testing.TB) string {
 	t.Helper()
 	image.once.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
@@ -71,7 +71,7 @@ func brokerImage(t *testing.T) string {
 }
 
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	pool   *dockertest.Pool
 	net    *dockertest.Network
 	prefix string
@@ -80,7 +80,7 @@ type cluster struct {
 	all    []*dockertest.Resource
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	if os.Getenv("MESHCTL_TEST_POSTGRES_IMAGE") == "" && dockerRequired() {
 		t.Fatal("MESHCTL_TEST_POSTGRES_IMAGE is not set: run eval \"$(scripts/test-env)\"")
@@ -231,7 +231,7 @@ func (b *brokerC) status(path string) int {
 	return resp.StatusCode
 }
 
-func (b *brokerC) waitReady(t *testing.T, within time.Duration) {
+func (b *brokerC) waitReady(t testing.TB, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for b.status("/health/ready") != 200 {
@@ -242,7 +242,7 @@ func (b *brokerC) waitReady(t *testing.T, within time.Duration) {
 	}
 }
 
-func (b *brokerC) env(t *testing.T, p *pgxpool.Pool) *tenv {
+func (b *brokerC) env(t testing.TB, p *pgxpool.Pool) *tenv {
 	return &tenv{t: t, base: b.base, pool: p}
 }
 

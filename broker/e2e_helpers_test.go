@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 const testAdminToken = "test-admin-token-0123456789"
 
 type tenv struct {
-	t    *testing.T
+	t    testing.TB
 	s    *Server
 	srv  *httptest.Server
 	base string // the broker's base URL
