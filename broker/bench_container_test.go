@@ -13,7 +13,9 @@ import (
 // cpuNanos is a container's cumulative CPU time (docker stats).
 func (c *cluster) cpuNanos(id string) uint64 {
 	ch := make(chan *docker.Stats, 2)
-	go func() { _ = c.pool.Client.Stats(docker.StatsOptions{ID: id, Stats: ch, Stream: false, Timeout: 10 * time.Second}) }()
+	go func() {
+		_ = c.pool.Client.Stats(docker.StatsOptions{ID: id, Stats: ch, Stream: false, Timeout: 10 * time.Second})
+	}()
 	s, ok := <-ch
 	if !ok || s == nil {
 		return 0
