@@ -170,6 +170,25 @@ func TestContainerHA(t *testing.T) {
 		t.Fatalf("%d message_sent rows for %d messages", n, len(acked))
 	}
 	t.Logf("chain clean: %d rows", rep.Rows)
+
+	// Across replicas: a reconnect with the same session id on B closes
+	// the connection on A; an admin's kick on B closes the member on A.
+	eb := b.env(t, db)
+	u0 := newIdentity(10)
+	w1 := ea.dialHello(ms.ID, ids[0], "sess", u0, 0, nil)
+	w1.expectOK()
+	w2 := eb.dialHello(ms.ID, ids[0], "sess", u0, 0, nil)
+	w2.expectOK()
+	w1.expectClose(websocket.StatusNormalClosure)
+	if n := ea.count(`SELECT count(*) FROM mesh.presence WHERE member_id = $1 AND session_id = 'sess' AND disconnected_at IS NULL`, ids[0]); n != 1 {
+		t.Fatalf("%d open presences for one session id", n)
+	}
+	admin := eb.dialHello(ms.ID, ms.OwnerID, "admin", ms.owner, 0, nil)
+	admin.expectOK()
+	w3 := ea.dialHello(ms.ID, ids[1], "s", newIdentity(11), 0, nil)
+	w3.expectOK()
+	admin.send(map[string]any{"type": "kick", "memberId": ids[1]})
+	w3.expectClose(CloseKick)
 }
 
 // TestContainerFault stops PostgreSQL for 10 s under load.

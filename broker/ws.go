@@ -96,8 +96,26 @@ func (h *hub) closeAll() {
 }
 
 type ctlMsg struct {
-	Op       string `json:"op"` // kick, ban
-	MemberID string `json:"member_id"`
+	Op         string `json:"op"` // kick, ban, session
+	MemberID   string `json:"member_id"`
+	SessionID  string `json:"session_id,omitempty"`
+	PresenceID string `json:"presence_id,omitempty"` // session: the connection to keep
+}
+
+// closeSession closes this replica's connections of member+session other
+// than the one holding presence keep (a reconnect landed elsewhere).
+func (h *hub) closeSession(memberID, sessionID, keep string) {
+	h.mu.Lock()
+	var list []*wsConn
+	for wc := range h.conns {
+		if wc.memberID == memberID && wc.sessionID == sessionID && wc.presenceID != keep {
+			list = append(list, wc)
+		}
+	}
+	h.mu.Unlock()
+	for _, wc := range list {
+		go wc.c.Close(websocket.StatusNormalClosure, "replaced by a newer connection with the same session id")
+	}
 }
 
 // listen applies kick and ban orders from every replica, reconnecting
@@ -123,6 +141,8 @@ func (h *hub) listen(ctx context.Context) {
 						h.closeMember(m.MemberID, CloseKick, "kicked by a mesh admin")
 					case "ban":
 						h.closeMember(m.MemberID, CloseBanned, "banned from this mesh: contact the mesh owner")
+					case "session":
+						h.closeSession(m.MemberID, m.SessionID, m.PresenceID)
 					}
 				}
 			}
@@ -237,7 +257,13 @@ WHERE member_id = $1 AND session_id = $2 AND disconnected_at IS NULL`, h.MemberI
 			wc.presenceID, h.MemberID, h.SessionID, h.PID, h.CWD); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE mesh.member SET last_seen_at = localtimestamp WHERE id = $1`, h.MemberID)
+		if _, err := tx.Exec(ctx, `UPDATE mesh.member SET last_seen_at = localtimestamp WHERE id = $1`, h.MemberID); err != nil {
+			return err
+		}
+		// One session id = one presence, across replicas: the replica
+		// holding an older connection of this session closes it.
+		b, _ := json.Marshal(ctlMsg{Op: "session", MemberID: h.MemberID, SessionID: h.SessionID, PresenceID: wc.presenceID})
+		_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ctlChannel, string(b))
 		return err
 	})
 	if err != nil {
