@@ -197,7 +197,7 @@ func (s *Server) connectWithBackoff(ctx context.Context) (*pgx.Conn, error) {
 			return nil, ctx.Err()
 		}
 		if time.Now().Add(wait).After(deadline) {
-			return nil, fmt.Errorf("database not reachable within %s: %s", s.cfg.StartupTimeout, dbconn.Redact(err.Error()))
+			return nil, fmt.Errorf("database not reachable within %s: %w", s.cfg.StartupTimeout, err)
 		}
 		s.log.Info("waiting for the database", "retry_in", wait.String())
 		select {
