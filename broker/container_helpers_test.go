@@ -37,13 +37,9 @@ var image struct {
 	err  error
 }
 
-func dockerRequired() bool {
-	return os.Getenv("CI") == "true" || os.Getenv("MESHCTL_REQUIRE_DOCKER") == "1"
-}
-
 func noDocker(t testing.TB, err error) {
 	t.Helper()
-	if dockerRequired() {
+	if pgtest.Required() {
 		t.Fatalf("Docker is required here (CI=true) but unavailable: %v", err)
 	}
 	t.Skipf("no Docker: %v (CI=true makes this fail)", err)
@@ -82,7 +78,7 @@ type cluster struct {
 
 func newCluster(t testing.TB) *cluster {
 	t.Helper()
-	if os.Getenv("MESHCTL_TEST_POSTGRES_IMAGE") == "" && dockerRequired() {
+	if os.Getenv("MESHCTL_TEST_POSTGRES_IMAGE") == "" && pgtest.Required() {
 		t.Fatal("MESHCTL_TEST_POSTGRES_IMAGE is not set: run eval \"$(scripts/test-env)\"")
 	}
 	p, err := dockertest.NewPool("")

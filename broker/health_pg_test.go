@@ -29,6 +29,10 @@ func TestHealthAndReady(t *testing.T) {
 			t.Errorf("metrics lack %s", name)
 		}
 	}
+	// The broker's sessions name themselves in pg_stat_activity.
+	if n := e.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'claudemesh-broker'`); n == 0 {
+		t.Fatal("no session with application_name claudemesh-broker")
+	}
 	// Draining: readiness first.
 	e.s.draining.Store(true)
 	if r := e.must(503, "GET", "/health/ready", "", nil); r["reason"] != "draining" || r["status"] != "not_ready" {

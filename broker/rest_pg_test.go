@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/claudemesh/meshctl/audit"
 	"github.com/claudemesh/meshctl/meshfmt"
@@ -20,9 +21,10 @@ import (
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-func verifyChain(t *testing.T, e *tenv) *audit.Report {
+// verifyChain runs audit.Verify over every mesh and fails unless clean.
+func verifyChain(t *testing.T, p *pgxpool.Pool) *audit.Report {
 	t.Helper()
-	c, err := e.pool.Acquire(context.Background())
+	c, err := p.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func TestCreateMesh(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM mesh.api_key WHERE secret_hash = $1 OR secret_prefix = $1`, ms.Key); n != 0 {
 		t.Fatal("secret stored in clear")
 	}
-	rep := verifyChain(t, e)
+	rep := verifyChain(t, e.pool)
 	if rep.Rows != 2 {
 		t.Fatalf("want peer_joined + apikey_created, got %d rows", rep.Rows)
 	}
@@ -162,7 +164,7 @@ func TestMessagesAndNotifications(t *testing.T) {
 	if payload != `{"priority": "next", "targetSpec": "#general"}` {
 		t.Fatalf("payload %s", payload)
 	}
-	verifyChain(t, e)
+	verifyChain(t, e.pool)
 	body := e.metrics()
 	for _, want := range []string{`broker_messages_routed_total{priority="next"} 2`, `broker_messages_routed_total{priority="now"} 1`,
 		`broker_audit_appends_total{event="message_sent"} 3`, `broker_http_requests_total{code="201",method="POST",route="POST /v1/messages"} 3`} {
@@ -301,7 +303,7 @@ func TestAPIKeys(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM mesh.audit_log WHERE mesh_id = $1 AND event_type = 'apikey_created'`, ms.ID); n != 2 {
 		t.Fatalf("creates audited: %d", n)
 	}
-	verifyChain(t, e)
+	verifyChain(t, e.pool)
 }
 
 // TestErrors: every documented refusal is a JSON {error, message} with a

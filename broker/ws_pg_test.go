@@ -233,7 +233,7 @@ func TestWebSocketKickBan(t *testing.T) {
 			t.Fatalf("%s rows: %d", ev, n)
 		}
 	}
-	verifyChain(t, e)
+	verifyChain(t, e.pool)
 
 	// Shutdown closes every connection with 1001.
 	e.s.hub.closeAll()

@@ -89,14 +89,16 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-func required() bool {
+// Required reports whether tests must fail, not skip, when Docker or
+// PostgreSQL is unavailable (CI=true or MESHCTL_REQUIRE_DOCKER=1).
+func Required() bool {
 	return os.Getenv("CI") == "true" || os.Getenv("MESHCTL_REQUIRE_DOCKER") == "1"
 }
 
 // unavailable skips the test, or fails it where Docker is required.
 func unavailable(t testing.TB, err error) {
 	t.Helper()
-	if required() {
+	if Required() {
 		t.Fatalf("pgtest: PostgreSQL is required here (CI=true or MESHCTL_REQUIRE_DOCKER=1) but unavailable: %v", err)
 	}
 	t.Skipf("pgtest: skipping integration test, no PostgreSQL: %v (run `eval \"$(scripts/test-env)\"` first; CI=true makes this fail)", err)
