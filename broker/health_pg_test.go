@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,4 +104,30 @@ func TestHealthDatabaseDown(t *testing.T) {
 	if !strings.Contains(e.metrics(), "broker_db_healthy 0") {
 		t.Fatal("broker_db_healthy not 0")
 	}
+}
+
+// TestOrphanSweep: undelivered queue rows older than 7 days go; delivered
+// or younger rows stay; broker_queue_depth counts the undelivered ones.
+func TestOrphanSweep(t *testing.T) {
+	e := newEnv(t, nil)
+	ms := e.createMesh("m", newIdentity(1))
+	for i, age := range []string{"8 days", "6 days", "1 minute"} {
+		if _, err := e.pool.Exec(context.Background(), `INSERT INTO mesh.message_queue (id, mesh_id, sender_member_id, target_spec, nonce, ciphertext, created_at)
+VALUES ($1, $2, $3, '*', 'n', 'c', (now() AT TIME ZONE 'UTC') - $4::interval)`, "q"+strconv.Itoa(i), ms.ID, ms.OwnerID, age); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.pool.Exec(context.Background(), `INSERT INTO mesh.message_queue (id, mesh_id, sender_member_id, target_spec, nonce, ciphertext, created_at, delivered_at)
+VALUES ('qd', $1, $2, '*', 'n', 'c', (now() AT TIME ZONE 'UTC') - interval '30 days', now())`, ms.ID, ms.OwnerID); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, e, "broker_queue_depth 3")
+	n, err := e.s.sweep(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("sweep: %d, %v", n, err)
+	}
+	if got := e.count(`SELECT count(*) FROM mesh.message_queue WHERE id IN ('q1', 'q2', 'qd')`); got != 3 {
+		t.Fatalf("%d of the rows that must stay", got)
+	}
+	waitMetric(t, e, "broker_queue_depth 2")
 }

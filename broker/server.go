@@ -126,6 +126,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer stopBG()
 	go s.probeLoop(bg)
 	go s.touchLoop(bg)
+	go s.sweepLoop(bg)
 	go s.hub.listen(bg)
 
 	migErr := make(chan error, 1)
@@ -225,6 +226,43 @@ func (s *Server) shutdown(hs *http.Server) {
 	}
 	s.flushTouched(ctx)
 	s.log.Info("stopped")
+}
+
+// Orphan sweep (SPEC §6): undelivered message_queue rows older than
+// OrphanAge are deleted every SweepInterval. Every replica sweeps; the
+// DELETE is idempotent.
+const (
+	OrphanAge     = 7 * 24 * time.Hour
+	SweepInterval = time.Hour
+)
+
+func (s *Server) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !s.ready() {
+				continue
+			}
+			if n, err := s.sweep(ctx); err != nil {
+				s.log.Warn("orphan sweep failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("orphan sweep", "deleted", n)
+			}
+		}
+	}
+}
+
+// sweep deletes undelivered queue rows older than OrphanAge.
+func (s *Server) sweep(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM mesh.message_queue
+WHERE delivered_at IS NULL AND created_at < localtimestamp - make_interval(secs => $1)`, OrphanAge.Seconds())
+	return tag.RowsAffected(), err
 }
 
 func (s *Server) probeLoop(ctx context.Context) {
