@@ -171,7 +171,7 @@ func TestContainerHA(t *testing.T) {
 	admin.expectOK()
 	w3 := ea.dialHello(ms.ID, ids[1], "s", newIdentity(11), 0, nil)
 	w3.expectOK()
-	admin.send(map[string]any{"type": "kick", "memberId": ids[1]})
+	admin.send(map[string]any{"type": "kick", "target": ids[1]})
 	w3.expectClose(CloseKick)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/claudemesh/meshctl/meshfmt"
@@ -159,7 +160,10 @@ func (h *hub) listen(ctx context.Context) {
 	}
 }
 
-// helloMsg is the first frame a client sends (SPEC §4).
+// helloMsg is the first frame a client sends (SPEC §4), with upstream's
+// field names. The optional fields upstream clients send are accepted
+// (sessionPubkey is stored; the others do not apply to this broker);
+// anything else is refused.
 type helloMsg struct {
 	Type      string `json:"type"` // "hello"
 	MeshID    string `json:"meshId"`
@@ -170,21 +174,36 @@ type helloMsg struct {
 	SessionID string `json:"sessionId"`
 	PID       int32  `json:"pid"`
 	CWD       string `json:"cwd"`
+
+	SessionPubkey   string           `json:"sessionPubkey"`
+	ProtocolVersion int              `json:"protocolVersion"`
+	Capabilities    []string         `json:"capabilities"`
+	DisplayName     string           `json:"displayName"`
+	Hostname        string           `json:"hostname"`
+	PeerType        string           `json:"peerType"`
+	Channel         string           `json:"channel"`
+	Model           string           `json:"model"`
+	Groups          []jsontext.Value `json:"groups"`
 }
 
-// clientMsg is any later frame.
+// clientMsg is any later frame. target names a member of the mesh by id,
+// exact display name or full public key (upstream's ban/unban/kick).
 type clientMsg struct {
-	Type     string `json:"type"` // ping, kick, ban, unban
-	MemberID string `json:"memberId"`
+	Type   string `json:"type"` // ping, kick, ban, unban
+	Target string `json:"target"`
+	ReqID  string `json:"_reqId,omitempty"`
 }
 
 type serverMsg struct {
-	Type       string `json:"type"`
-	PresenceID string `json:"presenceId,omitempty"`
-	MemberID   string `json:"memberId,omitempty"`
-	Error      string `json:"error,omitempty"`
-	Message    string `json:"message,omitempty"`
-	Closed     int    `json:"closed,omitempty"`
+	Type              string   `json:"type"`
+	PresenceID        string   `json:"presenceId,omitempty"`
+	MemberDisplayName string   `json:"memberDisplayName,omitempty"`
+	Code              string   `json:"code,omitempty"`
+	Message           string   `json:"message,omitempty"`
+	Kicked            []string `json:"kicked,omitempty"`
+	Banned            string   `json:"banned,omitempty"`
+	Unbanned          string   `json:"unbanned,omitempty"`
+	ReqID             string   `json:"_reqId,omitempty"`
 }
 
 func (s *Server) reject(c *websocket.Conn, reason string, code websocket.StatusCode, msg string) {
@@ -214,7 +233,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	var h helloMsg
 	if json.Unmarshal(data, &h, json.RejectUnknownMembers(true)) != nil || h.Type != "hello" || h.SessionID == "" ||
-		!cleanText(h.SessionID, 128) || len(h.CWD) > 4096 {
+		!cleanText(h.SessionID, 128) || len(h.CWD) > 4096 || (h.SessionPubkey != "" && !isLowerHex(h.SessionPubkey, 64)) {
 		s.reject(c, "bad_hello", websocket.StatusPolicyViolation, "malformed hello")
 		return
 	}
@@ -253,8 +272,12 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 WHERE member_id = $1 AND session_id = $2 AND disconnected_at IS NULL`, h.MemberID, h.SessionID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO mesh.presence (id, member_id, session_id, pid, cwd) VALUES ($1, $2, $3, $4, $5)`,
-			wc.presenceID, h.MemberID, h.SessionID, h.PID, h.CWD); err != nil {
+		var spk *string
+		if h.SessionPubkey != "" {
+			spk = &h.SessionPubkey
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO mesh.presence (id, member_id, session_id, pid, cwd, session_pubkey) VALUES ($1, $2, $3, $4, $5, $6)`,
+			wc.presenceID, h.MemberID, h.SessionID, h.PID, h.CWD, spk); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE mesh.member SET last_seen_at = localtimestamp WHERE id = $1`, h.MemberID); err != nil {
@@ -282,7 +305,7 @@ WHERE member_id = $1 AND session_id = $2 AND disconnected_at IS NULL`, h.MemberI
 		defer cancel()
 		_, _ = s.pool.Exec(dctx, `UPDATE mesh.presence SET disconnected_at = localtimestamp WHERE id = $1 AND disconnected_at IS NULL`, wc.presenceID)
 	}()
-	s.send(ctx, c, serverMsg{Type: "hello_ok", PresenceID: wc.presenceID, MemberID: h.MemberID})
+	s.send(ctx, c, serverMsg{Type: "hello_ack", PresenceID: wc.presenceID, MemberDisplayName: name})
 	for {
 		_, data, err := c.Read(ctx)
 		if err != nil {
@@ -290,17 +313,17 @@ WHERE member_id = $1 AND session_id = $2 AND disconnected_at IS NULL`, h.MemberI
 		}
 		var m clientMsg
 		if json.Unmarshal(data, &m) != nil {
-			s.send(ctx, c, serverMsg{Type: "error", Error: "malformed", Message: "frames are JSON objects with a type"})
+			s.send(ctx, c, serverMsg{Type: "error", Code: "malformed", Message: "frames are JSON objects with a type"})
 			continue
 		}
 		switch m.Type {
 		case "ping":
 			_, _ = s.pool.Exec(ctx, `UPDATE mesh.presence SET last_ping_at = localtimestamp WHERE id = $1`, wc.presenceID)
-			s.send(ctx, c, serverMsg{Type: "pong"})
+			s.send(ctx, c, serverMsg{Type: "pong", ReqID: m.ReqID})
 		case "kick", "ban", "unban":
 			s.send(ctx, c, s.adminOp(ctx, h.MeshID, h.MemberID, name, m))
 		default:
-			s.send(ctx, c, serverMsg{Type: "error", Error: "unknown_type", Message: "unknown frame type"})
+			s.send(ctx, c, serverMsg{Type: "error", Code: "unknown_type", Message: "unknown frame type", ReqID: m.ReqID})
 		}
 	}
 }
@@ -312,64 +335,84 @@ func (s *Server) send(ctx context.Context, c *websocket.Conn, m serverMsg) {
 	_ = c.Write(wctx, websocket.MessageText, b)
 }
 
-// adminOp runs kick, ban or unban for an admin member. Ban and unban are
-// audited in the same transaction; the close order reaches every replica
-// through NOTIFY when the transaction commits.
+// adminOp runs kick, ban or unban for the mesh owner or an admin. Ban and
+// unban are audited in the same transaction (upstream's payloads:
+// {target, targetPubkey} and {target}); the close order reaches every
+// replica through NOTIFY when the transaction commits.
 func (s *Server) adminOp(ctx context.Context, meshID, actorID, actorName string, m clientMsg) serverMsg {
-	refuse := func(code, msg string) serverMsg { return serverMsg{Type: "error", Error: code, Message: msg} }
-	if m.MemberID == "" {
-		return refuse("invalid_request", "memberId is required")
+	refuse := func(code, msg string) serverMsg {
+		return serverMsg{Type: "error", Code: code, Message: msg, ReqID: m.ReqID}
+	}
+	if m.Target == "" {
+		return refuse("invalid", "target required")
 	}
 	var ok serverMsg
 	err := s.txn(ctx, func(tx pgx.Tx, ev *[]string) error {
-		var role string
-		var revoked bool
-		if err := tx.QueryRow(ctx, `SELECT role::text, revoked_at IS NOT NULL FROM mesh.member WHERE id = $1`, actorID).Scan(&role, &revoked); err != nil {
+		var allowed bool
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(m.role = 'admin' OR m.user_id = x.owner_user_id, false) AND m.revoked_at IS NULL
+FROM mesh.member m JOIN mesh.mesh x ON x.id = m.mesh_id WHERE m.id = $1`, actorID).Scan(&allowed); err != nil {
 			return err
 		}
-		if role != "admin" || revoked {
-			return &reqError{code: "forbidden", msg: "only a mesh admin may " + m.Type}
+		if !allowed {
+			return &reqError{code: "forbidden", msg: "only the mesh owner or an admin may " + m.Type}
 		}
-		var targetRevoked bool
-		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM mesh.member WHERE id = $1 AND mesh_id = $2 FOR UPDATE`,
-			m.MemberID, meshID).Scan(&targetRevoked)
-		if errors.Is(err, errNoRows) {
-			return &reqError{code: "not_found", msg: "no such member in this mesh"}
-		}
+		rows, err := tx.Query(ctx, `SELECT id, display_name, peer_pubkey, revoked_at IS NOT NULL FROM mesh.member
+WHERE mesh_id = $1 AND (id = $2 OR display_name = $2 OR peer_pubkey = $2) ORDER BY id LIMIT 2 FOR UPDATE`, meshID, m.Target)
 		if err != nil {
 			return err
 		}
-		ok = serverMsg{Type: m.Type + "_ok", MemberID: m.MemberID}
+		type target struct {
+			id, name, pk string
+			revoked      bool
+		}
+		ts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (target, error) {
+			var x target
+			return x, r.Scan(&x.id, &x.name, &x.pk, &x.revoked)
+		})
+		if err != nil {
+			return err
+		}
+		switch len(ts) {
+		case 0:
+			return &reqError{code: "not_found", msg: "no member of this mesh matches the target"}
+		case 2:
+			return &reqError{code: "not_unique", msg: "several members match the target: use the member id"}
+		}
+		tg := ts[0]
 		notify := func(op string) error {
-			b, _ := json.Marshal(ctlMsg{Op: op, MemberID: m.MemberID})
+			b, _ := json.Marshal(ctlMsg{Op: op, MemberID: tg.id})
 			_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ctlChannel, string(b))
 			return err
 		}
 		switch m.Type {
 		case "kick":
+			ok = serverMsg{Type: "kick_ack", Kicked: []string{tg.name}, ReqID: m.ReqID}
 			return notify("kick")
 		case "ban":
-			if targetRevoked {
+			if tg.id == actorID {
+				return &reqError{code: "invalid", msg: "cannot ban yourself"}
+			}
+			ok = serverMsg{Type: "ban_ack", Banned: tg.name, ReqID: m.ReqID}
+			if tg.revoked {
 				return notify("ban")
 			}
-			if m.MemberID == actorID {
-				return &reqError{code: "invalid_request", msg: "an admin cannot ban itself"}
-			}
-			if _, err := tx.Exec(ctx, `UPDATE mesh.member SET revoked_at = localtimestamp WHERE id = $1`, m.MemberID); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE mesh.member SET revoked_at = localtimestamp WHERE id = $1`, tg.id); err != nil {
 				return err
 			}
-			if err := appendAudit(ctx, tx, ev, meshID, "member_banned", actorID, actorName, map[string]any{"memberId": m.MemberID}); err != nil {
+			if err := appendAudit(ctx, tx, ev, meshID, "member_banned", actorID, actorName,
+				map[string]any{"target": tg.name, "targetPubkey": tg.pk}); err != nil {
 				return err
 			}
 			return notify("ban")
 		default: // unban
-			if !targetRevoked {
-				return nil
+			if !tg.revoked {
+				return &reqError{code: "not_found", msg: "the target is not banned"}
 			}
-			if _, err := tx.Exec(ctx, `UPDATE mesh.member SET revoked_at = NULL WHERE id = $1`, m.MemberID); err != nil {
+			ok = serverMsg{Type: "unban_ack", Unbanned: tg.name, ReqID: m.ReqID}
+			if _, err := tx.Exec(ctx, `UPDATE mesh.member SET revoked_at = NULL WHERE id = $1`, tg.id); err != nil {
 				return err
 			}
-			return appendAudit(ctx, tx, ev, meshID, "member_unbanned", actorID, actorName, map[string]any{"memberId": m.MemberID})
+			return appendAudit(ctx, tx, ev, meshID, "member_unbanned", actorID, actorName, map[string]any{"target": tg.name})
 		}
 	})
 	var re *reqError

@@ -85,8 +85,8 @@ func (w *wsClient) expectClose(code websocket.StatusCode) string {
 func (w *wsClient) expectOK() map[string]any {
 	w.t.Helper()
 	m, c, reason := w.read()
-	if m == nil || m["type"] != "hello_ok" {
-		w.t.Fatalf("want hello_ok, got %v (close %d %q)", m, c, reason)
+	if m == nil || m["type"] != "hello_ack" {
+		w.t.Fatalf("want hello_ack, got %v (close %d %q)", m, c, reason)
 	}
 	return m
 }
@@ -149,7 +149,22 @@ func TestWebSocketHello(t *testing.T) {
 	w2.c.Close(websocket.StatusNormalClosure, "bye")
 	waitCount(t, e, 0, `SELECT count(*) FROM mesh.presence WHERE member_id = $1 AND disconnected_at IS NULL`, bobID)
 	waitMetric(t, e, "broker_connections_active 0")
-	if !strings.Contains(e.metrics(), "broker_connections_total 2") {
+	// Upstream clients' optional hello fields are accepted; sessionPubkey
+	// is stored.
+	spk := newIdentity(9).pk
+	w3 := e.dialHello(ms.ID, bobID, "s2", bob, 0, func(h map[string]any) {
+		h["sessionPubkey"], h["protocolVersion"], h["capabilities"] = spk, 2, []string{"grants"}
+		h["groups"], h["peerType"], h["channel"] = []any{map[string]any{"name": "dev", "role": "lead"}}, "ai", "claude-code"
+	})
+	if m := w3.expectOK(); m["memberDisplayName"] != "bob" {
+		t.Fatalf("%v", m)
+	}
+	if n := e.count(`SELECT count(*) FROM mesh.presence WHERE session_id = 's2' AND session_pubkey = $1`, spk); n != 1 {
+		t.Fatal("session_pubkey not stored")
+	}
+	w3.c.Close(websocket.StatusNormalClosure, "bye")
+	waitMetric(t, e, "broker_connections_active 0")
+	if !strings.Contains(e.metrics(), "broker_connections_total 3") {
 		t.Fatal("connections_total")
 	}
 }
@@ -190,12 +205,12 @@ func TestWebSocketKickBan(t *testing.T) {
 	wb.expectOK()
 
 	// A member is not an admin.
-	wb.send(map[string]any{"type": "kick", "memberId": ms.OwnerID})
-	if m, _, _ := wb.read(); m["error"] != "forbidden" {
+	wb.send(map[string]any{"type": "kick", "target": ms.OwnerID})
+	if m, _, _ := wb.read(); m["code"] != "forbidden" {
 		t.Fatalf("member kick: %v", m)
 	}
-	admin.send(map[string]any{"type": "kick", "memberId": bobID})
-	if m, _, _ := admin.read(); m["type"] != "kick_ok" {
+	admin.send(map[string]any{"type": "kick", "target": "bob", "_reqId": "r1"})
+	if m, _, _ := admin.read(); m["type"] != "kick_ack" || m["_reqId"] != "r1" {
 		t.Fatalf("kick: %v", m)
 	}
 	wb.expectClose(CloseKick)
@@ -205,8 +220,8 @@ func TestWebSocketKickBan(t *testing.T) {
 
 	wb = e.dialHello(ms.ID, bobID, "b1", bob, 0, nil)
 	wb.expectOK()
-	admin.send(map[string]any{"type": "ban", "memberId": bobID})
-	if m, _, _ := admin.read(); m["type"] != "ban_ok" {
+	admin.send(map[string]any{"type": "ban", "target": bob.pk})
+	if m, _, _ := admin.read(); m["type"] != "ban_ack" || m["banned"] != "bob" {
 		t.Fatalf("ban: %v", m)
 	}
 	wb.expectClose(CloseBanned)
@@ -222,15 +237,26 @@ func TestWebSocketKickBan(t *testing.T) {
 	if m := e.must(403, "POST", "/v1/messages", bobKey, map[string]any{"topic": "general", "ciphertext": b64("x")}); m["error"] != "member_revoked" {
 		t.Fatal(m)
 	}
-	admin.send(map[string]any{"type": "unban", "memberId": bobID})
-	if m, _, _ := admin.read(); m["type"] != "unban_ok" {
+	admin.send(map[string]any{"type": "unban", "target": bobID})
+	if m, _, _ := admin.read(); m["type"] != "unban_ack" {
 		t.Fatalf("unban: %v", m)
 	}
 	e.dialHello(ms.ID, bobID, "b3", bob, 0, nil).expectOK()
-	for ev, want := range map[string]int64{"member_banned": 1, "member_unbanned": 1} {
-		if n := e.count(`SELECT count(*) FROM mesh.audit_log WHERE mesh_id = $1 AND event_type = $2 AND actor_member_id = $3 AND payload->>'memberId' = $4`,
-			ms.ID, ev, ms.OwnerID, bobID); n != want {
-			t.Fatalf("%s rows: %d", ev, n)
+	if n := e.count(`SELECT count(*) FROM mesh.audit_log WHERE mesh_id = $1 AND event_type = 'member_banned' AND actor_member_id = $2
+		AND payload = jsonb_build_object('target', 'bob', 'targetPubkey', $3::text)`, ms.ID, ms.OwnerID, bob.pk); n != 1 {
+		t.Fatalf("member_banned rows: %d", n)
+	}
+	if n := e.count(`SELECT count(*) FROM mesh.audit_log WHERE mesh_id = $1 AND event_type = 'member_unbanned' AND actor_member_id = $2
+		AND payload = '{"target": "bob"}'`, ms.ID, ms.OwnerID); n != 1 {
+		t.Fatalf("member_unbanned rows: %d", n)
+	}
+	// Targets that match nobody, or several members, are refused.
+	e.addMember(ms, "twin", newIdentity(6))
+	e.addMember(ms, "twin", newIdentity(7))
+	for target, code := range map[string]string{"nobody": "not_found", "twin": "not_unique", "": "invalid"} {
+		admin.send(map[string]any{"type": "ban", "target": target})
+		if m, _, _ := admin.read(); m["code"] != code {
+			t.Errorf("ban %q: %v, want %s", target, m, code)
 		}
 	}
 	verifyChain(t, e.pool)
