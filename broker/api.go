@@ -90,21 +90,21 @@ func checkPubkey(pk string) ([32]byte, bool) {
 type createMeshReq struct {
 	Name             string `json:"name"`
 	Slug             string `json:"slug"`
-	OwnerPubkey      string `json:"owner_pubkey"`
-	OwnerDisplayName string `json:"owner_display_name"`
-	OwnerUserID      string `json:"owner_user_id"`
+	OwnerPubkey      string `json:"ownerPubkey"`
+	OwnerDisplayName string `json:"ownerDisplayName"`
+	OwnerUserID      string `json:"ownerUserId"`
 }
 
 type createMeshResp struct {
-	MeshID         string `json:"mesh_id"`
-	MemberID       string `json:"member_id"`
-	TopicID        string `json:"topic_id"`
-	APIKeyID       string `json:"api_key_id"`
-	APIKeyPrefix   string `json:"api_key_prefix"`
-	APIKey         string `json:"api_key"` // shown once
-	OwnerUserID    string `json:"owner_user_id"`
-	GeneralTopic   string `json:"general_topic"`
-	TopicKeyPubkey string `json:"topic_sender_pubkey"`
+	MeshID         string `json:"meshId"`
+	MemberID       string `json:"memberId"`
+	TopicID        string `json:"topicId"`
+	APIKeyID       string `json:"apiKeyId"`
+	APIKeyPrefix   string `json:"apiKeyPrefix"`
+	APIKey         string `json:"apiKey"` // shown once
+	OwnerUserID    string `json:"ownerUserId"`
+	GeneralTopic   string `json:"generalTopic"`
+	TopicKeyPubkey string `json:"topicSenderPubkey"`
 }
 
 var slugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -139,21 +139,21 @@ func (s *Server) handleCreateMesh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, ok := checkPubkey(req.OwnerPubkey); !ok {
-		writeErr(w, http.StatusBadRequest, "invalid_pubkey", "owner_pubkey: an ed25519 public key as 64 lowercase hex characters")
+		writeErr(w, http.StatusBadRequest, "invalid_pubkey", "ownerPubkey: an ed25519 public key as 64 lowercase hex characters")
 		return
 	}
 	if req.OwnerDisplayName == "" {
 		req.OwnerDisplayName = req.Name + "-owner"
 	}
 	if !cleanText(req.OwnerDisplayName, 100) {
-		writeErr(w, http.StatusBadRequest, "invalid_display_name", "owner_display_name: 1 to 100 characters, no control characters")
+		writeErr(w, http.StatusBadRequest, "invalid_display_name", "ownerDisplayName: 1 to 100 characters, no control characters")
 		return
 	}
 	if req.OwnerUserID == "" {
 		req.OwnerUserID = newID()
 	}
 	if !cleanText(req.OwnerUserID, 64) {
-		writeErr(w, http.StatusBadRequest, "invalid_user_id", "owner_user_id: 1 to 64 characters")
+		writeErr(w, http.StatusBadRequest, "invalid_user_id", "ownerUserId: 1 to 64 characters")
 		return
 	}
 	var rootKey [32]byte
@@ -274,10 +274,10 @@ VALUES ($1, $2, $3, $4, $5::mesh.topic_visibility, $6, $7)`, id, meshID, name, d
 // ---- members ----
 
 type addMemberReq struct {
-	DisplayName string `json:"display_name"`
+	DisplayName string `json:"displayName"`
 	Pubkey      string `json:"pubkey"`
 	Role        string `json:"role"`
-	UserID      string `json:"user_id"`
+	UserID      string `json:"userId"`
 }
 
 func (s *Server) handleAddMember(w http.ResponseWriter, r *http.Request) {
@@ -287,7 +287,7 @@ func (s *Server) handleAddMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !cleanText(req.DisplayName, 100) {
-		writeErr(w, http.StatusBadRequest, "invalid_display_name", "display_name: 1 to 100 characters, no control characters")
+		writeErr(w, http.StatusBadRequest, "invalid_display_name", "displayName: 1 to 100 characters, no control characters")
 		return
 	}
 	if _, ok := checkPubkey(req.Pubkey); !ok {
@@ -305,7 +305,7 @@ func (s *Server) handleAddMember(w http.ResponseWriter, r *http.Request) {
 	var userID *string
 	if req.UserID != "" {
 		if !cleanText(req.UserID, 64) {
-			writeErr(w, http.StatusBadRequest, "invalid_user_id", "user_id: 1 to 64 characters")
+			writeErr(w, http.StatusBadRequest, "invalid_user_id", "userId: 1 to 64 characters")
 			return
 		}
 		userID = &req.UserID
@@ -328,7 +328,7 @@ ON CONFLICT (topic_id, member_id) DO NOTHING`, c.MeshID, id); err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"member_id": id, "mesh_id": c.MeshID, "display_name": req.DisplayName, "role": req.Role})
+	writeJSON(w, http.StatusCreated, map[string]any{"memberId": id, "meshId": c.MeshID, "displayName": req.DisplayName, "role": req.Role})
 }
 
 // ---- topics ----
@@ -374,7 +374,7 @@ func (s *Server) handleCreateTopic(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"topic_id": id, "name": name, "encrypted_key_pubkey": pk})
+	writeJSON(w, http.StatusCreated, map[string]any{"topicId": id, "name": name, "encryptedKeyPubkey": pk})
 }
 
 func (s *Server) handleTopicKey(w http.ResponseWriter, r *http.Request) {
@@ -386,21 +386,22 @@ func (s *Server) handleTopicKey(w http.ResponseWriter, r *http.Request) {
 	}
 	var topicID string
 	var senderPK, blob, nonce *string
-	err := s.pool.QueryRow(r.Context(), `SELECT t.id, t.encrypted_key_pubkey, k.encrypted_key, k.nonce
+	var keyCreated *time.Time
+	err := s.pool.QueryRow(r.Context(), `SELECT t.id, t.encrypted_key_pubkey, k.encrypted_key, k.nonce, k.created_at
 FROM mesh.topic t LEFT JOIN mesh.topic_member_key k ON k.topic_id = t.id AND k.member_id = $3
-WHERE t.mesh_id = $1 AND t.name = $2`, c.MeshID, name, c.MemberID).Scan(&topicID, &senderPK, &blob, &nonce)
+WHERE t.mesh_id = $1 AND t.name = $2 AND t.archived_at IS NULL`, c.MeshID, name, c.MemberID).Scan(&topicID, &senderPK, &blob, &nonce, &keyCreated)
 	switch {
 	case errors.Is(err, errNoRows):
-		writeErr(w, http.StatusNotFound, "not_found", "no such topic")
+		writeErr(w, http.StatusNotFound, "topic_not_found", "no such topic")
 	case err != nil:
 		s.dbError(w, err)
 	case senderPK == nil:
-		writeErr(w, http.StatusConflict, "legacy_topic", "this topic is a legacy unencrypted topic: it has no topic key")
+		writeErr(w, http.StatusConflict, "topic_unencrypted", "this topic is a legacy unencrypted topic: it has no topic key")
 	case blob == nil:
-		writeErr(w, http.StatusNotFound, "no_key", "there is no sealed copy of this topic's key for you")
+		writeErr(w, http.StatusNotFound, "key_not_sealed_for_member", "there is no sealed copy of this topic's key for you")
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"topic_id": topicID, "topic": name, "encrypted_key": *blob,
-			"nonce": *nonce, "encrypted_key_pubkey": *senderPK})
+		writeJSON(w, http.StatusOK, map[string]any{"topicId": topicID, "topic": name, "encryptedKey": *blob,
+			"nonce": *nonce, "senderPubkey": *senderPK, "createdAt": keyCreated.UTC().Format(time.RFC3339Nano)})
 	}
 }
 
@@ -408,7 +409,7 @@ WHERE t.mesh_id = $1 AND t.name = $2`, c.MeshID, name, c.MemberID).Scan(&topicID
 
 type postMessageReq struct {
 	Topic       string   `json:"topic"`
-	BodyVersion *int     `json:"body_version"`
+	BodyVersion *int     `json:"bodyVersion"`
 	Ciphertext  string   `json:"ciphertext"`
 	Nonce       string   `json:"nonce"`
 	Mentions    []string `json:"mentions"`
@@ -456,18 +457,18 @@ func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request) {
 	case meshfmt.BodyV1:
 		var err error
 		if bodyV1, err = meshfmt.DecodeBodyV1(req.Ciphertext); err != nil || req.Ciphertext == "" {
-			writeErr(w, http.StatusBadRequest, "invalid_body", "body_version 1: ciphertext must be base64 (standard, padded) of UTF-8 text")
+			writeErr(w, http.StatusBadRequest, "invalid_body", "bodyVersion 1: ciphertext must be base64 (standard, padded) of UTF-8 text")
 			return
 		}
 	case meshfmt.BodyV2:
 		ct, err := base64.StdEncoding.Strict().DecodeString(req.Ciphertext)
 		n, nerr := base64.StdEncoding.Strict().DecodeString(req.Nonce)
 		if err != nil || nerr != nil || len(ct) < meshfmt.BoxOverhead || len(n) != meshfmt.NonceSize {
-			writeErr(w, http.StatusBadRequest, "invalid_body", "body_version 2: ciphertext must be base64 secretbox output and nonce base64 of 24 bytes")
+			writeErr(w, http.StatusBadRequest, "invalid_body", "bodyVersion 2: ciphertext must be base64 secretbox output and nonce base64 of 24 bytes")
 			return
 		}
 	default:
-		writeErr(w, http.StatusBadRequest, "invalid_body_version", "body_version: 1 or 2")
+		writeErr(w, http.StatusBadRequest, "invalid_body_version", "bodyVersion: 1 or 2")
 		return
 	}
 	switch req.Priority {
@@ -479,13 +480,13 @@ func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Mentions != nil {
-		if len(req.Mentions) > 64 {
-			writeErr(w, http.StatusBadRequest, "invalid_mentions", "mentions: at most 64 entries")
+		if len(req.Mentions) > maxMentionTokens {
+			writeErr(w, http.StatusBadRequest, "invalid_mentions", "mentions: at most 16 entries")
 			return
 		}
 		for _, m := range req.Mentions {
-			if !validMention(m) {
-				writeErr(w, http.StatusBadRequest, "invalid_mentions", "mentions: names of 1 to 64 letters, digits, '_' or '-'")
+			if !cleanText(m, maxMentionLen) {
+				writeErr(w, http.StatusBadRequest, "invalid_mentions", "mentions: display names of 1 to 64 characters, no control characters")
 				return
 			}
 		}
@@ -502,12 +503,12 @@ func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request) {
 	id := newID()
 	var created time.Time
 	var notified int64
+	var topicID string
 	err := s.txn(r.Context(), func(tx pgx.Tx, ev *[]string) error {
-		var topicID string
 		err := tx.QueryRow(r.Context(), `SELECT id FROM mesh.topic WHERE mesh_id = $1 AND name = $2 AND archived_at IS NULL`,
 			c.MeshID, name).Scan(&topicID)
 		if errors.Is(err, errNoRows) {
-			return &reqError{http.StatusNotFound, "no_recipient", "no such topic in this mesh"}
+			return &reqError{http.StatusNotFound, "topic_not_found", "no such topic in this mesh"}
 		}
 		if err != nil {
 			return err
@@ -524,40 +525,29 @@ VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`, id, topicID, c.MemberID, 
 	})
 	if err != nil {
 		var re *reqError
-		if errors.As(err, &re) && re.code == "no_recipient" {
+		if errors.As(err, &re) && re.code == "topic_not_found" {
 			s.m.msgRejected.WithLabelValues("no_recipient").Inc()
 		}
 		s.fail(w, err)
 		return
 	}
 	s.m.msgRouted.WithLabelValues(req.Priority).Inc()
-	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "topic": name, "created_at": created.UTC().Format(time.RFC3339Nano), "notified": notified})
-}
-
-func validMention(m string) bool {
-	if len(m) < 1 || len(m) > maxMentionLen {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		if !isMentionChar(m[i]) {
-			return false
-		}
-	}
-	return true
+	writeJSON(w, http.StatusCreated, map[string]any{"messageId": id, "historyId": id, "topic": name, "topicId": topicID,
+		"notifications": notified, "bodyVersion": version, "createdAt": created.UTC().Format(time.RFC3339Nano)})
 }
 
 // ---- notifications ----
 
 type notification struct {
 	ID         string     `json:"id"`
-	TopicID    string     `json:"topic_id"`
+	TopicID    string     `json:"topicId"`
 	Topic      string     `json:"topic"`
-	MessageID  string     `json:"message_id"`
-	SenderID   string     `json:"sender_member_id"`
+	MessageID  string     `json:"messageId"`
+	SenderID   string     `json:"senderMemberId"`
 	SenderName string     `json:"sender"`
 	Kind       string     `json:"kind"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ReadAt     *time.Time `json:"read_at"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	ReadAt     *time.Time `json:"readAt"`
 }
 
 func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request) {
@@ -651,9 +641,9 @@ WHERE recipient_member_id = $1 AND mesh_id = $2 AND read_at IS NULL AND created_
 type createKeyReq struct {
 	Label        string   `json:"label"`
 	Capabilities []string `json:"capabilities"`
-	TopicScopes  []string `json:"topic_scopes"`
-	ExpiresAt    string   `json:"expires_at"`
-	MemberID     string   `json:"member_id"`
+	TopicScopes  []string `json:"topicScopes"`
+	ExpiresAt    string   `json:"expiresAt"`
+	MemberID     string   `json:"memberId"`
 }
 
 type apiKeyView struct {
@@ -661,13 +651,13 @@ type apiKeyView struct {
 	Prefix       string     `json:"prefix"`
 	Label        string     `json:"label"`
 	Capabilities []string   `json:"capabilities"`
-	TopicScopes  []string   `json:"topic_scopes"`
-	MemberID     *string    `json:"member_id"`
+	TopicScopes  []string   `json:"topicScopes"`
+	MemberID     *string    `json:"memberId"`
 	Status       string     `json:"status"`
-	CreatedAt    time.Time  `json:"created_at"`
-	LastUsedAt   *time.Time `json:"last_used_at"`
-	ExpiresAt    *time.Time `json:"expires_at"`
-	RevokedAt    *time.Time `json:"revoked_at"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	LastUsedAt   *time.Time `json:"lastUsedAt"`
+	ExpiresAt    *time.Time `json:"expiresAt"`
+	RevokedAt    *time.Time `json:"revokedAt"`
 	Secret       string     `json:"secret,omitempty"` // only in the create response
 }
 
@@ -697,7 +687,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 	if req.TopicScopes != nil {
 		for _, t := range req.TopicScopes {
 			if !topicNameRe.MatchString(t) {
-				writeErr(w, http.StatusBadRequest, "invalid_topic_scopes", "topic_scopes: topic names")
+				writeErr(w, http.StatusBadRequest, "invalid_topic_scopes", "topicScopes: topic names")
 				return
 			}
 		}
@@ -708,7 +698,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 	if req.ExpiresAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, req.ExpiresAt)
 		if err != nil || !t.After(time.Now()) {
-			writeErr(w, http.StatusBadRequest, "invalid_expires_at", "expires_at: an RFC 3339 time in the future")
+			writeErr(w, http.StatusBadRequest, "invalid_expires_at", "expiresAt: an RFC 3339 time in the future")
 			return
 		}
 		e := t.UTC().Format("2006-01-02 15:04:05.999999")
@@ -733,7 +723,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if !ok {
-			return &reqError{http.StatusNotFound, "member_not_found", "member_id: no active member of this mesh"}
+			return &reqError{http.StatusNotFound, "member_not_found", "memberId: no active member of this mesh"}
 		}
 		if err := tx.QueryRow(r.Context(), `INSERT INTO mesh.api_key (id, mesh_id, label, secret_hash, secret_prefix, capabilities, topic_scopes, issued_by_member_id, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9::text::timestamp) RETURNING created_at, expires_at`,
@@ -780,7 +770,7 @@ FROM mesh.api_key WHERE mesh_id = $1 ORDER BY created_at, id`, c.MeshID)
 	if out == nil {
 		out = []apiKeyView{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"api_keys": out})
+	writeJSON(w, http.StatusOK, map[string]any{"apiKeys": out})
 }
 
 // Revoke results.
@@ -842,5 +832,5 @@ ORDER BY id = $2 DESC LIMIT 3 FOR UPDATE`, c.MeshID, ref, MinRevokePrefix)
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": RevokeRevoked, "id": id, "already_revoked": already})
+	writeJSON(w, http.StatusOK, map[string]any{"result": RevokeRevoked, "id": id, "alreadyRevoked": already})
 }

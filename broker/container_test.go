@@ -37,7 +37,7 @@ func post(base, key string, body map[string]any) (string, int) {
 		return "", resp.StatusCode
 	}
 	var m struct {
-		ID string `json:"id"`
+		ID string `json:"messageId"`
 	}
 	_ = json.Unmarshal(raw, &m)
 	return m.ID, 201

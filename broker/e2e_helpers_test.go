@@ -160,17 +160,17 @@ type mesh struct {
 
 func (e *tenv) createMesh(name string, owner identity) mesh {
 	e.t.Helper()
-	m := e.must(201, "POST", "/v1/meshes", testAdminToken, map[string]any{"name": name, "owner_pubkey": owner.pk})
-	return mesh{ID: m["mesh_id"].(string), OwnerID: m["member_id"].(string), Key: m["api_key"].(string),
-		TopicID: m["topic_id"].(string), owner: owner}
+	m := e.must(201, "POST", "/v1/meshes", testAdminToken, map[string]any{"name": name, "ownerPubkey": owner.pk})
+	return mesh{ID: m["meshId"].(string), OwnerID: m["memberId"].(string), Key: m["apiKey"].(string),
+		TopicID: m["topicId"].(string), owner: owner}
 }
 
 // addMember adds a member and returns its id and a send+read key for it.
 func (e *tenv) addMember(ms mesh, name string, id identity) (string, string) {
 	e.t.Helper()
-	m := e.must(201, "POST", "/v1/members", ms.Key, map[string]any{"display_name": name, "pubkey": id.pk})
-	mid := m["member_id"].(string)
-	k := e.must(201, "POST", "/v1/apikeys", ms.Key, map[string]any{"label": name, "capabilities": []string{"send", "read"}, "member_id": mid})
+	m := e.must(201, "POST", "/v1/members", ms.Key, map[string]any{"displayName": name, "pubkey": id.pk})
+	mid := m["memberId"].(string)
+	k := e.must(201, "POST", "/v1/apikeys", ms.Key, map[string]any{"label": name, "capabilities": []string{"send", "read"}, "memberId": mid})
 	return mid, k["secret"].(string)
 }
 

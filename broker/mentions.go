@@ -15,7 +15,8 @@ const (
 )
 
 // mentionTokens returns the mention tokens of a message: the explicit list
-// when one was given (explicit != nil), else, for a body_version 1 body,
+// when one was given (explicit != nil; one leading '@' dropped, as upstream
+// does), else, for a body_version 1 body,
 // the matches of
 //
 //	(^|[^A-Za-z0-9_-])@([A-Za-z0-9_-]{1,64})(?=$|[^A-Za-z0-9_-])
@@ -40,7 +41,7 @@ func mentionTokens(bodyV1 string, explicit []string) []string {
 	}
 	if explicit != nil {
 		for _, t := range explicit {
-			if !add(t) {
+			if !add(strings.TrimPrefix(t, "@")) {
 				break
 			}
 		}

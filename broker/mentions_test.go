@@ -29,8 +29,8 @@ func TestMentionTokens(t *testing.T) {
 		{"(@dash-ok_1)", nil, []string{"dash-ok_1"}},
 		{"@ALICE @alice", nil, []string{"alice"}},
 		{"é@x", nil, []string{"x"}},
-		{"@x", []string{}, nil}, // an explicit empty list wins
-		{"@x", []string{"Bob", "bob", "C"}, []string{"bob", "c"}},
+		{"@x", []string{}, nil},                                    // an explicit empty list wins
+		{"@x", []string{"Bob", "@bob", "C"}, []string{"bob", "c"}}, // one leading '@' dropped, as upstream does
 		{"", nil, nil},
 	}
 	for _, tc := range tests {

@@ -66,13 +66,13 @@ func TestCreateMesh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, senderPK, err := meshfmt.OpenTopicKey(k["encrypted_key"].(string), k["nonce"].(string), xsk)
+	_, senderPK, err := meshfmt.OpenTopicKey(k["encryptedKey"].(string), k["nonce"].(string), xsk)
 	if err != nil {
 		t.Fatalf("open the sealed topic key: %v", err)
 	}
 	var stored string
 	_ = e.pool.QueryRow(ctx, `SELECT encrypted_key_pubkey FROM mesh.topic WHERE id = $1 AND name = 'general'`, ms.TopicID).Scan(&stored)
-	if hex.EncodeToString(senderPK[:]) != stored || k["encrypted_key_pubkey"] != stored {
+	if hex.EncodeToString(senderPK[:]) != stored || k["senderPubkey"] != stored {
 		t.Fatalf("sender pk %x, stored %s", senderPK, stored)
 	}
 	// Only the hash of the key is stored.
@@ -105,23 +105,29 @@ func TestMessagesAndNotifications(t *testing.T) {
 
 	// v1 body: mentions from the text; case-insensitive; the sender, unknown
 	// names and banned members are not notified.
-	r := e.must(201, "POST", "/v1/messages", ms.Key, map[string]any{"topic": "general", "body_version": 1,
+	r := e.must(201, "POST", "/v1/messages", ms.Key, map[string]any{"topic": "general", "bodyVersion": 1,
 		"ciphertext": b64("hi @BOB, @carol and @nobody, @dave, @m-owner"), "nonce": ""})
-	if r["notified"].(float64) != 2 {
-		t.Fatalf("notified %v, want 2", r["notified"])
+	if r["notifications"].(float64) != 2 {
+		t.Fatalf("notified %v, want 2", r["notifications"])
 	}
-	msg1 := r["id"].(string)
+	msg1 := r["messageId"].(string)
 	// bob sends with an explicit list: the body is not read.
 	r = e.must(201, "POST", "/v1/messages", bobKey, map[string]any{"topic": "#general", "ciphertext": b64("@carol"),
-		"mentions": []string{"M-Owner"}, "priority": "now"})
-	if r["notified"].(float64) != 1 {
-		t.Fatalf("explicit: notified %v", r["notified"])
+		"mentions": []string{"@M-Owner"}, "priority": "now"})
+	if r["notifications"].(float64) != 1 {
+		t.Fatalf("explicit: notified %v", r["notifications"])
+	}
+	// An explicit list may name display names the body rule cannot.
+	eveID, _ := e.addMember(ms, "Eve Smith", newIdentity(8))
+	r = e.must(201, "POST", "/v1/messages", bobKey, map[string]any{"topic": "general", "ciphertext": b64("x"), "mentions": []string{"eve SMITH"}})
+	if r["notifications"].(float64) != 1 || e.count(`SELECT count(*) FROM mesh.notification WHERE recipient_member_id = $1 AND message_id = $2`, eveID, r["messageId"]) != 1 {
+		t.Fatalf("explicit display name: %v", r)
 	}
 	// v2 is opaque: no mentions unless explicit.
 	var nonce [24]byte
 	ct, nb, _ := meshfmt.EncodeBodyV2("@bob", nonce, [32]byte{})
-	r = e.must(201, "POST", "/v1/messages", carolKey, map[string]any{"topic": "general", "body_version": 2, "ciphertext": ct, "nonce": nb})
-	if r["notified"].(float64) != 0 {
+	r = e.must(201, "POST", "/v1/messages", carolKey, map[string]any{"topic": "general", "bodyVersion": 2, "ciphertext": ct, "nonce": nb})
+	if r["notifications"].(float64) != 0 {
 		t.Fatal("v2 body read by the server")
 	}
 	if n := e.count(`SELECT count(*) FROM mesh.topic_message WHERE body_version = 2 AND ciphertext = $1`, ct); n != 1 {
@@ -132,7 +138,7 @@ func TestMessagesAndNotifications(t *testing.T) {
 	// Notifications as bob.
 	l := e.must(200, "GET", "/v1/notifications?unread=1", bobKey, nil)
 	ns := l["notifications"].([]any)
-	if len(ns) != 1 || ns[0].(map[string]any)["message_id"] != msg1 || ns[0].(map[string]any)["read_at"] != nil {
+	if len(ns) != 1 || ns[0].(map[string]any)["messageId"] != msg1 || ns[0].(map[string]any)["readAt"] != nil {
 		t.Fatalf("bob's notifications: %v", ns)
 	}
 	nid := ns[0].(map[string]any)["id"].(string)
@@ -143,7 +149,7 @@ func TestMessagesAndNotifications(t *testing.T) {
 		t.Fatal("still unread")
 	}
 	all := e.must(200, "GET", "/v1/notifications", bobKey, nil)["notifications"].([]any)
-	if len(all) != 1 || all[0].(map[string]any)["read_at"] == nil {
+	if len(all) != 1 || all[0].(map[string]any)["readAt"] == nil {
 		t.Fatalf("read_at not shown: %v", all)
 	}
 	// carol: read everything up to now.
@@ -156,7 +162,7 @@ func TestMessagesAndNotifications(t *testing.T) {
 	}
 
 	// Every message is audited, without its body.
-	if n := e.count(`SELECT count(*) FROM mesh.audit_log WHERE event_type = 'message_sent' AND mesh_id = $1`, ms.ID); n != 3 {
+	if n := e.count(`SELECT count(*) FROM mesh.audit_log WHERE event_type = 'message_sent' AND mesh_id = $1`, ms.ID); n != 4 {
 		t.Fatalf("message_sent rows: %d", n)
 	}
 	var payload string
@@ -166,8 +172,8 @@ func TestMessagesAndNotifications(t *testing.T) {
 	}
 	verifyChain(t, e.pool)
 	body := e.metrics()
-	for _, want := range []string{`broker_messages_routed_total{priority="next"} 2`, `broker_messages_routed_total{priority="now"} 1`,
-		`broker_audit_appends_total{event="message_sent"} 3`, `broker_http_requests_total{code="201",method="POST",route="POST /v1/messages"} 3`} {
+	for _, want := range []string{`broker_messages_routed_total{priority="next"} 3`, `broker_messages_routed_total{priority="now"} 1`,
+		`broker_audit_appends_total{event="message_sent"} 4`, `broker_http_requests_total{code="201",method="POST",route="POST /v1/messages"} 4`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
@@ -191,31 +197,31 @@ func TestTopics(t *testing.T) {
 	ms := e.createMesh("m", owner)
 	_, bobKey := e.addMember(ms, "bob", newIdentity(2))
 	r := e.must(201, "POST", "/v1/topics", ms.Key, map[string]any{"name": "#ops", "description": "operations"})
-	if r["name"] != "ops" || len(r["encrypted_key_pubkey"].(string)) != 64 {
+	if r["name"] != "ops" || len(r["encryptedKeyPubkey"].(string)) != 64 {
 		t.Fatalf("%v", r)
 	}
 	k := e.must(200, "GET", "/v1/topics/ops/key", ms.Key, nil)
 	xsk, _ := meshfmt.Ed25519SecretKeyToX25519(owner.sk)
-	key1, spk, err := meshfmt.OpenTopicKey(k["encrypted_key"].(string), k["nonce"].(string), xsk)
-	if err != nil || hex.EncodeToString(spk[:]) != r["encrypted_key_pubkey"] {
+	key1, spk, err := meshfmt.OpenTopicKey(k["encryptedKey"].(string), k["nonce"].(string), xsk)
+	if err != nil || hex.EncodeToString(spk[:]) != r["encryptedKeyPubkey"] || k["senderPubkey"] != r["encryptedKeyPubkey"] {
 		t.Fatalf("open: %v", err)
 	}
 	g := e.must(200, "GET", "/v1/topics/general/key", ms.Key, nil)
-	key2, _, _ := meshfmt.OpenTopicKey(g["encrypted_key"].(string), g["nonce"].(string), xsk)
+	key2, _, _ := meshfmt.OpenTopicKey(g["encryptedKey"].(string), g["nonce"].(string), xsk)
 	if key1 == key2 || key1 == [32]byte{} {
 		t.Fatal("topic keys must be fresh per topic")
 	}
 	e.must(409, "POST", "/v1/topics", ms.Key, map[string]any{"name": "ops"})
 	e.must(404, "GET", "/v1/topics/nope/key", ms.Key, nil)
 	// bob has no sealed copy of ops.
-	if m := e.must(404, "GET", "/v1/topics/ops/key", bobKey, nil); m["error"] != "no_key" {
+	if m := e.must(404, "GET", "/v1/topics/ops/key", bobKey, nil); m["error"] != "key_not_sealed_for_member" {
 		t.Fatal(m)
 	}
 	// A legacy topic (no encrypted_key_pubkey) is 409.
 	if _, err := e.pool.Exec(context.Background(), `INSERT INTO mesh.topic (id, mesh_id, name) VALUES ('legacy0000000000000000000000000', $1, 'old')`, ms.ID); err != nil {
 		t.Fatal(err)
 	}
-	if m := e.must(409, "GET", "/v1/topics/old/key", ms.Key, nil); m["error"] != "legacy_topic" {
+	if m := e.must(409, "GET", "/v1/topics/old/key", ms.Key, nil); m["error"] != "topic_unencrypted" {
 		t.Fatal(m)
 	}
 	// The sender secret is not stored anywhere: only 64-hex public keys.
@@ -228,13 +234,13 @@ func TestAPIKeys(t *testing.T) {
 	e := newEnv(t, nil)
 	ms := e.createMesh("m", newIdentity(1))
 	other := e.createMesh("other", newIdentity(9))
-	r := e.must(201, "POST", "/v1/apikeys", ms.Key, map[string]any{"label": "ci", "capabilities": []string{"read"}, "topic_scopes": []string{"general"}})
+	r := e.must(201, "POST", "/v1/apikeys", ms.Key, map[string]any{"label": "ci", "capabilities": []string{"read"}, "topicScopes": []string{"general"}})
 	readKey, readID := r["secret"].(string), r["id"].(string)
 	if _, err := meshfmt.ParseAPIKey(readKey); err != nil || r["prefix"] != readKey[:11] {
 		t.Fatalf("secret %v", err)
 	}
 	// The list never shows secrets.
-	l := e.must(200, "GET", "/v1/apikeys", ms.Key, nil)["api_keys"].([]any)
+	l := e.must(200, "GET", "/v1/apikeys", ms.Key, nil)["apiKeys"].([]any)
 	if len(l) != 2 {
 		t.Fatalf("%d keys", len(l))
 	}
@@ -243,7 +249,7 @@ func TestAPIKeys(t *testing.T) {
 		if _, ok := km["secret"]; ok {
 			t.Fatal("list shows a secret")
 		}
-		if km["id"] == readID && (km["status"] != "active" || !cmp.Equal(km["topic_scopes"], []any{"general"})) {
+		if km["id"] == readID && (km["status"] != "active" || !cmp.Equal(km["topicScopes"], []any{"general"})) {
 			t.Fatalf("%v", km)
 		}
 	}
@@ -346,35 +352,36 @@ func TestErrors(t *testing.T) {
 		{"unknown field", "POST", "/v1/messages", ms.Key, msg(`,"extra":1`), 400, "unknown_field"},
 		{"case-folded field", "POST", "/v1/messages", ms.Key, `{"Topic":"general","ciphertext":"` + b64("x") + `"}`, 400, "unknown_field"},
 		{"duplicate field", "POST", "/v1/messages", ms.Key, msg(`,"topic":"general"`), 400, "malformed_json"},
-		{"string version", "POST", "/v1/messages", ms.Key, msg(`,"body_version":"1"`), 400, "invalid_field"},
+		{"string version", "POST", "/v1/messages", ms.Key, msg(`,"bodyVersion":"1"`), 400, "invalid_field"},
 		{"invalid utf-8", "POST", "/v1/messages", ms.Key, []byte("{\"topic\":\"gen\xffal\",\"ciphertext\":\"aGk=\"}"), 400, "invalid_utf8"},
 		{"oversize message", "POST", "/v1/messages", ms.Key, msg(`,"nonce":"` + strings.Repeat("A", 1000) + `"`), 413, "too_large"},
 		{"oversize body", "POST", "/v1/messages", ms.Key, msg(`,"nonce":"` + strings.Repeat("A", 20<<10) + `"`), 413, "too_large"},
 		{"body not base64", "POST", "/v1/messages", ms.Key, `{"topic":"general","ciphertext":"@@"}`, 400, "invalid_body"},
 		{"body not utf-8", "POST", "/v1/messages", ms.Key, `{"topic":"general","ciphertext":"/w=="}`, 400, "invalid_body"},
-		{"bad version", "POST", "/v1/messages", ms.Key, msg(`,"body_version":3`), 400, "invalid_body_version"},
-		{"bad v2 nonce", "POST", "/v1/messages", ms.Key, msg(`,"body_version":2,"nonce":"AAAA"`), 400, "invalid_body"},
+		{"bad version", "POST", "/v1/messages", ms.Key, msg(`,"bodyVersion":3`), 400, "invalid_body_version"},
+		{"bad v2 nonce", "POST", "/v1/messages", ms.Key, msg(`,"bodyVersion":2,"nonce":"AAAA"`), 400, "invalid_body"},
 		{"bad priority", "POST", "/v1/messages", ms.Key, msg(`,"priority":"urgent"`), 400, "invalid_priority"},
-		{"bad mentions", "POST", "/v1/messages", ms.Key, msg(`,"mentions":["a b"]`), 400, "invalid_mentions"},
-		{"unknown topic", "POST", "/v1/messages", ms.Key, `{"topic":"nope","ciphertext":"aGk="}`, 404, "no_recipient"},
+		{"bad mentions", "POST", "/v1/messages", ms.Key, msg(`,"mentions":["a\u0007b"]`), 400, "invalid_mentions"},
+		{"too many mentions", "POST", "/v1/messages", ms.Key, msg(`,"mentions":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]`), 400, "invalid_mentions"},
+		{"unknown topic", "POST", "/v1/messages", ms.Key, `{"topic":"nope","ciphertext":"aGk="}`, 404, "topic_not_found"},
 		{"wrong content type", "POST", "/v1/topics", ms.Key, nil, 400, "malformed_json"},
-		{"mesh: no admin token", "POST", "/v1/meshes", "", `{"name":"x","owner_pubkey":"` + newIdentity(3).pk + `"}`, 401, "unauthorized"},
-		{"mesh: wrong admin token", "POST", "/v1/meshes", testAdminToken + "x", `{"name":"x","owner_pubkey":"` + newIdentity(3).pk + `"}`, 401, "unauthorized"},
-		{"mesh: API key is not the admin token", "POST", "/v1/meshes", ms.Key, `{"name":"x","owner_pubkey":"` + newIdentity(3).pk + `"}`, 401, "unauthorized"},
-		{"mesh: invalid pubkey", "POST", "/v1/meshes", testAdminToken, `{"name":"x","owner_pubkey":"` + strings.Repeat("zz", 32) + `"}`, 400, "invalid_pubkey"},
-		{"mesh: uppercase pubkey", "POST", "/v1/meshes", testAdminToken, `{"name":"x","owner_pubkey":"` + strings.ToUpper(newIdentity(3).pk) + `"}`, 400, "invalid_pubkey"},
-		{"mesh: short pubkey", "POST", "/v1/meshes", testAdminToken, `{"name":"x","owner_pubkey":"abcd"}`, 400, "invalid_pubkey"},
-		{"mesh: not a curve point", "POST", "/v1/meshes", testAdminToken, `{"name":"x","owner_pubkey":"` + strings.Repeat("ff", 32) + `"}`, 400, "invalid_pubkey"},
-		{"mesh: unknown field", "POST", "/v1/meshes", testAdminToken, `{"name":"x","owner_pubkey":"` + newIdentity(3).pk + `","tier":"pro"}`, 400, "unknown_field"},
-		{"member: invalid pubkey", "POST", "/v1/members", ms.Key, `{"display_name":"x","pubkey":"00"}`, 400, "invalid_pubkey"},
-		{"member: bad role", "POST", "/v1/members", ms.Key, `{"display_name":"x","pubkey":"` + newIdentity(3).pk + `","role":"owner"}`, 400, "invalid_role"},
-		{"member: control char name", "POST", "/v1/members", ms.Key, `{"display_name":"a\u001bb","pubkey":"` + newIdentity(3).pk + `"}`, 400, "invalid_display_name"},
+		{"mesh: no admin token", "POST", "/v1/meshes", "", `{"name":"x","ownerPubkey":"` + newIdentity(3).pk + `"}`, 401, "unauthorized"},
+		{"mesh: wrong admin token", "POST", "/v1/meshes", testAdminToken + "x", `{"name":"x","ownerPubkey":"` + newIdentity(3).pk + `"}`, 401, "unauthorized"},
+		{"mesh: API key is not the admin token", "POST", "/v1/meshes", ms.Key, `{"name":"x","ownerPubkey":"` + newIdentity(3).pk + `"}`, 401, "unauthorized"},
+		{"mesh: invalid pubkey", "POST", "/v1/meshes", testAdminToken, `{"name":"x","ownerPubkey":"` + strings.Repeat("zz", 32) + `"}`, 400, "invalid_pubkey"},
+		{"mesh: uppercase pubkey", "POST", "/v1/meshes", testAdminToken, `{"name":"x","ownerPubkey":"` + strings.ToUpper(newIdentity(3).pk) + `"}`, 400, "invalid_pubkey"},
+		{"mesh: short pubkey", "POST", "/v1/meshes", testAdminToken, `{"name":"x","ownerPubkey":"abcd"}`, 400, "invalid_pubkey"},
+		{"mesh: not a curve point", "POST", "/v1/meshes", testAdminToken, `{"name":"x","ownerPubkey":"` + strings.Repeat("ff", 32) + `"}`, 400, "invalid_pubkey"},
+		{"mesh: unknown field", "POST", "/v1/meshes", testAdminToken, `{"name":"x","ownerPubkey":"` + newIdentity(3).pk + `","tier":"pro"}`, 400, "unknown_field"},
+		{"member: invalid pubkey", "POST", "/v1/members", ms.Key, `{"displayName":"x","pubkey":"00"}`, 400, "invalid_pubkey"},
+		{"member: bad role", "POST", "/v1/members", ms.Key, `{"displayName":"x","pubkey":"` + newIdentity(3).pk + `","role":"owner"}`, 400, "invalid_role"},
+		{"member: control char name", "POST", "/v1/members", ms.Key, `{"displayName":"a\u001bb","pubkey":"` + newIdentity(3).pk + `"}`, 400, "invalid_display_name"},
 		{"topic: bad name", "POST", "/v1/topics", ms.Key, `{"name":"Bad Name"}`, 400, "invalid_name"},
 		{"topic: exists", "POST", "/v1/topics", ms.Key, `{"name":"general"}`, 409, "topic_exists"},
 		{"key: bad caps", "POST", "/v1/apikeys", ms.Key, `{"label":"x","capabilities":["root"]}`, 400, "invalid_capabilities"},
 		{"key: no caps", "POST", "/v1/apikeys", ms.Key, `{"label":"x","capabilities":[]}`, 400, "invalid_capabilities"},
-		{"key: past expiry", "POST", "/v1/apikeys", ms.Key, `{"label":"x","capabilities":["read"],"expires_at":"2020-01-01T00:00:00Z"}`, 400, "invalid_expires_at"},
-		{"key: foreign member", "POST", "/v1/apikeys", ms.Key, `{"label":"x","capabilities":["read"],"member_id":"nope"}`, 404, "member_not_found"},
+		{"key: past expiry", "POST", "/v1/apikeys", ms.Key, `{"label":"x","capabilities":["read"],"expiresAt":"2020-01-01T00:00:00Z"}`, 400, "invalid_expires_at"},
+		{"key: foreign member", "POST", "/v1/apikeys", ms.Key, `{"label":"x","capabilities":["read"],"memberId":"nope"}`, 404, "member_not_found"},
 		{"read: neither", "POST", "/v1/notifications/read", ms.Key, `{}`, 400, "invalid_request"},
 		{"read: bad time", "POST", "/v1/notifications/read", ms.Key, `{"before":"yesterday"}`, 400, "invalid_request"},
 		{"list: bad query", "GET", "/v1/notifications?unread=maybe", ms.Key, nil, 400, "invalid_query"},
