@@ -63,6 +63,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if strings.TrimSpace(c.DatabaseURL) == "" {
 		return c, &ConfigError{"DATABASE_URL", "required (postgres://user:password@host:5432/dbname)"}
 	}
+	if _, err := PoolConfig(c.DatabaseURL); err != nil {
+		return c, &ConfigError{"DATABASE_URL", err.Error()} // dbconn's errors never hold the password
+	}
 	var err error
 	if c.Port, err = intVar(getenv, "BROKER_PORT", DefaultPort, 1, 65535); err != nil {
 		return c, err

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -20,21 +21,34 @@ var (
 )
 
 func main() {
-	if len(os.Args) > 1 && (os.Args[1] == "-version" || os.Args[1] == "--version") {
-		fmt.Printf("broker %s (%s)\n", version, commit)
-		return
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program; it returns the exit code: 0 after a clean
+// shutdown, 1 when the broker fails (a startup migration included), 2 for
+// bad configuration or arguments.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "-version" || args[0] == "--version") {
+		fmt.Fprintf(stdout, "broker %s (%s)\n", version, commit)
+		return 0
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	cfg, err := broker.ConfigFromEnv(os.Getenv)
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "broker: takes no arguments (configure it with environment variables; see docs/broker.md)")
+		return 2
+	}
+	cfg, err := broker.ConfigFromEnv(getenv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "broker:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "broker:", err)
+		return 2
 	}
 	cfg.Version, cfg.Commit = version, commit
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	if err := broker.Run(ctx, cfg, log); err != nil {
 		log.Error("broker stopped", "err", err.Error())
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
