@@ -43,6 +43,38 @@ func post(base, key string, body map[string]any) (string, int) {
 	return m.ID, 201
 }
 
+// TestContainerEndToEnd runs the end-to-end REST and WebSocket tests
+// against broker containers built from the working tree (the in-process
+// runs of the same tests are TestMessagesAndNotifications, TestErrors, …).
+// Two replicas share one database: "e2e" with a high rate limit, "strict"
+// with the default one (10 burst, 60/min) for the rate-limit test; both
+// with MAX_MESSAGE_BYTES=1000.
+func TestContainerEndToEnd(t *testing.T) {
+	c := newCluster(t)
+	c.startPG()
+	e2e := c.startBroker("e2e", "MAX_MESSAGE_BYTES=1000")
+	strict := c.startBroker("strict", "MAX_MESSAGE_BYTES=1000", "BROKER_RATE_BURST=10", "BROKER_RATE_PER_MIN=60")
+	e2e.waitReady(t, 90*time.Second)
+	strict.waitReady(t, 90*time.Second)
+	db := c.pgPool()
+	for _, tc := range []struct {
+		name string
+		b    *brokerC
+		fn   func(*testing.T, *tenv)
+	}{
+		{"CreateMesh", e2e, testCreateMesh},
+		{"Messages", e2e, testMessages},
+		{"Topics", e2e, testTopics},
+		{"APIKeys", e2e, testAPIKeys},
+		{"Errors", e2e, testErrors},
+		{"RateLimit", strict, testRateLimit},
+		{"WebSocketHello", e2e, testWebSocketHello},
+		{"WebSocketKickBan", e2e, testWebSocketKickBan},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, tc.b.env(t, db)) })
+	}
+}
+
 // TestContainerHA: two replicas on one database, started at once; 20
 // clients × 200 messages spread over both.
 func TestContainerHA(t *testing.T) {
