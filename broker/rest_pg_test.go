@@ -444,7 +444,9 @@ func testErrors(t *testing.T, e *tenv) {
 	}
 }
 
-func TestRateLimit(t *testing.T) { testRateLimit(t, newEnv(t, func(c *Config) { c.RateBurst, c.RatePerMin = 10, 60 })) }
+func TestRateLimit(t *testing.T) {
+	testRateLimit(t, newEnv(t, func(c *Config) { c.RateBurst, c.RatePerMin = 10, 60 }))
+}
 
 func testRateLimit(t *testing.T, e *tenv) {
 	ms := e.createMesh("m", newIdentity(1))
