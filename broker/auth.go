@@ -176,16 +176,7 @@ func (s *Server) touch(keyID string) {
 }
 
 func (s *Server) touchLoop(ctx context.Context) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.flushTouched(ctx)
-		}
-	}
+	every(ctx, 2*time.Second, false, func() { s.flushTouched(ctx) })
 }
 
 func (s *Server) flushTouched(ctx context.Context) {

@@ -237,21 +237,31 @@ const (
 )
 
 func (s *Server) sweepLoop(ctx context.Context) {
-	t := time.NewTicker(SweepInterval)
+	every(ctx, SweepInterval, false, func() {
+		if !s.ready() {
+			return
+		}
+		if n, err := s.sweep(ctx); err != nil {
+			s.log.Warn("orphan sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("orphan sweep", "deleted", n)
+		}
+	})
+}
+
+// every runs fn every d (first at once when now is set) until ctx ends.
+func every(ctx context.Context, d time.Duration, now bool, fn func()) {
+	if now {
+		fn()
+	}
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if !s.ready() {
-				continue
-			}
-			if n, err := s.sweep(ctx); err != nil {
-				s.log.Warn("orphan sweep failed", "err", err)
-			} else if n > 0 {
-				s.log.Info("orphan sweep", "deleted", n)
-			}
+			fn()
 		}
 	}
 }
@@ -266,16 +276,7 @@ WHERE delivered_at IS NULL AND created_at < localtimestamp - make_interval(secs 
 }
 
 func (s *Server) probeLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.ProbeInterval)
-	defer t.Stop()
-	for {
-		s.probe(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	every(ctx, s.cfg.ProbeInterval, true, func() { s.probe(ctx) })
 }
 
 // probe checks the database and the tracking table, bounded in time.
