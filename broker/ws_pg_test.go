@@ -263,7 +263,7 @@ func testWebSocketKickBan(t *testing.T, e *tenv) {
 	// Shutdown closes every connection with 1001 (for the container, see
 	// TestContainerStartupRace).
 	if e.s != nil {
-		e.s.hub.closeAll()
+		go e.s.hub.closeAll() // waits for the close handshake, which needs our read
 		admin.expectClose(websocket.StatusGoingAway)
 	}
 }
