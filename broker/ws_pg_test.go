@@ -29,6 +29,7 @@ func (e *tenv) dialHello(meshID, memberID, session string, id identity, tsOffset
 	if err != nil {
 		e.t.Fatalf("dial: %v", err)
 	}
+	e.t.Cleanup(func() { _ = c.CloseNow() })
 	ts := time.Now().Add(tsOffset).UnixMilli()
 	sig, err := meshfmt.SignHello(meshfmt.Hello{MeshID: meshID, MemberID: memberID, PubkeyHex: id.pk, TimestampMs: ts}, id.sk)
 	if err != nil {
