@@ -36,8 +36,11 @@ type File struct {
 
 func (f *File) lex() {
 	f.lexOnce.Do(func() {
-		f.statements, f.syntaxErr = Split(f.Body)
-		f.normalized = normalizedHash(f.statements)
+		// A marked file goes to the server statement by statement, so a
+		// SET standard_conforming_strings changes how the rest is read;
+		// any other file is one query string, parsed whole.
+		f.statements, f.syntaxErr = split(f.Body, false, f.NoTransaction)
+		f.normalized = normalizedHash(f.Body, f.statements, f.NoTransaction)
 	})
 }
 
