@@ -106,7 +106,7 @@ func newRunner(c *cli.Context, e *env, opts ...migrate.Option) (*migrate.Runner,
 }
 
 // migrateError attaches the documented exit code to the migrate package's
-// typed errors.
+// typed errors, and the command that gets the operator out of the state.
 func migrateError(err error) error {
 	var (
 		se *migrate.SourceError
@@ -115,10 +115,20 @@ func migrateError(err error) error {
 		lk *migrate.LockError
 		de *migrate.DriftError
 		oe *migrate.OptionError
+		re *migrate.RenameError
+		fh *migrate.ForeignHistoryError
 	)
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &re):
+		var cmds []string
+		for _, r := range re.Renames {
+			cmds = append(cmds, "meshctl migrate "+r.Repair)
+		}
+		return withCode(ExitDrift, fmt.Errorf("%w; record each rename with: %s", err, strings.Join(cmds, "; ")))
+	case errors.As(err, &fh):
+		return withCode(ExitUsage, fmt.Errorf("%w; pass --dir with the folder this database was migrated from (or --table for another tracking table)", err))
 	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &le), errors.As(err, &oe):
 		return withCode(ExitUsage, err)
 	case errors.As(err, &lk):
@@ -209,6 +219,8 @@ func migrateStatus(c *cli.Context) error {
 				note = f.Change + " change"
 			case migrate.StateMissingFile:
 				sum = short(f.AppliedSHA256)
+			case migrate.StateRenamed:
+				note = "was " + f.RenamedFrom
 			case migrate.StateFailed:
 				if f.Failure.Statement > 0 {
 					note = fmt.Sprintf("statement #%d (line %d): %s", f.Failure.Statement, f.Failure.Line, f.Failure.Error)
@@ -240,7 +252,7 @@ func migrateStatus(c *cli.Context) error {
 func summary(st *migrate.Status) string {
 	var parts []string
 	for _, s := range []migrate.State{migrate.StateApplied, migrate.StatePending, migrate.StateChanged,
-		migrate.StateMissingFile, migrate.StateOutOfOrder, migrate.StateFailed} {
+		migrate.StateMissingFile, migrate.StateOutOfOrder, migrate.StateFailed, migrate.StateRenamed} {
 		if n := st.Counts[s]; n > 0 || s == migrate.StateApplied || s == migrate.StatePending {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
@@ -411,7 +423,9 @@ type lintOutput struct {
 
 func migrateLint(c *cli.Context) error {
 	e := envFrom(c)
-	src, err := migrate.LoadSource(migrationSource(c))
+	// ReadSource: what LoadSource refuses (a BOM, psql meta-commands, COPY
+	// FROM STDIN) lint reports as findings, with the others.
+	src, err := migrate.ReadSource(migrationSource(c))
 	if err != nil {
 		return jsonError(e, migrateError(err))
 	}
