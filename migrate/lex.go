@@ -104,8 +104,12 @@ func Split(src string) ([]Statement, *SyntaxError) {
 func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 	lx := lexer{src: src, scsOff: scsOff}
 	var (
-		stmts  []Statement
-		cur    []Token
+		stmts []Statement
+		// Every token of the file in one array (about one per five bytes
+		// of SQL); each statement's Tokens is a window of it. One slice per
+		// statement, grown token by token, cost more than the lexing.
+		all    = make([]Token, 0, len(src)/5+8)
+		first  int // index in all of the current statement's first token
 		start  int
 		depth  int // BEGIN ... END nesting inside CREATE FUNCTION/PROCEDURE
 		parens int // ( nesting: a ';' inside parentheses ends nothing
@@ -113,6 +117,10 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 		pos    = lineCursor{src: src, line: 1, col: 1}
 	)
 	flush := func(end int) {
+		cur := all[first:len(all):len(all)]
+		if len(cur) == 0 {
+			cur = nil
+		}
 		s := Statement{Text: src[start:end], Offset: start, Tokens: cur}
 		at := start
 		if len(cur) > 0 {
@@ -125,7 +133,7 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 				lx.scsOff = off
 			}
 		}
-		cur, start, depth, parens = nil, end, 0, 0
+		first, start, depth, parens = len(all), end, 0, 0
 	}
 	for {
 		tok, ok, err := lx.next()
@@ -136,7 +144,7 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 		if !ok {
 			break
 		}
-		cur = append(cur, tok)
+		all = append(all, tok)
 		switch {
 		case tok.Kind == TokPunct && tok.Text == "(":
 			parens++
@@ -144,12 +152,12 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 			if parens > 0 {
 				parens--
 			}
-		case tok.Kind == TokWord && isRoutine(cur):
+		case tok.Kind == TokWord && isRoutine(all[first:]):
 			switch upperASCII(tok.Text) {
 			case "ATOMIC":
 				// Only BEGIN ATOMIC opens a body; a bare BEGIN may be a
 				// parameter or column name.
-				if prev := cur[len(cur)-2]; prev.Kind == TokWord && strings.EqualFold(prev.Text, "BEGIN") {
+				if len(all)-first > 1 && all[len(all)-2].Kind == TokWord && strings.EqualFold(all[len(all)-2].Text, "BEGIN") {
 					depth++
 				}
 			case "CASE":
@@ -168,7 +176,7 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 	}
 	if synErr != nil {
 		// Keep the rest of the file as one statement so no byte is lost.
-		cur = append(cur, lx.rest...)
+		all = append(all, lx.rest...)
 		flush(len(src))
 		return stmts, synErr
 	}

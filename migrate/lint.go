@@ -96,8 +96,14 @@ func versionPrefix(name string) string {
 	return name[:i]
 }
 
-// LintFile checks one file statement by statement.
+// LintFile checks one file statement by statement. The findings are
+// computed once per file (Lint, the plan and Up all ask).
 func LintFile(f *File) []Finding {
+	f.lintOnce.Do(func() { f.findings = lintFile(f) })
+	return f.findings
+}
+
+func lintFile(f *File) []Finding {
 	var out []Finding
 	add := func(st Statement, rule string, sev Severity, msg, why, fix string) {
 		out = append(out, Finding{File: f.Name, Line: st.Line, Col: st.Col, Rule: rule, Severity: sev, Message: msg, Why: why, Fix: fix})
@@ -109,7 +115,7 @@ func LintFile(f *File) []Finding {
 			Fix:     "close the construct; the rest of the file is currently swallowed by it"})
 	}
 	out = append(out, contentFindings(f, false)...)
-	created := map[string]bool{}
+	created := createdTables{}
 	nonEmpty := 0
 	for _, st := range f.Statements() {
 		if !st.Empty() {
@@ -130,7 +136,7 @@ func LintFile(f *File) []Finding {
 		}
 		sh := shapeOf(st.Tokens)
 		if sh.createTable != "" {
-			created[sh.createTable] = true
+			created.add(sh.createTable)
 		}
 		switch {
 		case sh.needsNoTx != "" && !f.NoTransaction:
@@ -152,12 +158,12 @@ func LintFile(f *File) []Finding {
 				"it destroys data; the file cannot be undone or safely re-run",
 				"make sure a backup exists and the data is not needed; prefer renaming or archiving")
 		}
-		if sh.indexOn != "" && !sh.concurrently && !isCreated(created, sh.indexOn) {
+		if sh.indexOn != "" && !sh.concurrently && !created.has(sh.indexOn) {
 			add(st, RuleIndexBlocking, SeverityWarning, "CREATE INDEX on existing table "+sh.indexOn+" without CONCURRENTLY",
 				"it blocks writes to the table for the whole build",
 				"use CREATE INDEX CONCURRENTLY in its own "+NoTransactionMarker+" file")
 		}
-		if sh.alterTable != "" && !isCreated(created, sh.alterTable) {
+		if sh.alterTable != "" && !created.has(sh.alterTable) {
 			if sh.addConstraint != "" && !sh.notValid {
 				add(st, RuleConstraintValidate, SeverityWarning, "ADD "+sh.addConstraint+" on existing table "+sh.alterTable+" without NOT VALID",
 					"validating the constraint scans the whole table while holding a lock that blocks writes",
@@ -460,19 +466,31 @@ func nameAt(toks []Token, i int) (string, int) {
 	return strings.Join(parts, "."), i
 }
 
-// isCreated matches name against tables created earlier in the file; an
-// unqualified name matches a qualified one with the same last part.
-func isCreated(created map[string]bool, name string) bool {
-	if created[name] {
+// createdTables are the tables created earlier in a file, by name and by
+// last part: an unqualified name matches a qualified one with the same
+// last part. Lookups are constant time (a scan of every table created so
+// far made a file of many tables quadratic).
+type createdTables map[string]bool
+
+func lastPart(name string) string { return name[strings.LastIndexByte(name, '.')+1:] }
+
+func (c createdTables) add(name string) {
+	c[name] = true
+	last := lastPart(name)
+	c["\x00any:"+last] = true
+	if !strings.Contains(name, ".") {
+		c["\x00bare:"+last] = true
+	}
+}
+
+func (c createdTables) has(name string) bool {
+	if c[name] {
 		return true
 	}
-	last := name[strings.LastIndexByte(name, '.')+1:]
-	for c := range created {
-		if c[strings.LastIndexByte(c, '.')+1:] == last && (!strings.Contains(c, ".") || !strings.Contains(name, ".")) {
-			return true
-		}
+	if strings.Contains(name, ".") {
+		return c["\x00bare:"+lastPart(name)]
 	}
-	return false
+	return c["\x00any:"+name]
 }
 
 // readsDifferentlyWithoutSCS reports whether f is cut into other tokens
@@ -586,9 +604,9 @@ func startsLine(src string, off int) bool {
 // containsFoldASCII reports whether s contains the lower-case ASCII word
 // sub in any letter case.
 func containsFoldASCII(s, sub string) bool {
-	first, upper := sub[0], sub[0]-('a'-'A')
+	set := string([]byte{sub[0], sub[0] - ('a' - 'A')})
 	for i := 0; i+len(sub) <= len(s); i++ {
-		j := strings.IndexAny(s[i:], string([]byte{first, upper}))
+		j := strings.IndexAny(s[i:], set)
 		if j < 0 {
 			return false
 		}

@@ -32,6 +32,9 @@ type File struct {
 	statements []Statement
 	syntaxErr  *SyntaxError
 	normalized string
+
+	lintOnce sync.Once
+	findings []Finding
 }
 
 func (f *File) lex() {

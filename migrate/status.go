@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -397,6 +398,38 @@ type Step struct {
 	Statements int       `json:"statements"`
 	Resume     bool      `json:"resume,omitempty"`
 	Findings   []Finding `json:"findings"`
+
+	file  *File
+	first int // statements before this index are not sent (--resume)
+}
+
+// PlannedStatement is one statement Up would send, where it is in its file,
+// and how it runs.
+type PlannedStatement struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Col  int    `json:"column"`
+	Mode string `json:"mode"` // transaction (the file's statements and its tracking row commit together) | no-transaction (each on its own)
+	SQL  string `json:"sql"`  // from its first token through its ';', comments inside kept
+}
+
+// SQL returns the statements of the step in the order Up sends them. A
+// transactional file travels as one query string with its tracking row; a
+// no-transaction file statement by statement, from the failed one when
+// resuming.
+func (s Step) SQL() []PlannedStatement {
+	if s.file == nil {
+		return nil
+	}
+	var out []PlannedStatement
+	for _, st := range s.file.Statements()[s.first:] {
+		if st.Empty() {
+			continue
+		}
+		text := strings.TrimRightFunc(s.file.Body[st.Tokens[0].Off:st.Offset+len(st.Text)], unicode.IsSpace)
+		out = append(out, PlannedStatement{File: s.file.Name, Line: st.Line, Col: st.Col, Mode: s.Mode, SQL: text})
+	}
+	return out
 }
 
 // Plan says what Up would do, in order, without locking or writing.
@@ -426,22 +459,28 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		state[fs.Filename] = fs.State
 	}
 	for _, f := range p.todo {
-		step := Step{Filename: f.Name, State: state[f.Name], Mode: "transaction", Findings: LintFile(f)}
-		if step.Findings == nil {
-			step.Findings = []Finding{}
-		}
-		if f.NoTransaction {
-			step.Mode = "no-transaction"
-			step.Resume = p.partial[f.Name] != nil && r.cfg.resume
-		}
-		for _, s := range f.Statements() {
-			if !s.Empty() {
-				step.Statements++
-			}
-		}
-		out.Steps = append(out.Steps, step)
+		out.Steps = append(out.Steps, r.step(f, state[f.Name], p))
 	}
 	return out, nil
+}
+
+func (r *Runner) step(f *File, state State, p *plan) Step {
+	step := Step{Filename: f.Name, State: state, Mode: "transaction", Findings: LintFile(f), file: f}
+	if step.Findings == nil {
+		step.Findings = []Finding{}
+	}
+	if f.NoTransaction {
+		step.Mode = "no-transaction"
+		if prior := p.partial[f.Name]; prior != nil && r.cfg.resume {
+			step.Resume, step.first = true, min(prior.StatementsDone, len(f.Statements()))
+		}
+	}
+	for _, s := range f.Statements()[step.first:] {
+		if !s.Empty() {
+			step.Statements++
+		}
+	}
+	return step
 }
 
 // tracking table DDL and rows
