@@ -105,10 +105,12 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 	lx := lexer{src: src, scsOff: scsOff}
 	var (
 		stmts []Statement
-		// Every token of the file in one array (about one per five bytes
-		// of SQL); each statement's Tokens is a window of it. One slice per
-		// statement, grown token by token, cost more than the lexing.
-		all    = make([]Token, 0, len(src)/5+8)
+		// The tokens go into large chunks (a token for every 4 to 8 bytes
+		// of SQL is usual); each statement's Tokens is a window of one. A
+		// slice per statement, grown token by token, cost more than the
+		// lexing, and one array grown by copying kept every old copy alive.
+		chunk  = len(src)/16 + 64
+		all    = make([]Token, 0, 2*chunk)
 		first  int // index in all of the current statement's first token
 		start  int
 		depth  int // BEGIN ... END nesting inside CREATE FUNCTION/PROCEDURE
@@ -143,6 +145,11 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 		}
 		if !ok {
 			break
+		}
+		if len(all) == cap(all) {
+			// A new chunk, carrying the current statement's tokens over.
+			next := make([]Token, 0, max(chunk, 2*(len(all)-first)+64))
+			all, first = append(next, all[first:]...), 0
 		}
 		all = append(all, tok)
 		switch {

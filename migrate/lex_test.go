@@ -292,3 +292,21 @@ func TestRedactLiterals(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitLarge crosses token chunk boundaries (statements that start in
+// one chunk and end in the next) and checks nothing is lost.
+func TestSplitLarge(t *testing.T) {
+	src := bigMigration(1 << 20)
+	checkSplit(t, src, false)
+	stmts, _ := Split(src)
+	n := 0
+	for _, s := range stmts {
+		n += len(s.Tokens)
+	}
+	if n < len(src)/16*3 {
+		t.Fatalf("%d tokens: the test no longer crosses chunks", n)
+	}
+	if got := strings.Count(src, "-- block"); len(texts(stmts)) != 6*got {
+		t.Errorf("%d statements, want %d", len(texts(stmts)), 6*got)
+	}
+}
