@@ -25,6 +25,16 @@ func count(t *testing.T, db *pgtest.DB, q string) int {
 	return n
 }
 
+// upNoTx applies body, a no-transaction file, and checks it was sent as
+// statements separate calls.
+func upNoTx(t *testing.T, db *pgtest.DB, body string, statements int) {
+	t.Helper()
+	res := mustUp(t, testRunner(t, db.URL, mapFS(map[string]string{"0001_notx.sql": body})))
+	if res.Applied[0].Statements != statements {
+		t.Errorf("sent %d statements, want %d", res.Applied[0].Statements, statements)
+	}
+}
+
 // A ';' inside parentheses ends no statement: a no-transaction file with a
 // rule of two actions used to be cut inside the rule, so the server got
 // half a CREATE RULE, failed, and left the file half applied.
@@ -34,10 +44,7 @@ func TestRuleWithActionListInNoTransactionFile(t *testing.T) {
 		"CREATE TABLE t (x int);\nCREATE TABLE a (x int);\nCREATE TABLE b (x int);\n" +
 		"CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (NEW.x); INSERT INTO b VALUES (NEW.x));\n" +
 		"INSERT INTO t VALUES (1);\n"
-	res := mustUp(t, testRunner(t, db.URL, mapFS(map[string]string{"0001_rule.sql": body})))
-	if res.Applied[0].Statements != 5 {
-		t.Errorf("sent %d statements, want 5", res.Applied[0].Statements)
-	}
+	upNoTx(t, db, body, 5)
 	if a, b := count(t, db, "SELECT count(*) FROM a"), count(t, db, "SELECT count(*) FROM b"); a != 1 || b != 1 {
 		t.Errorf("the rule's two actions ran %d and %d times, want once each", a, b)
 	}
@@ -122,10 +129,7 @@ func TestStandardConformingStringsFollowed(t *testing.T) {
 		"INSERT INTO notes VALUES ('it\\'s; fine');\n" +
 		"RESET standard_conforming_strings;\n" +
 		"INSERT INTO notes VALUES ('C:\\');\n"
-	res := mustUp(t, testRunner(t, db.URL, mapFS(map[string]string{"0001_scs.sql": body})))
-	if res.Applied[0].Statements != 5 {
-		t.Errorf("sent %d statements, want 5", res.Applied[0].Statements)
-	}
+	upNoTx(t, db, body, 5)
 	var rows []string
 	r, err := db.Pool.Query(ctx, "SELECT s FROM notes ORDER BY s")
 	if err != nil {
