@@ -218,9 +218,22 @@ func (c *lineCursor) at(off int) (line, col int) {
 }
 
 // scsSetting reports the standard_conforming_strings value a SET or RESET
-// statement gives the session (off = true for off). SET LOCAL lasts only
-// to the end of a transaction and is not followed.
+// statement, or a set_config('standard_conforming_strings', 'v', false)
+// call, gives the session (off = true for off). SET LOCAL lasts only to
+// the end of a transaction and is not followed.
 func scsSetting(toks []Token) (off, ok bool) {
+	for i := 0; i+7 < len(toks); i++ {
+		if toks[i].Kind == TokWord && strings.EqualFold(toks[i].Text, "set_config") && toks[i+1].Text == "(" &&
+			strings.EqualFold(toks[i+2].Text, "'standard_conforming_strings'") && toks[i+3].Text == "," &&
+			toks[i+4].Kind == TokString && toks[i+5].Text == "," && toks[i+7].Text == ")" {
+			if local, valid := parseBool(strings.Trim(toks[i+6].Text, "'")); !valid || local {
+				return false, false
+			}
+			if b, valid := parseBool(strings.Trim(toks[i+4].Text, "'")); valid {
+				return !b, true
+			}
+		}
+	}
 	w := func(i int) string {
 		if i < len(toks) && toks[i].Kind != TokSemi {
 			return upperASCII(toks[i].Text)

@@ -145,6 +145,9 @@ func TestSplitStandardConformingStrings(t *testing.T) {
 		{"SET standard_conforming_strings TO DEFAULT", false, true},
 		{"RESET ALL", false, true},
 		{"SET LOCAL standard_conforming_strings = off", false, false},
+		{"SELECT set_config('standard_conforming_strings', 'off', false)", true, true},
+		{"SELECT SET_CONFIG('standard_conforming_strings', 'on', false)", false, true},
+		{"SELECT set_config('standard_conforming_strings', 'off', true)", false, false},
 		{"SET search_path = off", false, false},
 	} {
 		st, _ := Split(tt.stmt)
