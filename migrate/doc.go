@@ -18,7 +18,13 @@
 //     Connections without a backend of their own (transaction poolers) are
 //     refused before the lock is taken.
 //   - Applied files are never re-run; a changed applied file is reported,
-//     and so are rows without a file.
+//     and so are rows without a file. A file with the content of a row whose
+//     file is gone is that file renamed, and is not run again. A tracking
+//     table whose rows name none of the folder's files is another folder's
+//     history, and is refused.
+//   - Files are ordered as upstream orders them (JavaScript's sort, UTF-16
+//     code units), and cut into statements where PostgreSQL's scanner would
+//     cut them (quotes, comments, parentheses, operators).
 //   - The library never prints. Progress reaches the caller through
 //     WithProgress; every operation returns structured results and typed
 //     errors.

@@ -668,7 +668,7 @@ func (r *Runner) Bootstrap(ctx context.Context, through string, dryRun bool) (*B
 	}
 	var mark []*File
 	for _, f := range r.src.Files {
-		if f.Name > through {
+		if compareNames(f.Name, through) > 0 {
 			break
 		}
 		if fs, ok := byName[f.Name]; ok && fs.AppliedSHA256 != "" {

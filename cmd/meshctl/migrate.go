@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -25,13 +27,14 @@ func migrateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "migrate",
 		Usage: "apply and inspect schema migrations (upstream-compatible tracking table and lock)",
-		Description: `Exit codes: 0 ok; 1 error (a file failed, database unreachable); 2 bad input (flags, folder, file, lint error);
-3 pending (status --exit-code); 4 drift: changed, missing, out-of-order or failed files (status --exit-code, up --strict);
+		Description: `Exit codes: 0 ok; 1 error (a file failed, database unreachable); 2 bad input (flags, folder, file, lint error,
+a tracking table filled from another folder: pass --dir); 3 pending (status --exit-code); 4 drift: changed, missing,
+out-of-order or failed files (status --exit-code, up --strict), renamed applied files (up);
 5 the lock was not acquired within --lock-wait.`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "status",
-				Usage: "one row per file: applied, pending, changed, missing-file, out-of-order or failed",
+				Usage: "one row per file: applied, pending, changed, missing-file, out-of-order, failed or renamed",
 				UsageText: `meshctl migrate status
 meshctl migrate status --dir ./migrations --exit-code   # exit 3 when pending, 4 on drift
 meshctl --json migrate status`,
@@ -39,11 +42,17 @@ meshctl --json migrate status`,
 				Action: migrateStatus,
 			},
 			{
-				Name:      "plan",
-				Usage:     "show what up would do, in order, with each file's transaction mode and lint findings; writes nothing",
-				UsageText: "meshctl migrate plan\nmeshctl --json migrate plan --dir ./migrations",
-				Flags:     flags(&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"}),
-				Action:    migratePlan,
+				Name:  "plan",
+				Usage: "show what up would do, in order, with each file's transaction mode and lint findings; writes nothing",
+				UsageText: `meshctl migrate plan
+meshctl migrate plan --sql --dir ./migrations > review.sql   # every statement up would send, with file:line
+meshctl --json migrate plan --dir ./migrations`,
+				Flags: flags(
+					&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"},
+					&cli.BoolFlag{Name: "sql", Usage: "print every statement up would send, in order, with its file:line and transaction mode"},
+					&cli.BoolFlag{Name: "resume", Usage: "plan as up --resume would run"},
+				),
+				Action: migratePlan,
 			},
 			{
 				Name:  "up",
@@ -78,6 +87,19 @@ meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dir ./mi
 				Action: migrateBootstrap,
 			},
 			{
+				Name:      "new",
+				Usage:     "create the next migration file: the next version, zero-padded like the folder's files",
+				ArgsUsage: "NAME",
+				UsageText: `meshctl migrate new add_topic_index --dir ./migrations
+meshctl migrate new add_topic_index_concurrently --no-transaction --dir ./migrations
+meshctl migrate new 0042_backfill --dir ./migrations   # an explicit version, refused if taken`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "dir", Value: ".", Usage: "the migration folder to create the file in"},
+					&cli.BoolFlag{Name: "no-transaction", Usage: "start the file with " + migrate.NoTransactionMarker + " (for CREATE INDEX CONCURRENTLY and friends)"},
+				},
+				Action: migrateNew,
+			},
+			{
 				Name:      "lint",
 				Usage:     "check files for statements that fail in a transaction, block writes or destroy data; exit 1 on error findings",
 				UsageText: "meshctl migrate lint\nmeshctl --json migrate lint --dir ./migrations",
@@ -106,7 +128,7 @@ func newRunner(c *cli.Context, e *env, opts ...migrate.Option) (*migrate.Runner,
 }
 
 // migrateError attaches the documented exit code to the migrate package's
-// typed errors.
+// typed errors, and the command that gets the operator out of the state.
 func migrateError(err error) error {
 	var (
 		se *migrate.SourceError
@@ -115,10 +137,20 @@ func migrateError(err error) error {
 		lk *migrate.LockError
 		de *migrate.DriftError
 		oe *migrate.OptionError
+		re *migrate.RenameError
+		fh *migrate.ForeignHistoryError
 	)
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &re):
+		var cmds []string
+		for _, r := range re.Renames {
+			cmds = append(cmds, "meshctl migrate "+r.Repair)
+		}
+		return withCode(ExitDrift, fmt.Errorf("%w; record each rename with: %s", err, strings.Join(cmds, "; ")))
+	case errors.As(err, &fh):
+		return withCode(ExitUsage, fmt.Errorf("%w; pass --dir with the folder this database was migrated from (or --table for another tracking table)", err))
 	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &le), errors.As(err, &oe):
 		return withCode(ExitUsage, err)
 	case errors.As(err, &lk):
@@ -200,6 +232,8 @@ func migrateStatus(c *cli.Context) error {
 				note = f.Change + " change"
 			case migrate.StateMissingFile:
 				sum = short(f.AppliedSHA256)
+			case migrate.StateRenamed:
+				note = "was " + f.RenamedFrom
 			case migrate.StateFailed:
 				if f.Failure.Statement > 0 {
 					note = fmt.Sprintf("statement #%d (line %d): %s", f.Failure.Statement, f.Failure.Line, f.Failure.Error)
@@ -231,7 +265,7 @@ func migrateStatus(c *cli.Context) error {
 func summary(st *migrate.Status) string {
 	var parts []string
 	for _, s := range []migrate.State{migrate.StateApplied, migrate.StatePending, migrate.StateChanged,
-		migrate.StateMissingFile, migrate.StateOutOfOrder, migrate.StateFailed} {
+		migrate.StateMissingFile, migrate.StateOutOfOrder, migrate.StateFailed, migrate.StateRenamed} {
 		if n := st.Counts[s]; n > 0 || s == migrate.StateApplied || s == migrate.StatePending {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
@@ -263,11 +297,25 @@ func migratePlan(c *cli.Context) error {
 	if err != nil {
 		return jsonError(e, migrateError(err))
 	}
-	if e.json {
+	switch {
+	case e.json && c.Bool("sql"):
+		out := struct {
+			*migrate.Plan
+			SQL []migrate.PlannedStatement `json:"sql"`
+		}{Plan: p, SQL: []migrate.PlannedStatement{}}
+		for _, s := range p.Steps {
+			out.SQL = append(out.SQL, s.SQL()...)
+		}
+		if err := e.printJSON(out); err != nil {
+			return err
+		}
+	case e.json:
 		if err := e.printJSON(p); err != nil {
 			return err
 		}
-	} else {
+	case c.Bool("sql"):
+		printPlanSQL(e, p)
+	default:
 		rows := [][]string{}
 		for i, s := range p.Steps {
 			var nerr, nwarn int
@@ -296,6 +344,62 @@ func migratePlan(c *cli.Context) error {
 		}
 	}
 	return migrateError(p.Err())
+}
+
+// printPlanSQL prints what up would send as an SQL script for review: each
+// file with its transaction mode, each statement after a comment naming
+// its file:line:column. Warnings and why up would refuse go to stderr, so
+// stdout stays SQL.
+func printPlanSQL(e *env, p *migrate.Plan) {
+	if len(p.Steps) == 0 {
+		fmt.Fprintln(e.stdout, "-- nothing to apply: the database is up to date")
+	}
+	for i, s := range p.Steps {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		switch {
+		case s.Mode == "no-transaction" && s.Resume:
+			fmt.Fprintf(e.stdout, "-- %s: no-transaction, resumed: each statement runs and commits on its own; the ones before are done\n", s.Filename)
+		case s.Mode == "no-transaction":
+			fmt.Fprintf(e.stdout, "-- %s: no-transaction: each statement runs and commits on its own\n", s.Filename)
+		default:
+			fmt.Fprintf(e.stdout, "-- %s: transaction: sent as one piece; its statements and its tracking row commit together or not at all\n", s.Filename)
+		}
+		for _, st := range s.SQL() {
+			fmt.Fprintf(e.stdout, "-- %s:%d:%d\n%s\n", st.File, st.Line, st.Col, st.SQL)
+		}
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
+}
+
+func migrateNew(c *cli.Context) error {
+	e := envFrom(c)
+	// The flags may also follow NAME (meshctl migrate new NAME --dir DIR),
+	// where the command-line parser has stopped reading flags.
+	after := flag.NewFlagSet("new", flag.ContinueOnError)
+	after.SetOutput(io.Discard)
+	dir := after.String("dir", c.String("dir"), "")
+	noTx := after.Bool("no-transaction", c.Bool("no-transaction"), "")
+	if c.NArg() > 0 {
+		if err := after.Parse(c.Args().Tail()); err != nil {
+			return jsonError(e, usageError("migrate new: %v", err))
+		}
+	}
+	if c.NArg() == 0 || after.NArg() > 0 {
+		return jsonError(e, usageError("migrate new needs exactly one NAME, e.g. meshctl migrate new add_topic_index --dir ./migrations"))
+	}
+	created, err := migrate.CreateFile(*dir, c.Args().First(), *noTx)
+	if err != nil {
+		return jsonError(e, migrateError(err))
+	}
+	if e.json {
+		return e.printJSON(created)
+	}
+	fmt.Fprintf(e.stdout, "created %s\n", created.Path)
+	return nil
 }
 
 func printFinding(e *env, f migrate.Finding) {
@@ -402,7 +506,9 @@ type lintOutput struct {
 
 func migrateLint(c *cli.Context) error {
 	e := envFrom(c)
-	src, err := migrate.LoadSource(migrationSource(c))
+	// ReadSource: what LoadSource refuses (a BOM, psql meta-commands, COPY
+	// FROM STDIN) lint reports as findings, with the others.
+	src, err := migrate.ReadSource(migrationSource(c))
 	if err != nil {
 		return jsonError(e, migrateError(err))
 	}
