@@ -2,9 +2,7 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -377,21 +375,10 @@ func printPlanSQL(e *env, p *migrate.Plan) {
 
 func migrateNew(c *cli.Context) error {
 	e := envFrom(c)
-	// The flags may also follow NAME (meshctl migrate new NAME --dir DIR),
-	// where the command-line parser has stopped reading flags.
-	after := flag.NewFlagSet("new", flag.ContinueOnError)
-	after.SetOutput(io.Discard)
-	dir := after.String("dir", c.String("dir"), "")
-	noTx := after.Bool("no-transaction", c.Bool("no-transaction"), "")
-	if c.NArg() > 0 {
-		if err := after.Parse(c.Args().Tail()); err != nil {
-			return jsonError(e, usageError("migrate new: %v", err))
-		}
+	if c.NArg() != 1 {
+		return usageError("migrate new needs exactly one NAME, e.g. meshctl migrate new add_topic_index --dir ./migrations")
 	}
-	if c.NArg() == 0 || after.NArg() > 0 {
-		return jsonError(e, usageError("migrate new needs exactly one NAME, e.g. meshctl migrate new add_topic_index --dir ./migrations"))
-	}
-	created, err := migrate.CreateFile(*dir, c.Args().First(), *noTx)
+	created, err := migrate.CreateFile(c.String("dir"), c.Args().First(), c.Bool("no-transaction"))
 	if err != nil {
 		return jsonError(e, migrateError(err))
 	}
