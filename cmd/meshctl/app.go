@@ -58,6 +58,7 @@ func commands() []*cli.Command {
 		completionCommand(),
 		migrateCommand(),
 		auditCommand(),
+		backfillCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c, "meshctl")
@@ -116,6 +117,10 @@ func checkInput(ctx *cli.Context, path string) error {
 		case *cli.DurationFlag:
 			if d := ctx.Duration(name); d < 0 || d == 0 && !zeroAllowed[name] {
 				return usageError("--%s must be a positive duration, got %s (see %s --help)", name, d, path)
+			}
+		case *cli.Float64Flag:
+			if v := ctx.Float64(name); v <= 0 {
+				return usageError("--%s must be a positive number, got %v (see %s --help)", name, v, path)
 			}
 		case *cli.IntFlag:
 			if n := ctx.Int(name); n < 0 || n == 0 && !zeroAllowed[name] {
