@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -253,8 +254,8 @@ func (c *Canonicalizer) reorder(dst []byte, base, body int) []byte {
 	dst = dst[:body]
 	first := true
 	for i, m := range ms {
-		if i+1 < len(ms) && compareUTF16(keys[m.keyOff:m.keyEnd], keys[ms[i+1].keyOff:ms[i+1].keyEnd]) == 0 {
-			continue // a later member repeats this key and wins
+		if i+1 < len(ms) && bytes.Equal(keys[m.keyOff:m.keyEnd], keys[ms[i+1].keyOff:ms[i+1].keyEnd]) {
+			continue // a later member repeats this very key and wins
 		}
 		if !first {
 			dst = append(dst, ',')
@@ -268,7 +269,9 @@ func (c *Canonicalizer) reorder(dst []byte, base, body int) []byte {
 // compareUTF16 orders two WTF-8 strings by their UTF-16 code units, as
 // JavaScript's default sort and RFC 8785 do. UTF-8 byte order equals code
 // point order, which differs from UTF-16 order only between a supplementary
-// character (a surrogate pair) and U+E000..U+FFFF.
+// character (a surrogate pair) and U+E000..U+FFFF; and two supplementary
+// characters with the same lead surrogate are ordered by their trail
+// surrogates, so the comparison walks code units until they differ.
 func compareUTF16(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0
@@ -281,21 +284,57 @@ func compareUTF16(a, b []byte) int {
 	if a[i] < 0x80 && b[i] < 0x80 {
 		return int(a[i]) - int(b[i])
 	}
-	// Back up to the start of the differing character.
+	// Back up to the start of the differing character: the bytes before it
+	// are equal, so it starts at the same offset in both.
 	for i > 0 && a[i]&0xC0 == 0x80 {
 		i--
 	}
-	ra, _ := decodeWTF8(a[i:])
-	rb, _ := decodeWTF8(b[i:])
-	return int(utf16Lead(ra)) - int(utf16Lead(rb))
+	ua, ub := units{s: a[i:]}, units{s: b[i:]}
+	for {
+		x, okA := ua.next()
+		y, okB := ub.next()
+		switch {
+		case !okA || !okB:
+			return cmpBool(okA, okB)
+		case x != y:
+			return int(x) - int(y)
+		}
+	}
 }
 
-func utf16Lead(r rune) rune {
-	if r >= 0x10000 {
-		r1, _ := utf16.EncodeRune(r)
-		return r1
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
 	}
-	return r
+	return -1
+}
+
+// units yields the UTF-16 code units of a WTF-8 string.
+type units struct {
+	s     []byte
+	trail uint16 // pending trail surrogate of the last character; 0 = none
+}
+
+func (u *units) next() (uint16, bool) {
+	if u.trail != 0 {
+		t := u.trail
+		u.trail = 0
+		return t, true
+	}
+	if len(u.s) == 0 {
+		return 0, false
+	}
+	r, size := decodeWTF8(u.s)
+	u.s = u.s[size:]
+	if r >= 0x10000 {
+		lead, trail := utf16.EncodeRune(r)
+		u.trail = uint16(trail)
+		return uint16(lead), true
+	}
+	return uint16(r), true
 }
 
 // decodeWTF8 decodes one character, accepting encoded lone surrogates
