@@ -260,7 +260,9 @@ type docGen struct {
 	refuse bool // this document may hold what jsonb refuses (\u0000, lone surrogates)
 }
 
-func newDocGen(seed uint64) *docGen { return &docGen{r: rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15))} }
+func newDocGen(seed uint64) *docGen {
+	return &docGen{r: rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15))}
+}
 
 func (g *docGen) doc() string {
 	g.buf.Reset()
@@ -278,10 +280,10 @@ func (g *docGen) doc() string {
 
 // Characters at the edges of the UTF-16 and UTF-8 orders.
 var (
-	sameLead = []rune{0x1F600, 0x1F602, 0x1F603, 0x1F4A9, 0x1F7FF, 0x1F400}    // lead D83D
-	mathLead = []rune{0x1D49C, 0x1D4B5, 0x1D400, 0x1D7FF}                      // lead D835
+	sameLead = []rune{0x1F600, 0x1F602, 0x1F603, 0x1F4A9, 0x1F7FF, 0x1F400}   // lead D83D
+	mathLead = []rune{0x1D49C, 0x1D4B5, 0x1D400, 0x1D7FF}                     // lead D835
 	astral   = []rune{0x10000, 0x103FF, 0x10400, 0x10FFFF, 0x10FC00, 0x20000} // first/last trail, leads
-	bmpHigh  = []rune{0xE000, 0xF8FF, 0xFB33, 0xFFFD, 0xFFFF, 0xFEFF, 0xD7FF}  // sort after astral in UTF-16
+	bmpHigh  = []rune{0xE000, 0xF8FF, 0xFB33, 0xFFFD, 0xFFFF, 0xFEFF, 0xD7FF} // sort after astral in UTF-16
 	bmpLow   = []rune{0x80, 0xE9, 0x7FF, 0x800, 0x20AC, 0x2028, 0x2029, 0xFF}
 	ascii    = []rune{'a', 'b', 'z', 'A', '0', ' ', '~', 0x7F, '"', '\\', '/', '\n', '\t', '\b', '\f', '\r', 0x1F, 0x01}
 	lone     = []rune{0xD83D, 0xDE02, 0xD800, 0xDBFF, 0xDC00, 0xDFFF, 0xD835}
@@ -540,4 +542,3 @@ func (g *docGen) spell(f float64) string {
 	}
 	return s
 }
-
