@@ -49,6 +49,10 @@ type Canonicalizer struct {
 	in      []byte
 	pos     int
 	depth   int
+	// notText is the offset of the first \u0000 or lone surrogate escape
+	// in the last document, or -1: JSON allows them, PostgreSQL's text
+	// and jsonb do not.
+	notText int
 }
 
 // member is one object member: its decoded name in keys and its canonical
@@ -61,7 +65,7 @@ type member struct {
 // Append appends the canonical form of the JSON document in src to dst.
 // On error dst is returned unchanged in length.
 func (c *Canonicalizer) Append(dst, src []byte) ([]byte, error) {
-	c.in, c.pos, c.depth = src, 0, 0
+	c.in, c.pos, c.depth, c.notText = src, 0, 0, -1
 	c.members = c.members[:0]
 	c.keys = c.keys[:0]
 	start := len(dst)
@@ -423,6 +427,9 @@ func (c *Canonicalizer) str(dst []byte, key bool) ([]byte, error) {
 			}
 		default:
 			return dst, c.errorf("invalid escape \\%c", e)
+		}
+		if (r == 0 || utf16.IsSurrogate(r)) && c.notText < 0 {
+			c.notText = c.pos
 		}
 		dst = appendEscaped(dst, r)
 		if key {
