@@ -82,3 +82,40 @@ func TestAstralKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestPrecision: a created_at moved by a microsecond keeps the row's v1
+// hash; it is a precision warning, and tampering under Strict.
+func TestPrecision(t *testing.T) {
+	db := pgtest.NewDB(t)
+	addMesh(t, db, "m")
+	insertRows(t, db, memChain(t, "m", 10)...)
+	if rep := verifyDB(t, db, VerifyOptions{Strict: true}); !rep.Clean() || len(rep.Warnings) != 0 {
+		t.Fatalf("untouched chain: findings %+v warnings %+v", rep.Findings, rep.Warnings)
+	}
+	exec(t, db, `UPDATE mesh.audit_log SET created_at = created_at + interval '1 microsecond' WHERE id = 70`)
+	exec(t, db, `UPDATE mesh.audit_log SET created_at = created_at + interval '999 microseconds' WHERE id = 30`)
+
+	rep := verifyDB(t, db, VerifyOptions{})
+	if !rep.Clean() || rep.Meshes[0].Warnings != 2 {
+		t.Fatalf("default: clean=%v findings %+v meshes %+v", rep.Clean(), rep.Findings, rep.Meshes)
+	}
+	want := []Finding{
+		{MeshID: "m", RowID: 30, Class: Precision, Expected: "whole milliseconds (2026-04-15T12:00:00.003Z)", Found: "2026-04-15T12:00:00.003999Z"},
+		{MeshID: "m", RowID: 70, Class: Precision, Expected: "whole milliseconds (2026-04-15T12:00:00.007Z)", Found: "2026-04-15T12:00:00.007001Z"},
+	}
+	if diff := cmp.Diff(want, rep.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+
+	strict := verifyDB(t, db, VerifyOptions{Strict: true})
+	if diff := cmp.Diff([]brief{{Precision, 30, 0, 3}, {Precision, 70, 0, 3}}, briefs(strict)); diff != "" || len(strict.Warnings) != 0 {
+		t.Errorf("strict findings (-want +got):\n%s\nwarnings %+v", diff, strict.Warnings)
+	}
+
+	// The same through VerifyRows.
+	rows := memChain(t, "m", 3)
+	rows[1].CreatedAt = rows[1].CreatedAt.Add(time.Microsecond)
+	if r := VerifyRows(rows, nil); !r.Clean() || len(r.Warnings) != 1 || r.Warnings[0].RowID != 20 {
+		t.Errorf("VerifyRows: findings %+v warnings %+v", r.Findings, r.Warnings)
+	}
+}
