@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
@@ -132,6 +133,7 @@ type rowView struct {
 	subMs                       int32 // created_at's nanoseconds beyond ms (µs precision from PostgreSQL)
 	computed                    [32]byte
 	problem                     string // non-empty: unreadable, and why
+	ready                       bool   // computed (or problem) already set
 }
 
 // meshState is what the checker keeps per mesh: O(1), whatever the rows.
@@ -414,8 +416,13 @@ func (k *checker) finish(scope string) *Report {
 }
 
 // compute fills r.computed with the v1 hash of r's fields, or sets
-// r.problem when the row cannot be hashed.
+// r.problem when the row cannot be hashed. canon is scratch space, returned
+// for reuse.
 func (h *hasher) compute(r *rowView, canon []byte) []byte {
+	if len(r.payload) >= largePayload {
+		h.computeLarge(r)
+		return canon
+	}
 	canon, err := h.canon.Append(canon[:0], r.payload)
 	if err != nil {
 		r.problem = "payload: " + err.Error()
@@ -427,6 +434,38 @@ func (h *hasher) compute(r *rowView, canon []byte) []byte {
 	}
 	r.computed = h.sum(r.prev, r.mesh, r.event, r.actor, r.actorNull, canon, r.ms)
 	return canon
+}
+
+// largePayload is the payload size from which a row is hashed as a
+// stream (see computeLarge) rather than in one buffer.
+const largePayload = 1 << 20
+
+// computeLarge hashes a large payload's row without holding the canonical
+// form twice: the top-level value streams into SHA-256, and only the
+// bytes that must be sorted are buffered. The buffers are not kept for
+// the next row.
+func (h *hasher) computeLarge(r *rowView) {
+	if h.sha == nil {
+		h.sha = sha256.New()
+	}
+	d := h.sha
+	d.Reset()
+	b := h.prefix(h.buf[:0], r.prev, r.mesh, r.event, r.actor, r.actorNull)
+	d.Write(b)
+	scratch := make([]byte, 0, len(r.payload)+64)
+	_, err := h.canon.writeTo(d, scratch, r.payload)
+	switch {
+	case err != nil:
+		r.problem = "payload: " + err.Error()
+	case r.ms < -maxDateMs || r.ms > maxDateMs:
+		r.problem = ErrTimeRange.Error()
+	default:
+		b = appendISO(append(b[:0], '|'), r.ms)
+		d.Write(b)
+		d.Sum(r.computed[:0])
+	}
+	h.buf = b
+	h.canon = Canonicalizer{}
 }
 
 // VerifyRows verifies rows held in memory, grouped by mesh and in id order

@@ -127,6 +127,7 @@ type pipeline struct {
 	doneCh  chan struct{}
 	err     error
 	checked atomic.Int64 // rows through the checker, added once per batch
+	large   hasher       // hashes large payloads on the COPY goroutine
 }
 
 func newPipeline(opt VerifyOptions) *pipeline {
@@ -158,7 +159,9 @@ func (p *pipeline) start() {
 			var canon []byte
 			for b := range p.work {
 				for i := range b.rows {
-					canon = h.compute(&b.rows[i], canon)
+					if !b.rows[i].ready {
+						canon = h.compute(&b.rows[i], canon)
+					}
 				}
 				close(b.done)
 			}
@@ -342,7 +345,10 @@ func (p *pipeline) addTuple(t []byte, lens [8]int) error {
 	} else {
 		payload = payload[1:]
 	}
-	sp.payload = put(payload)
+	large := len(payload) >= largePayload
+	if !large {
+		sp.payload = put(payload)
+	}
 	prev, _ := field(5)
 	sp.prev = put(prev)
 	hash, _ := field(6)
@@ -354,6 +360,17 @@ func (p *pipeline) addTuple(t []byte, lens [8]int) error {
 	r.ms, r.subMs, ok = timestampMillis(int64(binary.BigEndian.Uint64(ts)))
 	if !ok && r.problem == "" {
 		r.problem = "created_at: " + ErrTimeRange.Error()
+	}
+	if large {
+		// Hashed here, from the COPY buffer, one at a time: a large
+		// payload is never copied into a batch, nor held by several
+		// workers at once.
+		if r.problem == "" {
+			v := rowView{mesh: mesh, event: ev, actor: actor, actorNull: r.actorNull, payload: payload, prev: prev, hash: hash, ms: r.ms}
+			p.large.computeLarge(&v)
+			r.computed, r.problem = v.computed, v.problem
+		}
+		r.ready = true
 	}
 	b.rows = append(b.rows, r)
 	b.spans = append(b.spans, sp)
