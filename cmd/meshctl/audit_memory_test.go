@@ -29,11 +29,23 @@ func TestAuditVerifyMemory(t *testing.T) {
 
 	// Keys of varying length in random order: jsonb stores them shortest
 	// first, so the canonical form must reorder every one.
+	// MESHCTL_AUDIT_MEMORY_SHAPE=nested puts that object one level down,
+	// =array makes the payload an array of small objects.
+	shape := os.Getenv("MESHCTL_AUDIT_MEMORY_SHAPE")
 	r := rand.New(rand.NewPCG(1, 2))
 	var b strings.Builder
-	b.WriteByte('{')
+	switch shape {
+	case "nested":
+		b.WriteString(`{"b":1,"a":{`)
+	case "array":
+		b.WriteString(`[{`)
+	default:
+		b.WriteByte('{')
+	}
 	for i := 0; b.Len() < mb<<20; i++ {
-		if i > 0 {
+		if i > 0 && shape == "array" && i%5 == 0 {
+			b.WriteString(`},{`)
+		} else if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(`"k`)
@@ -45,7 +57,14 @@ func TestAuditVerifyMemory(t *testing.T) {
 			b.WriteString(strconv.Itoa(r.IntN(1e6)))
 		}
 	}
-	b.WriteByte('}')
+	switch shape {
+	case "nested":
+		b.WriteString(`}}`)
+	case "array":
+		b.WriteString(`}]`)
+	default:
+		b.WriteByte('}')
+	}
 	payload := b.String()
 	b.Reset()
 
