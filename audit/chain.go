@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
@@ -35,6 +36,12 @@ const (
 	Rewrite Class = "rewrite"
 	// Unreadable: the row cannot be hashed (payload or created_at unusable).
 	Unreadable Class = "unreadable"
+	// Precision: created_at holds a fraction of a millisecond. The v1 hash
+	// covers milliseconds only, so an edit within the millisecond is
+	// invisible to it; upstream and Append write whole milliseconds, so
+	// such a row was written by something else or edited. A warning
+	// (Report.Warnings), or a finding with VerifyOptions.Strict.
+	Precision Class = "precision"
 )
 
 // Finding is one break in a chain.
@@ -60,6 +67,7 @@ type MeshResult struct {
 	LastID   int64  `json:"last_id"`
 	HeadHash string `json:"head_hash"`
 	Findings int    `json:"findings"`
+	Warnings int    `json:"warnings"`
 }
 
 // Clean reports whether the mesh's chain showed no break.
@@ -72,7 +80,12 @@ type Report struct {
 	// FindingsOmitted counts findings beyond MaxFindings (counted in the
 	// meshes' Findings, not listed).
 	FindingsOmitted int64 `json:"findings_omitted"`
-	Rows            int64 `json:"rows"`
+	// Warnings are findings that are not tampering by themselves
+	// (precision, unless VerifyOptions.Strict); WarningsOmitted counts
+	// those beyond MaxFindings.
+	Warnings        []Finding `json:"warnings"`
+	WarningsOmitted int64     `json:"warnings_omitted"`
+	Rows            int64     `json:"rows"`
 }
 
 // Clean reports whether no mesh showed a break.
@@ -117,8 +130,10 @@ type rowView struct {
 	prev, hash                  []byte
 	actorNull                   bool
 	ms                          int64 // created_at, ms since the Unix epoch
+	subMs                       int32 // created_at's nanoseconds beyond ms (µs precision from PostgreSQL)
 	computed                    [32]byte
 	problem                     string // non-empty: unreadable, and why
+	ready                       bool   // computed (or problem) already set
 }
 
 // meshState is what the checker keeps per mesh: O(1), whatever the rows.
@@ -148,6 +163,7 @@ type ringEntry struct {
 // content hashes arrive precomputed.
 type checker struct {
 	rep         Report
+	strict      bool // precision findings are tampering, not warnings
 	maxFindings int
 	heads       map[string]Head
 	meshes      map[string]*meshState
@@ -170,6 +186,7 @@ func newChecker(window, maxFindings int, heads []Head) *checker {
 		ring: make([]ringEntry, window), claims: make(map[uint64]int, window)}
 	k.rep.Meshes = []MeshResult{}
 	k.rep.Findings = []Finding{}
+	k.rep.Warnings = []Finding{}
 	k.heads = make(map[string]Head, len(heads))
 	for _, h := range heads {
 		k.heads[h.MeshID] = h
@@ -204,6 +221,30 @@ func (k *checker) add(m *meshState, f Finding) {
 	k.rep.Findings = append(k.rep.Findings, f)
 }
 
+// warn records a finding that is not tampering by itself.
+func (k *checker) warn(m *meshState, f Finding) {
+	if k.strict {
+		k.add(m, f)
+		return
+	}
+	m.res.Warnings++
+	if len(k.rep.Warnings) >= k.maxFindings {
+		k.rep.WarningsOmitted++
+		return
+	}
+	k.rep.Warnings = append(k.rep.Warnings, f)
+}
+
+// precisionFinding describes a created_at with a sub-millisecond part.
+func precisionFinding(mesh string, r *rowView) Finding {
+	iso := appendISO(nil, r.ms)
+	iso = iso[:len(iso)-1] // drop the Z
+	frac := fmt.Sprintf("%06d", r.subMs)
+	return Finding{MeshID: mesh, RowID: r.id, Class: Precision,
+		Expected: "whole milliseconds (" + string(iso) + "Z)",
+		Found:    string(iso) + strings.TrimRight(frac, "0") + "Z"}
+}
+
 func (k *checker) mesh(id []byte) *meshState {
 	if k.last != nil && string(id) == k.last.res.MeshID {
 		return k.last
@@ -235,6 +276,9 @@ func (k *checker) row(r *rowView) {
 		hex.Encode(k.hexBuf[:], r.computed[:])
 		if !bytes.Equal(k.hexBuf[:], r.hash) {
 			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: ContentMismatch, Expected: string(k.hexBuf[:]), Found: value(r.hash)})
+		}
+		if r.subMs != 0 {
+			k.warn(m, precisionFinding(mesh, r))
 		}
 	}
 
@@ -360,18 +404,25 @@ func (k *checker) finish(scope string) *Report {
 		}
 		k.rep.Meshes = append(k.rep.Meshes, m.res)
 	}
-	slices.SortStableFunc(k.rep.Findings, func(a, b Finding) int {
+	byRow := func(a, b Finding) int {
 		if c := strings.Compare(a.MeshID, b.MeshID); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.RowID, b.RowID)
-	})
+	}
+	slices.SortStableFunc(k.rep.Findings, byRow)
+	slices.SortStableFunc(k.rep.Warnings, byRow)
 	return &k.rep
 }
 
 // compute fills r.computed with the v1 hash of r's fields, or sets
-// r.problem when the row cannot be hashed.
+// r.problem when the row cannot be hashed. canon is scratch space, returned
+// for reuse.
 func (h *hasher) compute(r *rowView, canon []byte) []byte {
+	if len(r.payload) >= largePayload {
+		h.computeLarge(r)
+		return canon
+	}
 	canon, err := h.canon.Append(canon[:0], r.payload)
 	if err != nil {
 		r.problem = "payload: " + err.Error()
@@ -383,6 +434,38 @@ func (h *hasher) compute(r *rowView, canon []byte) []byte {
 	}
 	r.computed = h.sum(r.prev, r.mesh, r.event, r.actor, r.actorNull, canon, r.ms)
 	return canon
+}
+
+// largePayload is the payload size from which a row is hashed as a
+// stream (see computeLarge) rather than in one buffer.
+const largePayload = 1 << 20
+
+// computeLarge hashes a large payload's row without holding the canonical
+// form twice: the top-level value streams into SHA-256, and only the
+// bytes that must be sorted are buffered. The buffers are not kept for
+// the next row.
+func (h *hasher) computeLarge(r *rowView) {
+	if h.sha == nil {
+		h.sha = sha256.New()
+	}
+	d := h.sha
+	d.Reset()
+	b := h.prefix(h.buf[:0], r.prev, r.mesh, r.event, r.actor, r.actorNull)
+	d.Write(b)
+	scratch := make([]byte, 0, len(r.payload)+64)
+	_, err := h.canon.writeTo(d, scratch, r.payload)
+	switch {
+	case err != nil:
+		r.problem = "payload: " + err.Error()
+	case r.ms < -maxDateMs || r.ms > maxDateMs:
+		r.problem = ErrTimeRange.Error()
+	default:
+		b = appendISO(append(b[:0], '|'), r.ms)
+		d.Write(b)
+		d.Sum(r.computed[:0])
+	}
+	h.buf = b
+	h.canon = Canonicalizer{}
 }
 
 // VerifyRows verifies rows held in memory, grouped by mesh and in id order
@@ -401,6 +484,7 @@ func VerifyRows(rows []Row, heads []Head) *Report {
 		}
 		if ms, ok := unixMilli(r.CreatedAt); ok {
 			v.ms = ms
+			v.subMs = int32(r.CreatedAt.Sub(time.UnixMilli(ms)))
 		} else {
 			v.ms = maxDateMs + 1
 		}

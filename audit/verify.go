@@ -24,6 +24,9 @@ type VerifyOptions struct {
 	Heads []Head
 	// Workers canonicalise and hash rows in parallel; 0 means GOMAXPROCS.
 	Workers int
+	// Strict makes precision findings (created_at with a fraction of a
+	// millisecond) tampering; by default they are warnings.
+	Strict bool
 	// Window and MaxFindings default to DefaultWindow and DefaultMaxFindings.
 	Window      int
 	MaxFindings int
@@ -124,6 +127,7 @@ type pipeline struct {
 	doneCh  chan struct{}
 	err     error
 	checked atomic.Int64 // rows through the checker, added once per batch
+	large   hasher       // hashes large payloads on the COPY goroutine
 }
 
 func newPipeline(opt VerifyOptions) *pipeline {
@@ -139,6 +143,7 @@ func newPipeline(opt VerifyOptions) *pipeline {
 		checker: newChecker(opt.Window, opt.MaxFindings, opt.Heads),
 		doneCh:  make(chan struct{}),
 	}
+	p.checker.strict = opt.Strict
 	for i := 0; i < batches; i++ {
 		p.free <- &batch{arena: make([]byte, 0, batchBytes+64<<10), rows: make([]rowView, 0, batchRows), spans: make([]rowSpans, 0, batchRows)}
 	}
@@ -154,7 +159,9 @@ func (p *pipeline) start() {
 			var canon []byte
 			for b := range p.work {
 				for i := range b.rows {
-					canon = h.compute(&b.rows[i], canon)
+					if !b.rows[i].ready {
+						canon = h.compute(&b.rows[i], canon)
+					}
 				}
 				close(b.done)
 			}
@@ -338,7 +345,10 @@ func (p *pipeline) addTuple(t []byte, lens [8]int) error {
 	} else {
 		payload = payload[1:]
 	}
-	sp.payload = put(payload)
+	large := len(payload) >= largePayload
+	if !large {
+		sp.payload = put(payload)
+	}
 	prev, _ := field(5)
 	sp.prev = put(prev)
 	hash, _ := field(6)
@@ -347,9 +357,20 @@ func (p *pipeline) addTuple(t []byte, lens [8]int) error {
 	if !ok || len(ts) != 8 {
 		return errCopyFormat
 	}
-	r.ms, ok = timestampMillis(int64(binary.BigEndian.Uint64(ts)))
+	r.ms, r.subMs, ok = timestampMillis(int64(binary.BigEndian.Uint64(ts)))
 	if !ok && r.problem == "" {
 		r.problem = "created_at: " + ErrTimeRange.Error()
+	}
+	if large {
+		// Hashed here, from the COPY buffer, one at a time: a large
+		// payload is never copied into a batch, nor held by several
+		// workers at once.
+		if r.problem == "" {
+			v := rowView{mesh: mesh, event: ev, actor: actor, actorNull: r.actorNull, payload: payload, prev: prev, hash: hash, ms: r.ms}
+			p.large.computeLarge(&v)
+			r.computed, r.problem = v.computed, v.problem
+		}
+		r.ready = true
 	}
 	b.rows = append(b.rows, r)
 	b.spans = append(b.spans, sp)
@@ -360,19 +381,20 @@ func (p *pipeline) addTuple(t []byte, lens [8]int) error {
 }
 
 // timestampMillis converts a binary timestamp (µs since 2000-01-01) to
-// Unix milliseconds, flooring as JavaScript's Date does.
-func timestampMillis(us int64) (int64, bool) {
+// Unix milliseconds, flooring as JavaScript's Date does, and the
+// nanoseconds the floor drops.
+func timestampMillis(us int64) (ms int64, subMs int32, ok bool) {
 	const epoch2000 = 946684800 * 1_000_000
 	const limit = maxDateMs * 1000
 	if us > limit-epoch2000 || us < -limit-epoch2000 {
-		return 0, false // includes 'infinity' and '-infinity'
+		return 0, 0, false // includes 'infinity' and '-infinity'
 	}
 	u := us + epoch2000
-	ms := u / 1000
+	ms = u / 1000
 	if u%1000 < 0 {
 		ms--
 	}
-	return ms, true
+	return ms, int32(u-ms*1000) * 1000, true
 }
 
 // seal cuts the current batch's slices and hands it to the workers and

@@ -34,9 +34,14 @@ func auditCommand() *cli.Command {
 				UsageText: `meshctl audit verify --all
 meshctl audit verify --mesh my-team
 meshctl --json audit verify --all --checkpoint audit.cp --key ops.pub
+meshctl audit verify --all --strict
 
-Exit codes: 0 clean, 6 tampering found (or the checkpoint file was altered), 1 operational error, 2 usage.`,
+A created_at with a fraction of a millisecond (which the v1 hash cannot see)
+is a "precision" warning; --strict makes it tampering.
+
+Exit codes: 0 clean (warnings allowed), 6 tampering found (or the checkpoint file was altered), 1 operational error, 2 usage.`,
 				Flags: append(scope,
+					&cli.BoolFlag{Name: "strict", Usage: "treat precision warnings (created_at finer than a millisecond) as tampering"},
 					&cli.StringFlag{Name: "checkpoint", Usage: "also check against the signed checkpoint in `FILE`"},
 					&cli.StringFlag{Name: "key", Usage: "the public verifier key `FILE` for --checkpoint (from audit keygen)"},
 				),
@@ -111,7 +116,7 @@ func dbError(err error) error {
 	return err
 }
 
-func runVerify(c *cli.Context, heads []audit.Head) (*audit.Report, time.Duration, error) {
+func runVerify(c *cli.Context, heads []audit.Head, strict bool) (*audit.Report, time.Duration, error) {
 	e := envFrom(c)
 	ctx := c.Context
 	conn, err := dbconn.Connect(ctx, e.databaseURL)
@@ -123,7 +128,7 @@ func runVerify(c *cli.Context, heads []audit.Head) (*audit.Report, time.Duration
 	if err != nil {
 		return nil, 0, err
 	}
-	opt := audit.VerifyOptions{MeshID: mesh, Heads: heads}
+	opt := audit.VerifyOptions{MeshID: mesh, Heads: heads, Strict: strict}
 	var bar *rowBar
 	if ok, width := e.progressTerminal(); ok {
 		// Only worth a query when it is shown; a failed estimate just
@@ -157,6 +162,8 @@ type verifyJSON struct {
 	Meshes          []meshJSON      `json:"meshes"`
 	Findings        []audit.Finding `json:"findings"`
 	FindingsOmitted int64           `json:"findings_omitted"`
+	Warnings        []audit.Finding `json:"warnings"`
+	WarningsOmitted int64           `json:"warnings_omitted"`
 }
 
 type meshJSON struct {
@@ -170,6 +177,8 @@ func meshStatus(m audit.MeshResult) string {
 		return "TAMPERED"
 	case m.Rows == 0:
 		return "empty"
+	case m.Warnings > 0:
+		return "ok, warnings"
 	}
 	return "ok"
 }
@@ -200,13 +209,14 @@ func auditVerify(c *cli.Context) error {
 			return usageError("%s: %v", cpFile, err)
 		}
 	}
-	rep, took, err := runVerify(c, heads)
+	rep, took, err := runVerify(c, heads, c.Bool("strict"))
 	if err != nil {
 		return err
 	}
 	if e.json {
 		out := verifyJSON{Clean: rep.Clean(), Rows: rep.Rows, Seconds: took.Seconds(), Checkpoint: cpFile,
-			Findings: rep.Findings, FindingsOmitted: rep.FindingsOmitted, Meshes: []meshJSON{}}
+			Findings: rep.Findings, FindingsOmitted: rep.FindingsOmitted,
+			Warnings: rep.Warnings, WarningsOmitted: rep.WarningsOmitted, Meshes: []meshJSON{}}
 		for _, m := range rep.Meshes {
 			out.Meshes = append(out.Meshes, meshJSON{m, meshStatus(m)})
 		}
@@ -289,14 +299,28 @@ func printVerify(e *env, rep *audit.Report, took time.Duration, cpFile string) e
 			return err
 		}
 	}
+	if len(rep.Warnings) > 0 {
+		fmt.Fprintln(e.stdout)
+		wrows := make([][]string, 0, len(rep.Warnings))
+		for _, f := range rep.Warnings {
+			wrows = append(wrows, []string{f.MeshID, strconv.FormatInt(f.RowID, 10), string(f.Class), findingValue(f.Expected), findingValue(f.Found)})
+		}
+		if err := e.table([]string{"mesh", "row", "warning", "expected", "found"}, wrows); err != nil {
+			return err
+		}
+	}
+	warned := ""
+	if w := int64(len(rep.Warnings)) + rep.WarningsOmitted; w > 0 {
+		warned = fmt.Sprintf(" (%s: --strict makes them tampering)", count(w, "warning", "warnings"))
+	}
 	against := ""
 	if cpFile != "" {
 		against = " against " + cpFile
 	}
 	n := int64(len(rep.Findings)) + rep.FindingsOmitted
 	if n == 0 {
-		_, err := fmt.Fprintf(e.stdout, "\n%s in %s verified%s in %.1fs: clean\n",
-			count(rep.Rows, "row", "rows"), count(len(rep.Meshes), "mesh", "meshes"), against, took.Seconds())
+		_, err := fmt.Fprintf(e.stdout, "\n%s in %s verified%s in %.1fs: clean%s\n",
+			count(rep.Rows, "row", "rows"), count(len(rep.Meshes), "mesh", "meshes"), against, took.Seconds(), warned)
 		return err
 	}
 	more := ""
@@ -315,7 +339,7 @@ func auditCheckpoint(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
-	rep, _, err := runVerify(c, nil)
+	rep, _, err := runVerify(c, nil, false)
 	if err != nil {
 		return err
 	}
