@@ -43,7 +43,7 @@ func isLowerHex(b []byte) bool {
 // size, O(log n) memory), plus the indexes a proof named in advance.
 type treeBuilder struct {
 	n        int64
-	frontier [64]storedHash // by level: the latest stored hash of that level
+	frontier []storedHash   // by level: the latest stored hash of that level (log2(n)+1 of them)
 	want     map[int64]bool // stored-hash indexes to keep (for a proof)
 	kept     map[int64]tlog.Hash
 }
@@ -51,7 +51,6 @@ type treeBuilder struct {
 type storedHash struct {
 	index int64
 	hash  tlog.Hash
-	ok    bool
 }
 
 // ReadHashes serves tlog from the kept hashes; asking for another one is
@@ -60,8 +59,8 @@ func (b *treeBuilder) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, idx := range indexes {
 		level, _ := tlog.SplitStoredHashIndex(idx)
-		if f := &b.frontier[level]; f.ok && f.index == idx {
-			out[i] = f.hash
+		if level < len(b.frontier) && b.frontier[level].index == idx {
+			out[i] = b.frontier[level].hash
 			continue
 		}
 		h, ok := b.kept[idx]
@@ -81,7 +80,10 @@ func (b *treeBuilder) add(leaf []byte) error {
 	}
 	for level, h := range hs {
 		idx := tlog.StoredHashIndex(level, b.n>>uint(level))
-		b.frontier[level] = storedHash{index: idx, hash: h, ok: true}
+		if level == len(b.frontier) {
+			b.frontier = append(b.frontier, storedHash{})
+		}
+		b.frontier[level] = storedHash{index: idx, hash: h}
 		if b.want[idx] {
 			if b.kept == nil {
 				b.kept = map[int64]tlog.Hash{}
