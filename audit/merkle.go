@@ -114,12 +114,20 @@ func (r indexRecorder) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // data as LeafData returns it).
 func TreeRoot(leaves [][]byte) (tlog.Hash, error) {
 	var b treeBuilder
-	for _, l := range leaves {
-		if err := b.add(l); err != nil {
-			return tlog.Hash{}, err
-		}
+	if err := b.addAll(leaves); err != nil {
+		return tlog.Hash{}, err
 	}
 	return b.root()
+}
+
+// addAll appends leaves in order.
+func (b *treeBuilder) addAll(leaves [][]byte) error {
+	for _, l := range leaves {
+		if err := b.add(l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // forRecordProof returns an empty tree that, grown to size leaves, keeps

@@ -106,7 +106,8 @@ func TestStreamingProofsEqualFullStore(t *testing.T) {
 		}
 		for n := int64(0); n < size; n++ {
 			want, _ := tlog.ProveRecord(size, n, full)
-			got, err := proveRecordStreaming(leaves, size, n)
+			tree, err := forRecordProof(size, n)
+			got, err := tlog.ProveRecord(size, n, grown(t, tree, err, leaves[:size]))
 			if err != nil {
 				t.Fatalf("size %d leaf %d: %v", size, n, err)
 			}
@@ -119,7 +120,8 @@ func TestStreamingProofsEqualFullStore(t *testing.T) {
 		}
 		for old := int64(1); old <= size; old++ {
 			want, _ := tlog.ProveTree(size, old, full)
-			got, err := proveTreeStreaming(leaves, size, old)
+			tree, err := forTreeProof(size, old)
+			got, err := tlog.ProveTree(size, old, grown(t, tree, err, leaves[:size]))
 			if err != nil {
 				t.Fatalf("%d -> %d: %v", old, size, err)
 			}
@@ -130,30 +132,16 @@ func TestStreamingProofsEqualFullStore(t *testing.T) {
 	}
 }
 
-func proveRecordStreaming(leaves [][]byte, size, n int64) (tlog.RecordProof, error) {
-	tree, err := forRecordProof(size, n)
+// grown grows a planned tree to the given leaves.
+func grown(t *testing.T, tree *treeBuilder, err error, leaves [][]byte) *treeBuilder {
+	t.Helper()
+	if err == nil {
+		err = tree.addAll(leaves)
+	}
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	for _, l := range leaves[:size] {
-		if err := tree.add(l); err != nil {
-			return nil, err
-		}
-	}
-	return tlog.ProveRecord(size, n, tree)
-}
-
-func proveTreeStreaming(leaves [][]byte, size, old int64) (tlog.TreeProof, error) {
-	tree, err := forTreeProof(size, old)
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range leaves[:size] {
-		if err := tree.add(l); err != nil {
-			return nil, err
-		}
-	}
-	return tlog.ProveTree(size, old, tree)
+	return tree
 }
 
 // BenchmarkTreeAdd: the cost per row of growing a mesh's tree (what a
