@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -128,6 +129,88 @@ func TestStreamingProofsEqualFullStore(t *testing.T) {
 			if !cmp.Equal(want, got) {
 				t.Fatalf("%d -> %d: consistency proof differs", old, size)
 			}
+		}
+	}
+}
+
+// TestProofsMatchRFC9162Oracle: the proofs the streaming tree gives are
+// accepted by RFC 9162's verification algorithms computed by Node, and a
+// proof for the wrong leaf, position or root is rejected by them.
+func TestProofsMatchRFC9162Oracle(t *testing.T) {
+	node := nodeOrNot(t)
+	leaves := testLeaves(21)
+	type oracleCase struct {
+		Kind       string   `json:"kind"`
+		Index      int64    `json:"index"`
+		Size       int64    `json:"size"`
+		Leaf       string   `json:"leaf,omitempty"`
+		Root       string   `json:"root,omitempty"`
+		First      int64    `json:"first"`
+		Second     int64    `json:"second"`
+		FirstRoot  string   `json:"firstRoot,omitempty"`
+		SecondRoot string   `json:"secondRoot,omitempty"`
+		Proof      []string `json:"proof"`
+	}
+	hx := func(hs []tlog.Hash) []string {
+		out := []string{}
+		for _, h := range hs {
+			out = append(out, hex.EncodeToString(h[:]))
+		}
+		return out
+	}
+	roots := make([]string, len(leaves)+1)
+	for size := 1; size <= len(leaves); size++ {
+		r, _ := TreeRoot(leaves[:size])
+		roots[size] = hex.EncodeToString(r[:])
+	}
+	var cases []oracleCase
+	var want []bool
+	for size := int64(1); size <= int64(len(leaves)); size++ {
+		for n := int64(0); n < size; n++ {
+			tree, err := forRecordProof(size, n)
+			p, err := tlog.ProveRecord(size, n, grown(t, tree, err, leaves[:size]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := oracleCase{Kind: "inclusion", Index: n, Size: size, Leaf: hex.EncodeToString(leaves[n]), Root: roots[size], Proof: hx(p)}
+			wrongLeaf := c
+			wrongLeaf.Leaf = hex.EncodeToString(leaves[(n+1)%size])
+			wrongRoot := c
+			wrongRoot.Root = roots[max(1, size-1)]
+			cases = append(cases, c, wrongLeaf, wrongRoot)
+			want = append(want, true, size == 1, size == 1) // one leaf: the "wrong" ones are the same
+		}
+		for old := int64(1); old <= size; old++ {
+			tree, err := forTreeProof(size, old)
+			p, err := tlog.ProveTree(size, old, grown(t, tree, err, leaves[:size]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := oracleCase{Kind: "consistency", First: old, Second: size, FirstRoot: roots[old], SecondRoot: roots[size], Proof: hx(p)}
+			wrongOld := c
+			wrongOld.FirstRoot = roots[size]
+			cases = append(cases, c, wrongOld)
+			want = append(want, true, old == size)
+		}
+	}
+	in, _ := json.Marshal(cases)
+	cmd := osexec.Command(node, "testdata/rfc9162_verify.js")
+	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []bool
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d verdicts for %d cases", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("case %+v: node says %v, want %v", cases[i], got[i], want[i])
 		}
 	}
 }
