@@ -69,4 +69,3 @@ func BenchmarkCheckpointVerify(b *testing.B) {
 		b.Logf("%-42s rows/s median %8.0f  min %8.0f  max %8.0f  (n=%d)  ratio %.3f", v.name, r[len(r)/2], r[0], r[len(r)-1], len(r), r[len(r)/2]/base)
 	}
 }
-
