@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -66,8 +65,11 @@ type MeshResult struct {
 	FirstID  int64  `json:"first_id"`
 	LastID   int64  `json:"last_id"`
 	HeadHash string `json:"head_hash"`
-	Findings int    `json:"findings"`
-	Warnings int    `json:"warnings"`
+	// MerkleRoot is the hex RFC 6962 root over the mesh's row hashes
+	// (VerifyOptions.MerkleRoots), as a checkpoint records it.
+	MerkleRoot string `json:"merkle_root,omitempty"`
+	Findings   int    `json:"findings"`
+	Warnings   int    `json:"warnings"`
 }
 
 // Clean reports whether the mesh's chain showed no break.
@@ -93,13 +95,14 @@ func (r *Report) Clean() bool {
 	return len(r.Findings) == 0 && r.FindingsOmitted == 0
 }
 
-// Head is one mesh's checkpointed state: how many rows its chain had, and
-// the id and hash of the last one.
+// Head is one mesh's checkpointed state: how many rows its chain had, the
+// id and hash of the last one, and the Merkle root over all of them.
 type Head struct {
 	MeshID   string
-	Rows     int64
+	Rows     int64 // the tree size
 	HeadID   int64
 	HeadHash string
+	Root     string // hex RFC 6962 root over the first Rows row hashes; "" = not checked
 }
 
 // Row is one audit_log row as stored, for verifying rows held in memory.
@@ -143,10 +146,8 @@ type meshState struct {
 	lastHash []byte
 	runStart int // findings of the mesh's last bad row: rep.Findings[runStart:runEnd]
 	runEnd   int
-	head     *Head // checkpointed head, if any
-	headSeen bool
-	headHash string
-	headPos  int64
+	heads    []headState  // checkpointed heads, if any (see heads.go)
+	tree     *treeBuilder // the mesh's Merkle tree, while one is needed
 }
 
 // ringEntry remembers one recent row's prev_hash, for fork detection.
@@ -165,7 +166,8 @@ type checker struct {
 	rep         Report
 	strict      bool // precision findings are tampering, not warnings
 	maxFindings int
-	heads       map[string]Head
+	heads       map[string][]Head
+	merkleRoots bool // compute every mesh's Merkle root
 	meshes      map[string]*meshState
 	last        *meshState // the previous row's mesh (runs are common)
 	seed        maphash.Seed
@@ -187,9 +189,9 @@ func newChecker(window, maxFindings int, heads []Head) *checker {
 	k.rep.Meshes = []MeshResult{}
 	k.rep.Findings = []Finding{}
 	k.rep.Warnings = []Finding{}
-	k.heads = make(map[string]Head, len(heads))
+	k.heads = make(map[string][]Head, len(heads))
 	for _, h := range heads {
-		k.heads[h.MeshID] = h
+		k.heads[h.MeshID] = append(k.heads[h.MeshID], h)
 	}
 	return k
 }
@@ -253,9 +255,7 @@ func (k *checker) mesh(id []byte) *meshState {
 	if !ok {
 		m = &meshState{res: MeshResult{MeshID: string(id)}}
 		m.salt = maphash.String(k.seed, m.res.MeshID) * 0x9E3779B97F4A7C15
-		if h, ok := k.heads[m.res.MeshID]; ok {
-			m.head = &h
-		}
+		k.startHeads(m)
 		k.meshes[m.res.MeshID] = m
 	}
 	k.last = m
@@ -316,8 +316,8 @@ func (k *checker) row(r *rowView) {
 	m.res.LastID = r.id
 	m.lastHash = append(m.lastHash[:0], r.hash...)
 	k.rep.Rows++
-	if m.head != nil && r.id == m.head.HeadID {
-		m.headSeen, m.headHash, m.headPos = true, string(r.hash), m.res.Rows
+	if m.tree != nil || m.heads != nil {
+		k.trackHeads(m, r)
 	}
 }
 
@@ -357,31 +357,6 @@ func (k *checker) remember(m *meshState, key uint64, r *rowView) {
 	k.ringNext = (slot + 1) % len(k.ring)
 }
 
-// checkHead compares a checkpointed head with the chain as found.
-func (k *checker) checkHead(m *meshState) {
-	h, rows, lastID := *m.head, m.res.Rows, m.res.LastID
-	switch {
-	case !m.headSeen && (rows < h.Rows || lastID < h.HeadID):
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
-			Expected: fmt.Sprintf("%d rows up to id %d", h.Rows, h.HeadID),
-			Found:    fmt.Sprintf("%d rows up to id %d", rows, lastID)})
-	case !m.headSeen:
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
-			Expected: "row " + strconv.FormatInt(h.HeadID, 10) + " with hash " + h.HeadHash,
-			Found:    "no row with that id"})
-	case m.headHash != h.HeadHash:
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite, Expected: h.HeadHash, Found: m.headHash})
-	case m.headPos < h.Rows:
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
-			Expected: fmt.Sprintf("row %d at position %d", h.HeadID, h.Rows),
-			Found:    fmt.Sprintf("position %d (rows before it deleted)", m.headPos)})
-	case m.headPos > h.Rows:
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
-			Expected: fmt.Sprintf("row %d at position %d", h.HeadID, h.Rows),
-			Found:    fmt.Sprintf("position %d (rows inserted before it)", m.headPos)})
-	}
-}
-
 // finish checks the checkpointed heads of the meshes in scope (all, or the
 // one asked for; a checkpointed mesh with no rows left is a truncation) and
 // returns the report, meshes sorted by id and findings by mesh and row.
@@ -399,9 +374,7 @@ func (k *checker) finish(scope string) *Report {
 	for _, id := range ids {
 		m := k.meshes[id]
 		m.res.HeadHash = string(m.lastHash)
-		if m.head != nil {
-			k.checkHead(m)
-		}
+		k.finishHeads(m)
 		k.rep.Meshes = append(k.rep.Meshes, m.res)
 	}
 	byRow := func(a, b Finding) int {
@@ -473,6 +446,7 @@ func (h *hasher) computeLarge(r *rowView) {
 // without the database, for tests and for tools that read rows elsewhere.
 func VerifyRows(rows []Row, heads []Head) *Report {
 	k := newChecker(0, 0, heads)
+	k.merkleRoots = true
 	var h hasher
 	var canon []byte
 	for i := range rows {

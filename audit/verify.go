@@ -19,9 +19,12 @@ import (
 type VerifyOptions struct {
 	// MeshID limits verification to one mesh; empty means every mesh.
 	MeshID string
-	// Heads are checkpointed heads (from OpenCheckpoints) to check the
-	// chains against; nil checks the chains alone.
+	// Heads are checkpointed heads (Checkpoint.Heads) to check the chains
+	// against, any number per mesh; nil checks the chains alone.
 	Heads []Head
+	// MerkleRoots computes each mesh's Merkle root (MeshResult.MerkleRoot),
+	// as a checkpoint needs.
+	MerkleRoots bool
 	// Workers canonicalise and hash rows in parallel; 0 means GOMAXPROCS.
 	Workers int
 	// Strict makes precision findings (created_at with a fraction of a
@@ -144,6 +147,7 @@ func newPipeline(opt VerifyOptions) *pipeline {
 		doneCh:  make(chan struct{}),
 	}
 	p.checker.strict = opt.Strict
+	p.checker.merkleRoots = opt.MerkleRoots
 	for i := 0; i < batches; i++ {
 		p.free <- &batch{arena: make([]byte, 0, batchBytes+64<<10), rows: make([]rowView, 0, batchRows), spans: make([]rowSpans, 0, batchRows)}
 	}
