@@ -176,6 +176,13 @@ type Result struct {
 	Sample   []string         `json:"sample,omitempty"`
 	// BatchDurations are the batches' wall times, for a distribution.
 	BatchDurations []time.Duration `json:"-"`
+	// written are the WAL positions of the last batches, while MaxLag
+	// needs them.
+	written []written
+	// The rate limit counts rows scanned since rateFrom.
+	rateFrom time.Time
+	rateRows int64
+	lastWait string // the last wait reason reported
 }
 
 const stateDDL = `CREATE TABLE IF NOT EXISTS mesh.meshctl_backfill (
@@ -264,6 +271,16 @@ func Run(ctx context.Context, conn *pgx.Conn, job Job, opt Options) (*Result, er
 		}
 		if opt.DryRun && len(res.Sample) < opt.SampleSize {
 			res.Sample = append(res.Sample, st.Sample[:min(len(st.Sample), opt.SampleSize-len(res.Sample))]...)
+		}
+		if opt.MaxLag > 0 && !opt.DryRun && st.Written > 0 {
+			lsn, err := currentLSN(batchCtx, conn)
+			if err != nil {
+				return res, err
+			}
+			res.written = append(res.written, written{lsn: lsn, at: time.Now()})
+			if len(res.written) > 1000 {
+				res.written = res.written[len(res.written)-1000:]
+			}
 		}
 		emit(Event{Kind: EventBatch, BatchSize: size, BatchDuration: d})
 		cursor = st.Next
