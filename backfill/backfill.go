@@ -74,14 +74,16 @@ func (e *SchemaError) Error() string {
 	return fmt.Sprintf("the database has no %s: it is not a claudemesh database, or it is not migrated", e.Missing)
 }
 
-// PrivilegeError names the privilege the connected role lacks.
+// PrivilegeError names the privilege the connected role lacks, as the
+// GRANT an administrator runs.
 type PrivilegeError struct {
-	Need string // e.g. "CREATE on schema mesh"
-	Err  error
+	Need  string // what for, e.g. "CREATE on schema mesh (for the state table)"
+	Grant string // e.g. "GRANT USAGE ON SCHEMA mesh TO <role>"
+	Err   error
 }
 
 func (e *PrivilegeError) Error() string {
-	return fmt.Sprintf("permission denied: the role needs %s (%v)", e.Need, e.Err)
+	return fmt.Sprintf("permission denied: the role needs %s; as an administrator run %s (%v)", e.Need, e.Grant, e.Err)
 }
 func (e *PrivilegeError) Unwrap() error { return e.Err }
 
@@ -331,7 +333,8 @@ func maxI(a, b int) int {
 func batchError(job, cursor string, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42501" {
-		return &PrivilegeError{Need: "INSERT on the tables " + job + " writes and SELECT on those it reads", Err: err}
+		return &PrivilegeError{Need: "INSERT on the tables backfill " + job + " writes and SELECT on those it reads",
+			Grant: "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA mesh TO <role>", Err: err}
 	}
 	return &BatchError{Job: job, Cursor: cursor, Err: err}
 }
@@ -400,6 +403,10 @@ func runBatch(ctx context.Context, conn *pgx.Conn, job Job, cursor string, size 
 func checkSchema(ctx context.Context, conn *pgx.Conn) error {
 	var ok bool
 	if err := conn.QueryRow(ctx, `SELECT to_regclass('mesh.topic_message') IS NOT NULL AND to_regclass('mesh.notification') IS NOT NULL`).Scan(&ok); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			return &PrivilegeError{Need: "USAGE on schema mesh", Grant: "GRANT USAGE ON SCHEMA mesh TO <role>", Err: err}
+		}
 		return err
 	}
 	if !ok {
@@ -423,7 +430,8 @@ func prepareState(ctx context.Context, conn *pgx.Conn, name string, restart bool
 				// Another run created it at the same moment
 				// (CREATE TABLE IF NOT EXISTS is not atomic).
 			case errors.As(err, &pgErr) && pgErr.Code == "42501":
-				return "", false, &PrivilegeError{Need: "CREATE on schema mesh (for its state table mesh.meshctl_backfill), or an administrator creating that table", Err: err}
+				return "", false, &PrivilegeError{Need: "CREATE on schema mesh for the state table mesh.meshctl_backfill (or an administrator creates it)",
+					Grant: "GRANT CREATE ON SCHEMA mesh TO <role>", Err: err}
 			default:
 				return "", false, err
 			}
@@ -445,7 +453,8 @@ func prepareState(ctx context.Context, conn *pgx.Conn, name string, restart bool
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
-			return "", false, &PrivilegeError{Need: "INSERT and UPDATE on mesh.meshctl_backfill", Err: err}
+			return "", false, &PrivilegeError{Need: "INSERT and UPDATE on mesh.meshctl_backfill",
+				Grant: "GRANT SELECT, INSERT, UPDATE ON mesh.meshctl_backfill TO <role>", Err: err}
 		}
 		return "", false, err
 	}

@@ -137,8 +137,13 @@ ORDER BY 1`, mesh)
 // dbError turns a database error into one line with a hint.
 func dbError(err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000") {
+	switch {
+	case errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000"):
 		return fmt.Errorf("%s: is this a claudemesh database? (run meshctl migrate up)", pe.Message)
+	case errors.As(err, &pe) && pe.Code == "42501":
+		// Name exactly what the audit verbs need: they only read.
+		return fmt.Errorf("%s: the audit commands read mesh.mesh and mesh.audit_log; as an administrator run "+
+			"GRANT USAGE ON SCHEMA mesh TO <role>; GRANT SELECT ON mesh.mesh, mesh.audit_log TO <role>", pe.Message)
 	}
 	return err
 }
