@@ -158,9 +158,38 @@ func GenerateKey(origin string) (signerKey, verifierKey string, err error) {
 
 // KeyName returns the name of a signed-note key (private or public).
 func KeyName(key string) string {
-	key = strings.TrimPrefix(strings.TrimSpace(key), "PRIVATE+KEY+")
+	key = strings.TrimPrefix(strings.TrimSpace(key), signerPrefix)
 	name, _, _ := strings.Cut(key, "+")
 	return name
+}
+
+// signerPrefix starts every signed-note private key (golang.org/x/mod/sumdb/note).
+const signerPrefix = "PRIVATE+KEY+"
+
+// KeyKind says what a key file holds.
+type KeyKind int
+
+const (
+	KeyInvalid  KeyKind = iota // neither kind of signed-note key
+	KeySigner                  // a private signer key (the .key file of GenerateKey)
+	KeyVerifier                // a public verifier key (the .pub file)
+)
+
+// ParseKey reads the text of a key file as GenerateKey writes it and says
+// which kind of key it is; the key comes back trimmed. An invalid key's
+// text is never returned, so it cannot end up in a message.
+func ParseKey(data []byte) (string, KeyKind) {
+	key := strings.TrimSpace(string(data))
+	if strings.HasPrefix(key, signerPrefix) {
+		if _, err := note.NewSigner(key); err != nil {
+			return "", KeyInvalid
+		}
+		return key, KeySigner
+	}
+	if _, err := note.NewVerifier(key); err != nil {
+		return "", KeyInvalid
+	}
+	return key, KeyVerifier
 }
 
 // SignCheckpoint signs the heads (each with its Merkle root) as one

@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/claudemesh/meshctl/audit"
 	"github.com/claudemesh/meshctl/internal/dbconn"
@@ -590,24 +589,16 @@ func readNoteKey(path string, private bool) (string, error) {
 	if err != nil {
 		return "", usageError("cannot read the key: %v", err)
 	}
-	key := strings.TrimSpace(string(b))
-	isPrivate := strings.HasPrefix(key, "PRIVATE+KEY+")
+	key, kind := audit.ParseKey(b)
 	switch {
-	case private && !isPrivate:
-		if _, err := note.NewVerifier(key); err == nil {
-			return "", usageError("%s is a public key; --key takes the private signer key (the .key file from audit keygen)", path)
-		}
+	case private && kind == audit.KeyVerifier:
+		return "", usageError("%s is a public key; --key takes the private signer key (the .key file from audit keygen)", path)
+	case private && kind != audit.KeySigner:
 		return "", usageError("%s is not a signed-note private key (use the .key file from audit keygen)", path)
-	case !private && isPrivate:
+	case !private && kind == audit.KeySigner:
 		return "", usageError("%s is a private signer key; --key takes the public key (the .pub file from audit keygen)", path)
-	case private:
-		if _, err := note.NewSigner(key); err != nil {
-			return "", usageError("%s is not a valid signed-note private key", path)
-		}
-	default:
-		if _, err := note.NewVerifier(key); err != nil {
-			return "", usageError("%s is not a signed-note public key (use the .pub file from audit keygen)", path)
-		}
+	case !private && kind != audit.KeyVerifier:
+		return "", usageError("%s is not a signed-note public key (use the .pub file from audit keygen)", path)
 	}
 	return key, nil
 }
@@ -621,12 +612,8 @@ func holdsKey(path string) bool {
 	defer f.Close()
 	b := make([]byte, 4096)
 	n, _ := io.ReadFull(f, b)
-	key := strings.TrimSpace(string(b[:n]))
-	if strings.HasPrefix(key, "PRIVATE+KEY+") {
-		return true
-	}
-	_, err = note.NewVerifier(key)
-	return err == nil
+	_, kind := audit.ParseKey(b[:n])
+	return kind != audit.KeyInvalid
 }
 
 // checkReplace decides whether a command may write path: a new file
