@@ -218,7 +218,7 @@ func withSignBit(b []byte) []byte {
 
 func (g *gen) keyConversions() *builder {
 	b := newBuilder("mesh_keyconv_test.json", "MESH-ED25519-TO-X25519", "meshctl_mesh_keyconv_v1",
-		[]string{"ed25519 → x25519 key conversion (SPEC §4), with libsodium 1.0.18's crypto_sign_ed25519_pk_to_curve25519",
+		[]string{"ed25519 → x25519 key conversion (SPEC §4), with libsodium 1.0.20's crypto_sign_ed25519_pk_to_curve25519",
 			"and _sk_to_curve25519: xSecret = clamp(sha512(seed)[0:32]); xPublic = (1+y)/(1-y); small-order, off-curve and",
 			"mixed-order public keys are refused. Without xPublic the conversion must be refused."},
 		map[string]Note{
@@ -230,7 +230,7 @@ func (g *gen) keyConversions() *builder {
 			"NotOnCurve":  note("MALFORMED", "The encoding is not a point on the curve."),
 			"WrongLength": note("MALFORMED", "The key is not 32 bytes."),
 			"NonCanonicalY": {BugType: "EDGE_CASE", Description: "The encoding has y >= p (non-canonical) of a prime-order point.",
-				Policy: &Policy{Default: Valid, Reason: "libsodium 1.0.18's pk_to_curve25519 reduces y without a canonicity check and converts; meshfmt gives the broker's verdict"}},
+				Policy: &Policy{Default: Valid, Reason: "libsodium 1.0.20's pk_to_curve25519 reduces y without a canonicity check and converts; meshfmt gives the broker's verdict"}},
 		})
 	gr := b.group("Ed25519ToX25519", nil)
 	addSeed := func(comment string, fl []string, seed []byte) []byte {
@@ -555,7 +555,7 @@ func plusL(sig []byte) []byte {
 func (g *gen) hellos() *builder {
 	b := newBuilder("mesh_hello_test.json", "MESH-HELLO", "meshctl_mesh_hello_v1",
 		[]string{"Hello signatures (SPEC §4): ed25519 detached over UTF-8 \"meshId|memberId|pubkeyHex|timestampMs\", 128 hex,",
-			"verified with libsodium 1.0.18's rules (meshfmt.VerifyStrict) and accepted within ±60 000 ms of nowMs (inclusive).",
+			"verified with libsodium 1.0.20's rules (meshfmt.VerifyStrict) and accepted within ±60 000 ms of nowMs (inclusive).",
 			"Every byte flip of a valid signature is generated at run time."},
 		map[string]Note{
 			"Valid":         note("BASIC", "A hello as a peer signs it."),
@@ -568,7 +568,7 @@ func (g *gen) hellos() *builder {
 			"SmallOrderR":   note("SIGNATURE_MALLEABILITY", "R is the identity (S = k·a): crypto/ed25519 accepts, libsodium refuses small-order R."),
 			"BadEncoding":   note("MALFORMED", "The signature or pubkey is not the right number of hex characters."),
 			"MixedOrderKey": {BugType: "EDGE_CASE", Description: "The pubkey has an order-8 component; the signature satisfies the cofactorless equation.",
-				Policy: &Policy{Default: Valid, Reason: "libsodium 1.0.18's verify does not check the subgroup of A and accepts; meshfmt gives the broker's verdict. Such a key can only be registered by its own holder."}},
+				Policy: &Policy{Default: Valid, Reason: "libsodium 1.0.20's verify does not check the subgroup of A and accepts; meshfmt gives the broker's verdict. Such a key can only be registered by its own holder."}},
 		})
 	gr := b.group("HelloSignature", nil)
 	sign := func(h meshfmt.Hello, sk ed25519.PrivateKey) string { s, _ := meshfmt.SignHello(h, sk); return s }
@@ -634,9 +634,11 @@ func (g *gen) hellos() *builder {
 func (g *gen) invites() *builder {
 	b := newBuilder("mesh_invite_test.json", "MESH-INVITE", "meshctl_mesh_invite_v1",
 		[]string{"Invites (SPEC §4). v1: token = base64url-no-pad of the JSON payload {v, mesh_id, mesh_slug, broker_url, expires_at,",
-			"root_key, role, owner_pubkey, signature} (that key order, JSON.stringify spelling), signed by the owner over",
-			"\"1|mesh_id|mesh_slug|broker_url|expires_at|root_key|role|owner_pubkey\". v2: stored {\"canonical\":…,\"signature\":…},",
+			"mesh_root_key, role, owner_pubkey, signature} (that key order, JSON.stringify spelling), signed by the owner over",
+			"\"1|mesh_id|mesh_slug|broker_url|expires_at|mesh_root_key|role|owner_pubkey\". v2: stored {\"canonical\":…,\"signature\":…},",
 			"signed over \"v=2|mesh_id|invite_id|expires_at|role|owner_pubkey\". Verified strictly, valid while nowSec <= expires_at.",
+			"Payloads are read strictly (as JSON.parse reads them, and refusing what it could read otherwise): exact-case keys, no",
+			"repeated or extra keys, v and expires_at JSON numbers (never strings), role admin or member.",
 			"With ownerSeed, signing the expected fields must reproduce the token byte for byte."},
 		map[string]Note{
 			"Valid":          note("BASIC", "An invite as the owner issues it."),
@@ -649,6 +651,10 @@ func (g *gen) invites() *builder {
 			"NotBase64url":   note("MALFORMED", "The token is not base64url without padding."),
 			"BadPayload":     note("MALFORMED", "The payload is not the v1 JSON object (not JSON, wrong v, a key missing)."),
 			"BadCanonical":   note("MALFORMED", "The v2 canonical string does not have the v=2 shape."),
+			"ParserDifferential": note("AUTH_BYPASS", "A payload JSON.parse and a lenient decoder read differently (a key in other case or repeated, "+
+				"also through a \\u escape, a number written as a string, an extra key): signed by the owner, and still refused."),
+			"RoleOutsideSet": note("AUTH_BYPASS", "A role other than admin or member, signed by the owner: upstream refuses it."),
+			"EscapedKey":     note("EDGE_CASE", "A key spelled with a \\u escape (\\u0072ole), once: JSON.parse reads it as that key, so the token reads the same everywhere."),
 			"KeyOrder": {BugType: "EDGE_CASE", Description: "The v1 payload's keys in another order, same values and signature.",
 				Policy: &Policy{Default: Valid, Reason: "the signature covers the canonical string, not the JSON text; the broker JSON-parses the token, so key order does not change the verdict (meshctl always writes the fixed order, see the ownerSeed vectors)"}},
 		})
@@ -708,8 +714,38 @@ func (g *gen) invites() *builder {
 	addV1("standard base64 alphabet", Invalid, flags("NotBase64url"), stdAlphabet(payload), genNowSec, nil)
 	addV1("payload is not JSON", Invalid, flags("BadPayload"), b6u([]byte("not json")), genNowSec, nil)
 	addV1("v is 2", Invalid, flags("BadPayload"), b6u([]byte(strings.Replace(string(payload), `{"v":1,`, `{"v":2,`, 1))), genNowSec, nil)
-	noRoot := strings.Replace(string(payload), `,"root_key":"`+signed.RootKey+`"`, "", 1)
-	addV1("root_key missing", Invalid, flags("BadPayload"), b6u([]byte(noRoot)), genNowSec, nil)
+	noRoot := strings.Replace(string(payload), `,"mesh_root_key":"`+signed.RootKey+`"`, "", 1)
+	addV1("mesh_root_key missing", Invalid, flags("BadPayload"), b6u([]byte(noRoot)), genNowSec, nil)
+	addV1("the key root_key in place of mesh_root_key (an earlier, wrong layout)", Invalid, flags("BadPayload"),
+		b6u([]byte(strings.Replace(string(payload), `"mesh_root_key"`, `"root_key"`, 1))), genNowSec, nil)
+	// Parser differentials: every payload below carries a signature valid
+	// for the canonical string a lenient reader would build.
+	resign := func(i meshfmt.InviteV1) meshfmt.InviteV1 {
+		i.Signature = hx(ed25519.Sign(owner, i.Canonical()))
+		return i
+	}
+	admin := signed
+	admin.Role = "admin"
+	admin = resign(admin)
+	adminJSON, _ := base64.RawURLEncoding.DecodeString(admin.Token())
+	ownerRole := signed
+	ownerRole.Role = "owner"
+	ownerRole = resign(ownerRole)
+	addV1("role owner, signed by the owner", Invalid, flags("RoleOutsideSet"), ownerRole.Token(), genNowSec, nil)
+	for _, c := range []struct{ comment, old, new string }{
+		{"role member, then ROLE admin (admin signed): case-insensitive keys would read admin", `"role":"admin"`, `"role":"member","ROLE":"admin"`},
+		{"role member, then role admin (admin signed): a repeated key", `"role":"admin"`, `"role":"member","role":"admin"`},
+		{"role member, then \\u0072ole admin (admin signed): a repeated key through an escape", `"role":"admin"`, `"role":"member","\u0072ole":"admin"`},
+		{"ROLE in place of role (admin signed)", `"role":"admin"`, `"ROLE":"admin"`},
+		{"v as the string \"1\"", `"v":1,`, `"v":"1",`},
+		{"v as 1.0", `"v":1,`, `"v":1.0,`},
+		{"expires_at as a string", fmt.Sprintf(`"expires_at":%d`, admin.ExpiresAt), fmt.Sprintf(`"expires_at":"%d"`, admin.ExpiresAt)},
+		{"an extra key", `"v":1,`, `"v":1,"note":"hi",`},
+	} {
+		addV1(c.comment, Invalid, flags("ParserDifferential"), b6u([]byte(strings.Replace(string(adminJSON), c.old, c.new, 1))), genNowSec, nil)
+	}
+	addV1("role spelled \\u0072ole, once", Valid, flags("EscapedKey"),
+		b6u([]byte(strings.Replace(string(payload), `"role"`, `"\u0072ole"`, 1))), genNowSec, nil)
 
 	v2 := b.group("InviteV2", nil)
 	meshID, inviteID, exp := g.id(), g.id(), genNowSec+3600
@@ -733,14 +769,21 @@ func (g *gen) invites() *builder {
 	bad2("v=1 prefix", flags("BadCanonical"), meshfmt.InviteV2Stored(strings.Replace(canonical, "v=2|", "v=1|", 1), sig))
 	bad2("five fields (invite_id missing)", flags("BadCanonical"), meshfmt.InviteV2Stored(strings.Replace(canonical, inviteID+"|", "", 1), sig))
 	bad2("not JSON", flags("BadCanonical"), canonical)
+	ocanon := strings.Replace(canonical, "|member|", "|owner|", 1)
+	bad2("role owner, signed by the owner", flags("RoleOutsideSet"), meshfmt.InviteV2Stored(ocanon, hx(ed25519.Sign(owner, []byte(ocanon)))))
+	bad2("the key Canonical", flags("ParserDifferential"), strings.Replace(stored, `"canonical"`, `"Canonical"`, 1))
+	bad2("canonical repeated (first a member invite, then an admin one)", flags("ParserDifferential"),
+		strings.Replace(stored, `{"canonical":`, `{"canonical":"`+strings.Replace(canonical, "|member|", "|admin|", 1)+`","canonical":`, 1))
+	bad2("an extra key", flags("ParserDifferential"), strings.Replace(stored, `{"canonical":`, `{"v":2,"canonical":`, 1))
 	return b
 }
 
 func (g *gen) rootKeys() *builder {
 	b := newBuilder("mesh_root_key_test.json", "MESH-ROOT-KEY-SEAL", "meshctl_mesh_rootkey_v1",
-		[]string{"Root-key seal (SPEC §4): crypto_box_seal of the 43-character root key text to the recipient's x25519 key,",
-			"stored base64url without padding. It must open with recipientSecret to rootKey; with ephemeralSecret, sealing",
-			"must reproduce it. Every byte flip of a valid sealed box is generated at run time."},
+		[]string{"Root-key seal (SPEC §4): crypto_box_seal of the 32 bytes decoded from the root key (rootKey: 43 characters of",
+			"base64url without padding, as in mesh.root_key) to the recipient's x25519 key: 80 bytes, stored base64url without",
+			"padding (107 characters). It must open with recipientSecret to exactly those 32 bytes; with ephemeralSecret,",
+			"sealing must reproduce it. Every byte flip of a valid sealed box is generated at run time."},
 		map[string]Note{
 			"Valid":             note("BASIC", "A sealed root key."),
 			"WrongRecipient":    note("AUTH_BYPASS", "Opened with another member's key."),
@@ -748,7 +791,7 @@ func (g *gen) rootKeys() *builder {
 			"Extended":          note("MALFORMED", "A byte appended."),
 			"NotBase64url":      note("MALFORMED", "Not base64url without padding."),
 			"LowOrderEphemeral": note("CONFIDENTIALITY", "The ephemeral key is a small-order point and the box is forged with HSalsa20(0); libsodium refuses it (x/crypto's box.OpenAnonymous would open it)."),
-			"NotARootKey":       note("MALFORMED", "An authentic sealed box whose content is not a root key."),
+			"NotARootKey":       note("MALFORMED", "An authentic sealed box whose content is not 32 bytes (for example the 43-character text, an earlier wrong layout)."),
 		})
 	member, other := g.edKey(), g.edKey()
 	rsk, _ := meshfmt.Ed25519SecretKeyToX25519(member)
@@ -757,8 +800,9 @@ func (g *gen) rootKeys() *builder {
 	gr := b.group("RootKeySeal", map[string]any{"recipientSecret": hx(rsk[:])})
 	var first, firstKey string
 	for i := 0; i < 3; i++ {
-		rk, esk := b6u(g.bytes(32)), g.key32()
-		s, _ := meshfmt.SealAnonymous([]byte(rk), rpk, esk)
+		rkb, esk := g.bytes(32), g.key32()
+		rk := b6u(rkb)
+		s, _ := meshfmt.SealAnonymous(rkb, rpk, esk)
 		b.add(gr, "sealed root key", Valid, flags("Valid"), map[string]any{"ephemeralSecret": hx(esk[:]), "sealed": b6u(s), "rootKey": rk})
 		if i == 0 {
 			first, firstKey = b6u(s), rk
@@ -785,12 +829,18 @@ func (g *gen) rootKeys() *builder {
 		h.Write(rpk[:])
 		var n [24]byte
 		copy(n[:], h.Sum(nil))
-		forged := secretbox.Seal(append([]byte(nil), epk...), []byte(firstKey), &n, zeroBoxKey())
+		fk, _ := base64.RawURLEncoding.DecodeString(firstKey)
+		forged := secretbox.Seal(append([]byte(nil), epk...), fk, &n, zeroBoxKey())
 		bad(fmt.Sprintf("small-order ephemeral key %d, box forged with HSalsa20(0)", i), flags("LowOrderEphemeral"), b6u(forged), nil)
 	}
-	s, _ := meshfmt.SealAnonymous([]byte("hello, not a root key"), rpk, g.key32())
-	b.add(gr, "authentic sealed box holding 'hello, not a root key'", Invalid, flags("NotARootKey"),
-		map[string]any{"sealed": b6u(s), "rootKey": "hello, not a root key"})
+	s, _ := meshfmt.SealAnonymous([]byte(firstKey), rpk, g.key32())
+	b.add(gr, "authentic sealed box of the 43-character text instead of its 32 bytes (91 bytes)", Invalid, flags("NotARootKey"),
+		map[string]any{"sealed": b6u(s), "rootKey": firstKey})
+	fk, _ := base64.RawURLEncoding.DecodeString(firstKey)
+	s, _ = meshfmt.SealAnonymous(fk[:31], rpk, g.key32())
+	b.add(gr, "authentic sealed box of 31 bytes", Invalid, flags("NotARootKey"), map[string]any{"sealed": b6u(s), "rootKey": firstKey})
+	s, _ = meshfmt.SealAnonymous(append(append([]byte(nil), fk...), 0), rpk, g.key32())
+	b.add(gr, "authentic sealed box of 33 bytes", Invalid, flags("NotARootKey"), map[string]any{"sealed": b6u(s), "rootKey": firstKey})
 	return b
 }
 

@@ -288,8 +288,9 @@ func (in InviteV2Case) flips() []flip {
 	})
 }
 
-// RootKeyCase: Sealed must open with the recipient key pair to RootKey;
-// with EphemeralSecret, sealing RootKey must reproduce Sealed.
+// RootKeyCase: Sealed must open with the recipient key pair to the 32
+// bytes RootKey (base64url) spells; with EphemeralSecret, sealing those
+// bytes must reproduce Sealed.
 type RootKeyCase struct {
 	RecipientSecret, EphemeralSecret []byte
 	Sealed, RootKey                  string
@@ -309,7 +310,11 @@ func (in RootKeyCase) Accept(Options) (bool, string) {
 	if in.EphemeralSecret != nil {
 		var esk [32]byte
 		copy(esk[:], in.EphemeralSecret)
-		s, err := meshfmt.SealAnonymous([]byte(in.RootKey), rpk, esk)
+		k, err := base64.RawURLEncoding.DecodeString(in.RootKey)
+		if err != nil {
+			return false, "rootKey is not base64url"
+		}
+		s, err := meshfmt.SealAnonymous(k, rpk, esk)
 		if err != nil || base64.RawURLEncoding.EncodeToString(s) != in.Sealed {
 			return false, "sealing does not reproduce the sealed box"
 		}

@@ -32,7 +32,7 @@ meshctl vectors verify vectors/data/mesh_hello_test.json ./my_test.json
 Exit codes: 0 every vector gave its expected verdict, 7 at least one did not,
 8 a vector file is malformed, 2 a file cannot be read.`,
 			Flags: []cli.Flag{
-				&cli.BoolFlag{Name: "strict", Usage: "verify standard ed25519 suites with libsodium 1.0.18's rules (as the broker does) instead of Go's crypto/ed25519; mesh formats always use them"},
+				&cli.BoolFlag{Name: "strict", Usage: "verify standard ed25519 suites with libsodium 1.0.20's rules (as the broker does) instead of Go's crypto/ed25519; mesh formats always use them"},
 				&cli.BoolFlag{Name: "long", Usage: "also run the slow vectors (RFC 7748's 1,000,000 iterations, about a minute)"},
 				&cli.BoolFlag{Name: "json", Usage: "the report as JSON on stdout (same as the global --json)"},
 			},
@@ -131,7 +131,7 @@ func printReport(e *env, rep vectors.Report) error {
 	}
 	mode := "default (ed25519: Go crypto/ed25519 for standard suites; mesh formats strict)"
 	if rep.Strict {
-		mode = "strict (ed25519: libsodium 1.0.18 rules everywhere)"
+		mode = "strict (ed25519: libsodium 1.0.20 rules everywhere)"
 	}
 	d := rep.Duration.Round(time.Microsecond)
 	if d >= time.Millisecond {

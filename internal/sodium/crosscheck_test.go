@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,35 +145,94 @@ func hello(in vectors.HelloCase) bool {
 	return verifyHex(in.Pubkey, in.Signature, []byte(msg)) && d <= 60_000 && d >= -60_000
 }
 
+// strictObject reads a flat JSON object as SPEC §4 requires of token
+// payloads: UTF-8, exactly the keys given (exact case, after unescaping,
+// as JSON.parse compares them), none repeated, string or number values,
+// nothing after the object. Numbers keep their text.
+func strictObject(raw []byte, keys ...string) (map[string]any, bool) {
+	if !utf8.Valid(raw) {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	out := map[string]any{}
+	for dec.More() {
+		k, err := dec.Token()
+		key, isStr := k.(string)
+		if err != nil || !isStr || !slices.Contains(keys, key) {
+			return nil, false
+		}
+		if _, dup := out[key]; dup {
+			return nil, false
+		}
+		v, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		switch v.(type) {
+		case string, json.Number:
+			out[key] = v
+		default:
+			return nil, false
+		}
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	return out, len(out) == len(keys)
+}
+
+// safeInt is a JSON number in JSON.stringify's spelling of a non-negative
+// safe integer.
+func safeInt(v any) (int64, bool) {
+	n, ok := v.(json.Number)
+	if !ok || len(n) == 0 || len(n) > 16 || (len(n) > 1 && n[0] == '0') || strings.Trim(string(n), "0123456789") != "" {
+		return 0, false
+	}
+	i, err := strconv.ParseInt(string(n), 10, 64)
+	return i, err == nil && i <= 1<<53-1
+}
+
 func inviteV1(in vectors.InviteV1Case) bool {
 	raw, ok := sodium.Base642Bin(in.Token, sodium.Base64URLSafeNoPadding)
 	if !ok {
 		return false
 	}
-	var p map[string]json.RawMessage
-	if json.Unmarshal(raw, &p) != nil {
+	keys := []string{"v", "mesh_id", "mesh_slug", "broker_url", "expires_at", "mesh_root_key", "role", "owner_pubkey", "signature"}
+	p, ok := strictObject(raw, keys...)
+	if !ok {
 		return false
 	}
 	str := map[string]string{}
-	for _, k := range []string{"mesh_id", "mesh_slug", "broker_url", "root_key", "role", "owner_pubkey", "signature"} {
-		var s string
-		if v, ok := p[k]; !ok || json.Unmarshal(v, &s) != nil {
+	for _, k := range keys {
+		if k == "v" || k == "expires_at" {
+			continue
+		}
+		s, isStr := p[k].(string)
+		if !isStr || s == "" {
 			return false
 		}
 		str[k] = s
 	}
-	var exp int64
-	if string(p["v"]) != "1" || json.Unmarshal(p["expires_at"], &exp) != nil {
+	v, okV := safeInt(p["v"])
+	exp, okE := safeInt(p["expires_at"])
+	if !okV || v != 1 || !okE || (str["role"] != "admin" && str["role"] != "member") {
 		return false
 	}
 	canonical := strings.Join([]string{"1", str["mesh_id"], str["mesh_slug"], str["broker_url"], strconv.FormatInt(exp, 10),
-		str["root_key"], str["role"], str["owner_pubkey"]}, "|")
+		str["mesh_root_key"], str["role"], str["owner_pubkey"]}, "|")
 	if !verifyHex(str["owner_pubkey"], str["signature"], []byte(canonical)) || in.NowSec > exp {
 		return false
 	}
 	if w := in.Want; w != nil {
 		if w.MeshID != str["mesh_id"] || w.MeshSlug != str["mesh_slug"] || w.BrokerURL != str["broker_url"] || w.ExpiresAt != exp ||
-			w.RootKey != str["root_key"] || w.Role != str["role"] || w.OwnerPubkey != str["owner_pubkey"] || w.Signature != str["signature"] {
+			w.RootKey != str["mesh_root_key"] || w.Role != str["role"] || w.OwnerPubkey != str["owner_pubkey"] || w.Signature != str["signature"] {
 			return false
 		}
 		if in.OwnerSeed != nil {
@@ -183,16 +244,22 @@ func inviteV1(in vectors.InviteV1Case) bool {
 }
 
 func inviteV2(in vectors.InviteV2Case) bool {
-	var p struct{ Canonical, Signature *string }
-	if json.Unmarshal([]byte(in.Stored), &p) != nil || p.Canonical == nil || p.Signature == nil {
+	o, ok := strictObject([]byte(in.Stored), "canonical", "signature")
+	if !ok {
 		return false
 	}
+	canonical, ok1 := o["canonical"].(string)
+	signature, ok2 := o["signature"].(string)
+	if !ok1 || !ok2 {
+		return false
+	}
+	p := struct{ Canonical, Signature *string }{&canonical, &signature}
 	parts := strings.Split(*p.Canonical, "|")
-	if len(parts) != 6 || parts[0] != "v=2" {
+	if len(parts) != 6 || parts[0] != "v=2" || slices.Contains(parts, "") || (parts[4] != "admin" && parts[4] != "member") {
 		return false
 	}
-	exp, err := strconv.ParseInt(parts[3], 10, 64)
-	if err != nil || !verifyHex(parts[5], *p.Signature, []byte(*p.Canonical)) || in.NowSec > exp {
+	exp, ok := safeInt(json.Number(parts[3]))
+	if !ok || !verifyHex(parts[5], *p.Signature, []byte(*p.Canonical)) || in.NowSec > exp {
 		return false
 	}
 	if w := in.Want; w != nil {
@@ -213,11 +280,10 @@ func rootKey(in vectors.RootKeyCase) bool {
 		return false
 	}
 	rpk := sodium.ScalarMultBase(in.RecipientSecret)
+	// SPEC §4: the sealed plaintext is the 32 bytes the root key text decodes to.
 	m, ok := sodium.BoxSealOpen(raw, rpk, in.RecipientSecret)
-	if !ok || string(m) != in.RootKey || len(m) != 43 {
-		return false
-	}
-	if k, ok := sodium.Base642Bin(string(m), sodium.Base64URLSafeNoPadding); !ok || len(k) != 32 {
+	want, ok2 := sodium.Base642Bin(in.RootKey, sodium.Base64URLSafeNoPadding)
+	if !ok || !ok2 || len(m) != 32 || len(in.RootKey) != 43 || !bytes.Equal(m, want) {
 		return false
 	}
 	if in.EphemeralSecret != nil {
