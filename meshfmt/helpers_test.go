@@ -7,7 +7,6 @@ import (
 	"filippo.io/edwards25519"
 )
 
-
 // addOrder2 returns the encoding of P + T2, T2 the point of order 2.
 func addOrder2(t *testing.T, p []byte) []byte {
 	t.Helper()
