@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -330,4 +331,48 @@ func TestAuditVectorsAreNodes(t *testing.T) {
 	if !bytes.Equal(out, emb["audit_v1_test.json"]) {
 		t.Error("data/audit_v1_test.json is not the output of testdata/audit/audit_v1_vectors.mjs")
 	}
+}
+
+// TestUpstreamFilesProvenance: every upstream_*.json names the pinned
+// upstream commit and libsodium-wrappers 0.7.15 (libsodium 1.0.20), and
+// holds only valid objects made by a named upstream function; every format
+// upstream has is represented.
+func TestUpstreamFilesProvenance(t *testing.T) {
+	files, _ := EmbeddedFiles()
+	schemas := map[string]int{}
+	for name, data := range files {
+		if !strings.HasPrefix(name, "upstream_") {
+			continue
+		}
+		var f struct {
+			Provenance struct {
+				UpstreamCommit, LibsodiumWrappers, Libsodium, Command string
+			}
+			Schema string
+		}
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatal(err)
+		}
+		p := f.Provenance
+		if p.UpstreamCommit != "213a6b37cc1739776d71887d67e60ee0fcf2652a" || p.LibsodiumWrappers != "0.7.15" || p.Libsodium != "1.0.20" || p.Command == "" {
+			t.Errorf("%s: provenance %+v", name, p)
+		}
+		s, err := Load(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range s.Cases {
+			if c.Result != Valid || len(c.Flags) != 1 || c.Flags[0] != "Upstream" || !strings.Contains(c.Comment, ": ") {
+				t.Errorf("%s tcId %d: %s %v %q: want a valid Upstream object naming its function", name, c.TcID, c.Result, c.Flags, c.Comment)
+			}
+		}
+		schemas[f.Schema] += len(s.Cases)
+	}
+	for _, want := range []string{"meshctl_mesh_hello_v1", "meshctl_mesh_session_v1", "meshctl_mesh_invite_v1", "meshctl_mesh_topickey_v1",
+		"meshctl_mesh_rootkey_v1", "meshctl_mesh_apikey_v1", "meshctl_mesh_body_v1", "meshctl_mesh_dm_v1", "meshctl_mesh_filekey_v1", "meshctl_mesh_envsecret_v1"} {
+		if schemas[want] == 0 {
+			t.Errorf("no upstream-made object for %s", want)
+		}
+	}
+	t.Logf("upstream-made objects per schema: %v", schemas)
 }

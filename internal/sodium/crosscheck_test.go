@@ -89,6 +89,20 @@ func libsodiumAccepts(in vectors.Input) (ok bool, skip string) {
 		return inviteV2(in), ""
 	case vectors.RootKeyCase:
 		return rootKey(in), ""
+	case vectors.SessionAttestationCase:
+		msg := fmt.Sprintf("claudemesh-session-attest|%s|%s|%d", in.ParentPubkey, in.SessionPubkey, in.ExpiresAtMs)
+		return hexKey(in.SessionPubkey) && verifyHex(in.ParentPubkey, in.Signature, []byte(msg)) &&
+			in.ExpiresAtMs > in.NowMs && in.ExpiresAtMs <= in.NowMs+24*3600*1000, ""
+	case vectors.SessionHelloCase:
+		msg := fmt.Sprintf("claudemesh-session-hello|%s|%s|%s|%d", in.MeshID, in.ParentPubkey, in.SessionPubkey, in.TimestampMs)
+		d := in.NowMs - in.TimestampMs
+		return hexKey(in.ParentPubkey) && verifyHex(in.SessionPubkey, in.Signature, []byte(msg)) && d <= 60_000 && d >= -60_000, ""
+	case vectors.DirectCase:
+		return direct(in), ""
+	case vectors.FileKeyCase:
+		return fileKey(in), ""
+	case vectors.EnvSecretCase:
+		return false, "env secrets are AES-256-GCM: the oracle is Node's crypto (vectors/oracle), not libsodium"
 	case vectors.AuditRowCase:
 		return false, "audit row hashes: the oracle is Node (the upstream runtime), not libsodium"
 	case vectors.LockKeyCase:
@@ -115,7 +129,61 @@ func apiKey(in vectors.APIKeyCase) bool {
 	return in.Prefix == in.Secret[:11] && in.Hash == hex.EncodeToString(sodium.SHA256([]byte(in.Secret)))
 }
 
+func hexKey(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
+// edKeys returns the x25519 key pair libsodium derives from an ed25519 seed.
+func edKeys(seed []byte) (xpk, xsk []byte, ok bool) {
+	pk, sk := sodium.SignSeedKeypair(seed)
+	xpk, ok = sodium.PkToCurve25519(pk)
+	return xpk, sodium.SkToCurve25519(sk), ok
+}
+
+func direct(in vectors.DirectCase) bool {
+	c, ok := sodium.Base642Bin(in.Ciphertext, sodium.Base64Original)
+	n, ok2 := sodium.Base642Bin(in.Nonce, sodium.Base64Original)
+	spk, ssk, ok3 := edKeys(in.SenderEdSeed)
+	rpk, rsk, ok4 := edKeys(in.RecipientEdSeed)
+	if !ok || !ok2 || !ok3 || !ok4 || len(n) != 24 {
+		return false
+	}
+	m, ok := sodium.BoxOpenEasy(c, n, spk, rsk)
+	if !ok || !utf8.Valid(m) || string(m) != in.Plaintext {
+		return false
+	}
+	again, ok := sodium.BoxEasy(m, n, rpk, ssk)
+	return ok && bytes.Equal(again, c)
+}
+
+func fileKey(in vectors.FileKeyCase) bool {
+	sealed, ok := sodium.Base642Bin(in.SealedKey, sodium.Base64Original)
+	rpk, rsk, ok2 := edKeys(in.RecipientEdSeed)
+	if !ok || !ok2 {
+		return false
+	}
+	k, ok := sodium.BoxSealOpen(sealed, rpk, rsk)
+	if !ok || len(k) != 32 || !bytes.Equal(k, in.Key) {
+		return false
+	}
+	c, ok := sodium.Base642Bin(in.Ciphertext, sodium.Base64Original)
+	n, ok2 := sodium.Base642Bin(in.Nonce, sodium.Base64Original)
+	if !ok || !ok2 || len(n) != 24 {
+		return false
+	}
+	m, ok := sodium.SecretboxOpenEasy(c, n, k)
+	return ok && bytes.Equal(m, in.Plaintext)
+}
+
 func topicKey(in vectors.TopicKeyCase) bool {
+	if in.RecipientEdSeed != nil {
+		_, xsk, ok := edKeys(in.RecipientEdSeed)
+		if !ok {
+			return false
+		}
+		in.RecipientSecret = xsk
+	}
 	raw, ok := sodium.Base642Bin(in.Blob, sodium.Base64Original)
 	n, ok2 := sodium.Base642Bin(in.Nonce, sodium.Base64Original)
 	if !ok || !ok2 || len(raw) != 80 || len(n) != 24 {
@@ -126,7 +194,11 @@ func topicKey(in vectors.TopicKeyCase) bool {
 		return false
 	}
 	if in.SenderSecret != nil {
-		box, ok := sodium.BoxEasy(in.TopicKey, n, sodium.ScalarMultBase(in.RecipientSecret), in.SenderSecret)
+		rpk := sodium.ScalarMultBase(in.RecipientSecret)
+		if in.RecipientEdSeed != nil {
+			rpk, _, _ = edKeys(in.RecipientEdSeed) // the real path: x25519 of the ed25519 public key
+		}
+		box, ok := sodium.BoxEasy(in.TopicKey, n, rpk, in.SenderSecret)
 		blob := sodium.Bin2Base64(append(sodium.ScalarMultBase(in.SenderSecret), box...), sodium.Base64Original)
 		return ok && blob == in.Blob
 	}
