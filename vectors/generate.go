@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 
 	"filippo.io/edwards25519"
@@ -848,7 +849,8 @@ func (g *gen) lockKeys() *builder {
 	b := newBuilder("mesh_lock_key_test.json", "MESH-LOCK-KEY", "meshctl_mesh_lockkey_v1",
 		[]string{"PostgreSQL advisory-lock keys (SPEC §2, §3): the migration runner's session lock key, and the per-mesh audit",
 			"writer key = first 8 bytes of sha256(\"audit:\" + mesh_id), big-endian, masked to 63 bits. Computed by",
-			"meshfmt.MigrationLockKey / meshfmt.AuditLockKey, the code the runner and the audit writer use."},
+			"meshfmt.MigrationLockKey / meshfmt.AuditLockKey, the code the runner and the audit writer use. Keys are decimal",
+			"strings, as Wycheproof writes big integers: most exceed 2^53, which JSON.parse would not read exactly."},
 		map[string]Note{
 			"SpecPin":  note("BASIC", "A SPEC pin."),
 			"Random":   note("BASIC", "The key of a random mesh id."),
@@ -857,17 +859,17 @@ func (g *gen) lockKeys() *builder {
 			"Unmasked": note("CONCURRENCY", "The key without the 63-bit mask (negative as a bigint)."),
 		})
 	mig := b.group("MigrationLockKey", nil)
-	b.add(mig, "SPEC §2: pg_try_advisory_lock(7473773831)", Valid, flags("SpecPin"), map[string]any{"key": meshfmt.MigrationLockKey})
-	b.add(mig, "off by one", Invalid, flags("WrongKey"), map[string]any{"key": meshfmt.MigrationLockKey + 1})
+	b.add(mig, "SPEC §2: pg_try_advisory_lock(7473773831)", Valid, flags("SpecPin"), map[string]any{"key": dec(meshfmt.MigrationLockKey)})
+	b.add(mig, "off by one", Invalid, flags("WrongKey"), map[string]any{"key": dec(meshfmt.MigrationLockKey + 1)})
 	au := b.group("AuditLockKey", nil)
-	b.add(au, "SPEC §3 pin: mesh1", Valid, flags("SpecPin"), map[string]any{"meshId": "mesh1", "key": int64(870734828183836005)})
+	b.add(au, "SPEC §3 pin: mesh1", Valid, flags("SpecPin"), map[string]any{"meshId": "mesh1", "key": dec(int64(870734828183836005))})
 	for i := 0; i < 5; i++ {
 		id := g.id()
-		b.add(au, "random mesh id", Valid, flags("Random"), map[string]any{"meshId": id, "key": meshfmt.AuditLockKey(id)})
+		b.add(au, "random mesh id", Valid, flags("Random"), map[string]any{"meshId": id, "key": dec(meshfmt.AuditLockKey(id))})
 	}
-	b.add(au, "empty mesh id", Valid, flags("Edge"), map[string]any{"meshId": "", "key": meshfmt.AuditLockKey("")})
-	b.add(au, "non-ASCII mesh id", Valid, flags("Edge"), map[string]any{"meshId": "méš-🔒", "key": meshfmt.AuditLockKey("méš-🔒")})
-	b.add(au, "mesh1 with mesh2's key", Invalid, flags("WrongKey"), map[string]any{"meshId": "mesh1", "key": meshfmt.AuditLockKey("mesh2")})
+	b.add(au, "empty mesh id", Valid, flags("Edge"), map[string]any{"meshId": "", "key": dec(meshfmt.AuditLockKey(""))})
+	b.add(au, "non-ASCII mesh id", Valid, flags("Edge"), map[string]any{"meshId": "méš-🔒", "key": dec(meshfmt.AuditLockKey("méš-🔒"))})
+	b.add(au, "mesh1 with mesh2's key", Invalid, flags("WrongKey"), map[string]any{"meshId": "mesh1", "key": dec(meshfmt.AuditLockKey("mesh2"))})
 	sum := sha256.Sum256([]byte("audit:mesh1"))
 	var unmasked int64
 	for _, c := range sum[:8] {
@@ -876,6 +878,9 @@ func (g *gen) lockKeys() *builder {
 	if unmasked >= 0 { // mesh1's top bit is clear: set it to show the mask matters
 		unmasked |= -1 << 63
 	}
-	b.add(au, "mesh1 without the 63-bit mask", Invalid, flags("Unmasked"), map[string]any{"meshId": "mesh1", "key": unmasked})
+	b.add(au, "mesh1 without the 63-bit mask", Invalid, flags("Unmasked"), map[string]any{"meshId": "mesh1", "key": dec(unmasked)})
 	return b
 }
+
+// dec spells a 64-bit key as a decimal string.
+func dec(n int64) string { return strconv.FormatInt(n, 10) }

@@ -2,6 +2,7 @@ package vectors
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/claudemesh/meshctl/meshfmt"
 )
@@ -67,6 +68,21 @@ func (f *fields) nullableStr(key string) *string {
 func (f *fields) int(key string) int64 {
 	n, err := f.r.int(key)
 	f.keep(err)
+	return n
+}
+
+// decimal reads a 64-bit integer written as a decimal string, as
+// Wycheproof writes integers that JSON.parse would not read exactly
+// (beyond 2^53).
+func (f *fields) decimal(key string) int64 {
+	s := f.str(key)
+	if f.err != nil {
+		return 0
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != s {
+		f.keep(&fieldError{key, "not a 64-bit integer in decimal (a string)"})
+	}
 	return n
 }
 
@@ -223,13 +239,13 @@ func decodeRootKey(r *reader) (Input, error) {
 
 func decodeMigrationLock(r *reader) (Input, error) {
 	f := fields{r: r}
-	in := LockKeyCase{Kind: "migration", Key: f.int("key")}
+	in := LockKeyCase{Kind: "migration", Key: f.decimal("key")}
 	return in, f.err
 }
 
 func decodeAuditLock(r *reader) (Input, error) {
 	f := fields{r: r}
-	in := LockKeyCase{Kind: "audit", MeshID: f.str("meshId"), Key: f.int("key")}
+	in := LockKeyCase{Kind: "audit", MeshID: f.str("meshId"), Key: f.decimal("key")}
 	return in, f.err
 }
 

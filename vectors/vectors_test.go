@@ -191,7 +191,7 @@ func TestWycheproofAcceptablePolicy(t *testing.T) {
 
 func TestLoadMalformed(t *testing.T) {
 	const good = `{"algorithm":"MESH-LOCK-KEY","schema":"meshctl_mesh_lockkey_v1","notes":{"F":{"description":"d"}},
-"testGroups":[{"type":"MigrationLockKey","tests":[{"tcId":1,"flags":["F"],"key":7473773831,"result":"valid"}]}]}`
+"testGroups":[{"type":"MigrationLockKey","tests":[{"tcId":1,"flags":["F"],"key":"7473773831","result":"valid"}]}]}`
 	if _, err := Load("good.json", []byte(good)); err != nil {
 		t.Fatalf("the base case does not load: %v", err)
 	}
@@ -214,7 +214,7 @@ func TestLoadMalformed(t *testing.T) {
 		{"unknown flag", strings.Replace(good, `["F"]`, `["G"]`, 1), 1, `flag "G" has no entry in notes`},
 		{"acceptable without policy", strings.Replace(good, `"valid"`, `"acceptable"`, 1), 1, `acceptable flag "F" has no policy`},
 		{"policy without reason", strings.Replace(strings.Replace(good, `"valid"`, `"acceptable"`, 1), `"description":"d"`, `"description":"d","policy":{"default":"valid"}`, 1), 1, "reason is empty"},
-		{"bad field type", strings.Replace(good, `7473773831`, `"x"`, 1), 1, "key: not a number"},
+		{"bad field type", strings.Replace(good, `"7473773831"`, `7473773831`, 1), 1, "key: not a string"},
 		{"numberOfTests mismatch", strings.Replace(good, `"notes"`, `"numberOfTests":2,"notes"`, 1), 0, "says 2, file has 1"},
 	}
 	for _, tt := range tests {
@@ -262,8 +262,11 @@ func TestRunSkipsLongUnlessAsked(t *testing.T) {
 
 func TestRunReportsFailures(t *testing.T) {
 	data := `{"algorithm":"MESH-LOCK-KEY","schema":"meshctl_mesh_lockkey_v1","notes":{"F":{"description":"d"}},
-"testGroups":[{"type":"AuditLockKey","tests":[{"tcId":3,"flags":["F"],"meshId":"mesh1","key":1,"result":"valid"}]}]}`
-	s, _ := Load("lk.json", []byte(data))
+"testGroups":[{"type":"AuditLockKey","tests":[{"tcId":3,"flags":["F"],"meshId":"mesh1","key":"1","result":"valid"}]}]}`
+	s, err := Load("lk.json", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep, _ := Run(context.Background(), []*Suite{s}, Options{})
 	want := []Failure{{File: "lk.json", TcID: 3, Flags: []string{"F"}, Expected: Valid, Got: Invalid, Detail: "lock key is 870734828183836005"}}
 	if diff := cmp.Diff(want, rep.Suites[0].Failures); diff != "" || rep.OK() {
@@ -375,4 +378,39 @@ func TestUpstreamFilesProvenance(t *testing.T) {
 		}
 	}
 	t.Logf("upstream-made objects per schema: %v", schemas)
+}
+
+// TestNoUnsafeIntegers: no file holds a JSON number that JavaScript's
+// JSON.parse would not read exactly (beyond 2^53); such values are decimal
+// strings, as Wycheproof writes them.
+func TestNoUnsafeIntegers(t *testing.T) {
+	files, _ := EmbeddedFiles()
+	for name, data := range files {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(any)
+		walk = func(x any) {
+			switch x := x.(type) {
+			case map[string]any:
+				for _, e := range x {
+					walk(e)
+				}
+			case []any:
+				for _, e := range x {
+					walk(e)
+				}
+			case json.Number:
+				i, err := x.Int64()
+				isInt := !strings.ContainsAny(x.String(), ".eE")
+				if isInt && (err != nil || i > 1<<53-1 || i < -(1<<53-1)) {
+					t.Errorf("%s: integer %s is beyond 2^53 (write it as a decimal string)", name, x)
+				}
+			}
+		}
+		walk(v)
+	}
 }

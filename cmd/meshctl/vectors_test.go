@@ -48,7 +48,7 @@ func writeFile(t *testing.T, name, data string) string {
 
 func TestVectorsVerifyFailuresAndBadFiles(t *testing.T) {
 	wrong := writeFile(t, "wrong.json", `{"algorithm":"MESH-LOCK-KEY","schema":"meshctl_mesh_lockkey_v1","notes":{"SpecPin":{"description":"d"}},
-"testGroups":[{"type":"AuditLockKey","tests":[{"tcId":4,"flags":["SpecPin"],"meshId":"mesh1","key":870734828183836006,"result":"valid"}]}]}`)
+"testGroups":[{"type":"AuditLockKey","tests":[{"tcId":4,"flags":["SpecPin"],"meshId":"mesh1","key":"870734828183836006","result":"valid"}]}]}`)
 	code, stdout, stderr := runCLI(t, "vectors", "verify", wrong)
 	if code != ExitVectorsFailed {
 		t.Errorf("wrong verdict: exit %d, want %d", code, ExitVectorsFailed)
@@ -59,7 +59,7 @@ func TestVectorsVerifyFailuresAndBadFiles(t *testing.T) {
 	assertOneLine(t, stderr, "")
 
 	malformed := writeFile(t, "dup.json", `{"algorithm":"MESH-LOCK-KEY","schema":"meshctl_mesh_lockkey_v1","notes":{},
-"testGroups":[{"type":"MigrationLockKey","tests":[{"tcId":2,"key":1,"result":"valid"},{"tcId":2,"key":1,"result":"valid"}]}]}`)
+"testGroups":[{"type":"MigrationLockKey","tests":[{"tcId":2,"key":"1","result":"valid"},{"tcId":2,"key":"1","result":"valid"}]}]}`)
 	tests := []struct {
 		name string
 		args []string
