@@ -114,3 +114,25 @@ func TestVectorsGenerate(t *testing.T) {
 		assertOneLine(t, stderr, "")
 	}
 }
+
+// TestVectorsVerifyFlagsAfterFiles: `verify FILE --strict` works as the
+// usage line shows (it used to read --strict as a file name, exit 2).
+func TestVectorsVerifyFlagsAfterFiles(t *testing.T) {
+	file := filepath.Join("..", "..", "vectors", "data", "cctv_ed25519_test.json")
+	for _, args := range [][]string{
+		{"vectors", "verify", file, "--strict", "--json"},
+		{"vectors", "verify", "--strict", file, "--json"},
+	} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != ExitOK {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+		var rep vectors.Report
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil || !rep.Strict || rep.Vectors == 0 {
+			t.Errorf("%v: strict = %v, %d vectors, %v", args, rep.Strict, rep.Vectors, err)
+		}
+	}
+	if code, _, stderr := runCLI(t, "vectors", "verify", file, "--bogus"); code != ExitUsage || !strings.Contains(stderr, "--bogus") {
+		t.Errorf("unknown flag after a file: exit %d, %q", code, stderr)
+	}
+}
