@@ -38,7 +38,8 @@ const (
 // JSON spelling is fixed. Same seed, byte-identical files.
 func Generate(seed []byte) (map[string][]byte, error) {
 	g := &gen{rng: rand.NewChaCha8(sha256.Sum256(append([]byte("meshctl/vectors/generate\x00"), seed...)))}
-	builders := []*builder{g.apiKeys(), g.keyConversions(), g.topicKeys(), g.bodies(), g.hellos(), g.invites(), g.rootKeys(), g.lockKeys()}
+	builders := []*builder{g.apiKeys(), g.keyConversions(), g.topicKeys(), g.bodies(), g.hellos(), g.invites(), g.rootKeys(), g.lockKeys(),
+		g.sessions(), g.directs(), g.fileKeys(), g.envSecrets()}
 	out := map[string][]byte{}
 	for _, b := range builders {
 		data, err := b.marshal()
