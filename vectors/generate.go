@@ -39,7 +39,7 @@ const (
 func Generate(seed []byte) (map[string][]byte, error) {
 	g := &gen{rng: rand.NewChaCha8(sha256.Sum256(append([]byte("meshctl/vectors/generate\x00"), seed...)))}
 	builders := []*builder{g.apiKeys(), g.keyConversions(), g.topicKeys(), g.bodies(), g.hellos(), g.invites(), g.rootKeys(), g.lockKeys(),
-		g.sessions(), g.directs(), g.fileKeys(), g.envSecrets()}
+		g.sessions(), g.directs(), g.fileKeys(), g.envSecrets(), g.backups(), g.cliSessions()}
 	out := map[string][]byte{}
 	for _, b := range builders {
 		data, err := b.marshal()

@@ -1,6 +1,7 @@
 package vectors
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 
@@ -38,6 +39,10 @@ var schemas = map[string]schemaDef{
 	"meshctl_mesh_dm_v1":        {"MESH-DM", map[string]decodeFunc{"DirectMessage": decodeDirect}},
 	"meshctl_mesh_filekey_v1":   {"MESH-FILE-KEY", map[string]decodeFunc{"FileKey": decodeFileKey}},
 	"meshctl_mesh_envsecret_v1": {"MESH-ENV-SECRET", map[string]decodeFunc{"EnvSecret": decodeEnvSecret}},
+	"meshctl_mesh_backup_v1":     {"MESH-CLI-BACKUP", map[string]decodeFunc{"CliBackup": decodeBackup}},
+	"meshctl_mesh_clisession_v1": {"MESH-CLI-SESSION", map[string]decodeFunc{"CliSession": decodeCLISession}},
+	// Wycheproof, vendored unmodified (the CLI backup's AEAD).
+	"aead_test_schema_v1.json": {"XCHACHA20-POLY1305", map[string]decodeFunc{"AeadTest": decodeAEAD}},
 }
 
 // fields reads several fields and keeps the first error, so that decoders
@@ -280,5 +285,34 @@ func decodeFileKey(r *reader) (Input, error) {
 func decodeEnvSecret(r *reader) (Input, error) {
 	f := fields{r: r}
 	in := EnvSecretCase{Key: f.str("key"), Stored: f.str("stored"), Plaintext: f.str("plaintext")}
+	return in, f.err
+}
+
+func decodeBackup(r *reader) (Input, error) {
+	f := fields{r: r}
+	in := BackupCase{Passphrase: f.str("passphrase"), Plaintext: f.hex("plaintext", -1), Long: f.bool("long")}
+	file := f.str("file")
+	if f.err == nil {
+		b, err := base64.StdEncoding.Strict().DecodeString(file)
+		if err != nil {
+			return nil, &fieldError{"file", "not base64 std"}
+		}
+		in.File = b
+	}
+	return in, f.err
+}
+
+func decodeCLISession(r *reader) (Input, error) {
+	f := fields{r: r}
+	in := CLISessionCase{Secret: f.str("secret"), Token: f.str("token"), TokenHash: f.str("tokenHash")}
+	if r.has("sub") {
+		in.Sub, in.Name = f.str("sub"), f.str("name")
+	}
+	return in, f.err
+}
+
+func decodeAEAD(r *reader) (Input, error) {
+	f := fields{r: r}
+	in := AEADCase{Key: f.hex("key", -1), IV: f.hex("iv", -1), AAD: f.hex("aad", -1), Msg: f.hex("msg", -1), CT: f.hex("ct", -1), Tag: f.hex("tag", -1)}
 	return in, f.err
 }

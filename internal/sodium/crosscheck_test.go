@@ -101,6 +101,10 @@ func libsodiumAccepts(in vectors.Input) (ok bool, skip string) {
 		return direct(in), ""
 	case vectors.FileKeyCase:
 		return fileKey(in), ""
+	case vectors.BackupCase, vectors.AEADCase:
+		return false, "XChaCha20-Poly1305 and Argon2id: the oracle is libsodium 1.0.20 in Node (vectors/oracle), not this binding"
+	case vectors.CLISessionCase:
+		return false, "HS256 JWTs: the oracle is Node's crypto (vectors/oracle), not libsodium"
 	case vectors.EnvSecretCase:
 		return false, "env secrets are AES-256-GCM: the oracle is Node's crypto (vectors/oracle), not libsodium"
 	case vectors.AuditRowCase:

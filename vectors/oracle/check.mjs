@@ -15,7 +15,7 @@
 // counted, not compared. The last line on stdout is a JSON summary; the
 // exit code is 1 when any verdict disagrees, 2 on bad usage or input.
 
-import { createHash, createDecipheriv } from "node:crypto";
+import { createHash, createHmac, createDecipheriv } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -24,6 +24,12 @@ const require = createRequire(import.meta.url);
 const sodium = require("libsodium-wrappers");
 await sodium.ready;
 const wrappersVersion = require("libsodium-wrappers/package.json").version;
+// crypto_pwhash (Argon2id) is only in the "sumo" build of the same release:
+// upstream's CLI calls it on the standard build, where it is undefined, so
+// `claudemesh backup` cannot run as published; the file layout is still
+// decided here with the same libsodium.
+const sumo = require("libsodium-wrappers-sumo");
+await sumo.ready;
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
@@ -344,6 +350,56 @@ const decide = {
   },
 };
 
+// The CLI backup, CLI session and XChaCha20-Poly1305 decisions.
+const pwhashCache = new Map();
+Object.assign(decide, {
+  // "CMB1" ‖ salt16 ‖ nonce24 ‖ XChaCha20-Poly1305(config); key = Argon2id13
+  // at libsodium's INTERACTIVE limits; upstream's restore needs 61 bytes.
+  CliBackup: (t) => {
+    if (t.long) return "skip: an Argon2id derivation of its own (meshctl runs it with --long)";
+    const f = b64d(t.file, V.ORIGINAL);
+    if (!f || f.length < 61 || Buffer.from(f.slice(0, 4)).toString("latin1") !== "CMB1") return false;
+    const salt = f.slice(4, 20);
+    const id = t.passphrase + "\0" + hx(salt);
+    if (!pwhashCache.has(id)) {
+      pwhashCache.set(id, sumo.crypto_pwhash(32, t.passphrase, salt, sumo.crypto_pwhash_OPSLIMIT_INTERACTIVE,
+        sumo.crypto_pwhash_MEMLIMIT_INTERACTIVE, sumo.crypto_pwhash_ALG_ARGON2ID13));
+    }
+    const m = attempt(() => sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, f.slice(44), null, f.slice(20, 44), pwhashCache.get(id)));
+    return eq(m, hexb(t.plaintext));
+  },
+  // HS256 JWT: the one header, HMAC-SHA256 under the secret's UTF-8 bytes,
+  // a Latin-1 payload (btoa) read strictly; token hash = sha256 hex.
+  CliSession: (t) => {
+    const p = t.token.split(".");
+    if (p.length !== 3 || p[0] !== "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9") return false;
+    const payload = b64d(p[1], V.URLSAFE_NO_PADDING);
+    const sig = b64d(p[2], V.URLSAFE_NO_PADDING);
+    if (!payload || !sig || sig.length !== 32) return false;
+    const mac = createHmac("sha256", Buffer.from(t.secret, "utf8")).update(`${p[0]}.${p[1]}`).digest();
+    if (!eq(Uint8Array.from(mac), sig)) return false;
+    const text = Buffer.from(payload).toString("latin1");
+    const all = ["sub", "email", "name", "type", "jti", "iat", "exp"];
+    let o = strictObject(text, all);
+    if (!o) o = strictObject(text, all.filter((k) => k !== "email"));
+    if (!o) o = strictObject(text, all.filter((k) => k !== "name"));
+    if (!o) o = strictObject(text, all.filter((k) => k !== "email" && k !== "name"));
+    if (!o) return false;
+    for (const k of ["email", "name"]) if (o[k] && typeof o[k].str !== "string") return false;
+    const iat = safeInt(o.iat), exp = safeInt(o.exp);
+    if (!nonEmpty(o.sub) || !nonEmpty(o.jti) || o.type?.str !== "cli-session" || iat === null || exp === null || exp - iat !== 2_592_000) return false;
+    if (t.sub !== undefined && (o.sub.str !== t.sub || (o.name?.str ?? "") !== t.name)) return false;
+    return t.tokenHash === sha256hex(t.token);
+  },
+  AeadTest: (t) => {
+    const iv = hexb(t.iv);
+    if (iv.length !== 24) return false;
+    const ct = cat(hexb(t.ct), hexb(t.tag));
+    const m = attempt(() => sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ct, hexb(t.aad), iv, hexb(t.key)));
+    return eq(m, hexb(t.msg)) && eq(attempt(() => sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(hexb(t.msg), hexb(t.aad), null, iv, hexb(t.key))), ct);
+  },
+});
+
 // ---- the single-byte flips (for files that do not carry them) -------------
 function flipEach(bytes, make) {
   const out = [];
@@ -386,6 +442,20 @@ const flips = {
     ];
   },
   EnvSecret: (t) => flipEach(b64d(t.stored, V.ORIGINAL), (b) => ({ ...t, stored: b64e(b, V.ORIGINAL) })),
+  // Backup: magic, nonce and ciphertext (a salt flip costs an Argon2id run;
+  // the files carry a salt change of their own).
+  CliBackup: (t) => {
+    const f = b64d(t.file, V.ORIGINAL);
+    return flipEach(f, (b) => ({ ...t, long: false, file: b64e(b, V.ORIGINAL) })).filter((_, i) => i < 4 || i >= 20);
+  },
+  CliSession: (t) => {
+    const p = t.token.split(".");
+    return flipEach(b64d(p[2], V.URLSAFE_NO_PADDING), (b) => {
+      const token = `${p[0]}.${p[1]}.${b64e(b, V.URLSAFE_NO_PADDING)}`;
+      return { ...t, token, tokenHash: sha256hex(token) };
+    });
+  },
+  AeadTest: (t) => flipEach(hexb(t.tag), (b) => ({ ...t, tag: hx(b) })),
 };
 
 // ---- expected verdicts -----------------------------------------------------
