@@ -14,6 +14,7 @@ import (
 	"filippo.io/edwards25519"
 	"github.com/claudemesh/meshctl/meshfmt"
 	"golang.org/x/crypto/blake2b"
+	"golang.org/x/crypto/nacl/box"
 	"golang.org/x/crypto/nacl/secretbox"
 	"golang.org/x/crypto/salsa20/salsa"
 )
@@ -218,6 +219,25 @@ func withSignBit(b []byte) []byte {
 	return c
 }
 
+// pointOrder decodes enc (non-canonical y accepted, as libsodium's
+// ge25519_frombytes reduces it) and reports whether the point has small
+// order ([8]P = 0) and whether it lies in the prime-order subgroup
+// ([L]P = 0, computed as [L-1]P + P).
+func pointOrder(enc []byte) (small, prime, ok bool) {
+	P, err := new(edwards25519.Point).SetBytes(enc)
+	if err != nil {
+		return false, false, false
+	}
+	var lm1 [32]byte
+	copy(lm1[:], groupOrder[:])
+	lm1[0]--
+	s, _ := edwards25519.NewScalar().SetCanonicalBytes(lm1[:])
+	id := edwards25519.NewIdentityPoint()
+	prime = new(edwards25519.Point).Add(new(edwards25519.Point).ScalarMult(s, P), P).Equal(id) == 1
+	small = new(edwards25519.Point).MultByCofactor(P).Equal(id) == 1
+	return small, prime, true
+}
+
 func (g *gen) keyConversions() *builder {
 	b := newBuilder("mesh_keyconv_test.json", "MESH-ED25519-TO-X25519", "meshctl_mesh_keyconv_v1",
 		[]string{"ed25519 → x25519 key conversion (SPEC §4), with libsodium 1.0.20's crypto_sign_ed25519_pk_to_curve25519",
@@ -231,8 +251,8 @@ func (g *gen) keyConversions() *builder {
 			"MixedOrder":  note("CONFIDENTIALITY", "A point with both a prime-order and a small-order component: not in the prime-order subgroup."),
 			"NotOnCurve":  note("MALFORMED", "The encoding is not a point on the curve."),
 			"WrongLength": note("MALFORMED", "The key is not 32 bytes."),
-			"NonCanonicalY": {BugType: "EDGE_CASE", Description: "The encoding has y >= p (non-canonical) of a prime-order point.",
-				Policy: &Policy{Default: Valid, Reason: "libsodium 1.0.20's pk_to_curve25519 reduces y without a canonicity check and converts; meshfmt gives the broker's verdict"}},
+			"NonCanonicalY": note("EDGE_CASE", "The encoding has y >= p (non-canonical). No such encoding is of a prime-order point (y = p + k, k < 19, "+
+				"decodes to small or mixed order), so every one is refused; were one of prime order, libsodium would reduce y and convert it."),
 		})
 	gr := b.group("Ed25519ToX25519", nil)
 	addSeed := func(comment string, fl []string, seed []byte) []byte {
@@ -271,20 +291,28 @@ func (g *gen) keyConversions() *builder {
 			notOn++
 		}
 	}
-	// y + p for small y: non-canonical encodings; libsodium converts those of
-	// prime order and refuses the rest.
-	for y := 2; y < 19; y++ {
-		enc := mustHex(smallOrderEd[5]) // p
-		enc[0] += byte(y)
-		if _, err := new(edwards25519.Point).SetBytes(enc); err != nil {
-			continue // not on the curve
-		}
-		if xpk, err := meshfmt.Ed25519PublicKeyToX25519(enc); err == nil {
-			b.add(gr, fmt.Sprintf("y = p + %d (non-canonical) of a prime-order point", y), Acceptable, flags("NonCanonicalY"),
-				map[string]any{"edPublic": hx(enc), "xPublic": hx(xpk[:])})
-		} else {
-			b.add(gr, fmt.Sprintf("y = p + %d (non-canonical) of a point outside the prime-order subgroup", y), Invalid, flags("MixedOrder"),
-				map[string]any{"edPublic": hx(enc)})
+	// y + p (y < 19): every non-canonical encoding, both signs. Each is
+	// decided here from the point's order, computed independently of
+	// meshfmt: none is of prime order (TestNoNonCanonicalPrimeOrderKey), so
+	// each is refused, as small order (block-listed) or mixed order.
+	for y := 0; y < 19; y++ {
+		for _, sign := range []byte{0, 0x80} {
+			enc := mustHex(smallOrderEd[5]) // p
+			enc[0] += byte(y)
+			enc[31] |= sign
+			small, prime, ok := pointOrder(enc)
+			switch {
+			case !ok:
+				continue // not on the curve
+			case prime && !small:
+				panic("vectors: a non-canonical encoding of a prime-order point exists; add a policy for it")
+			case small:
+				b.add(gr, fmt.Sprintf("y = p + %d (non-canonical), sign %d: small order, block-listed", y, sign>>7), Invalid, flags("LowOrder", "NonCanonicalY"),
+					map[string]any{"edPublic": hx(enc)})
+			default:
+				b.add(gr, fmt.Sprintf("y = p + %d (non-canonical), sign %d: outside the prime-order subgroup", y, sign>>7), Invalid, flags("MixedOrder", "NonCanonicalY"),
+					map[string]any{"edPublic": hx(enc)})
+			}
 		}
 	}
 	b.add(gr, "31-byte key", Invalid, flags("WrongLength"), map[string]any{"edPublic": hx(pk[:31])})
@@ -303,15 +331,18 @@ func (g *gen) topicKeys() *builder {
 	b := newBuilder("mesh_topic_key_test.json", "MESH-TOPIC-KEY", "meshctl_mesh_topickey_v1",
 		[]string{"Topic-key sealed copies (SPEC §4): blob = base64 std of sender_pk(32) ‖ crypto_box_easy(topicKey, nonce,",
 			"member x25519 pk, sender sk) (80 bytes); nonce = base64 std of 24 bytes. The blob must open with recipientSecret",
-			"to topicKey; with senderSecret, sealing must reproduce it. Every byte flip of a valid blob is generated at run time."},
+			"to topicKey (or, with recipientEdSeed, with the x25519 form of that member's ed25519 key); with senderSecret, sealing must",
+			"reproduce it. The blob's sender key need not be topic.encrypted_key_pubkey (a CLI re-seal embeds the re-sealing member's",
+			"own key). Every byte flip of a valid blob is generated at run time."},
 		map[string]Note{
-			"Valid":          note("BASIC", "A sealed copy made as the broker makes it."),
-			"WrongRecipient": note("AUTH_BYPASS", "Opened with another member's key."),
-			"WrongNonce":     note("AUTH_BYPASS", "Opened with another nonce."),
-			"Truncated":      note("MALFORMED", "The blob is shorter than 80 bytes."),
-			"Extended":       note("MALFORMED", "The blob is longer than 80 bytes."),
-			"NonceLength":    note("MALFORMED", "The nonce is not 24 bytes."),
-			"NotBase64":      note("MALFORMED", "The blob is not canonical base64 std (other alphabet, stray characters, line breaks)."),
+			"Valid":            note("BASIC", "A sealed copy made as the broker makes it."),
+			"Ed25519Recipient": note("BASIC", "The recipient is given by its ed25519 seed (recipientEdSeed): sealed to x25519(ed25519 pk), opened with x25519(ed25519 sk), libsodium's conversions."),
+			"WrongRecipient":   note("AUTH_BYPASS", "Opened with another member's key."),
+			"WrongNonce":       note("AUTH_BYPASS", "Opened with another nonce."),
+			"Truncated":        note("MALFORMED", "The blob is shorter than 80 bytes."),
+			"Extended":         note("MALFORMED", "The blob is longer than 80 bytes."),
+			"NonceLength":      note("MALFORMED", "The nonce is not 24 bytes."),
+			"NotBase64":        note("MALFORMED", "The blob is not canonical base64 std (other alphabet, stray characters, line breaks)."),
 			"LowOrderSenderKey": note("CONFIDENTIALITY", "The sender public key is a small-order x25519 point and the box is forged with the "+
 				"resulting public box key HSalsa20(0). libsodium refuses the key; golang.org/x/crypto/nacl/box.Precompute alone would open it."),
 			"SenderKeyHighBit": {BugType: "EDGE_CASE", Description: "The sender public key has bit 255 set; X25519 masks it (RFC 7748 §5).",
@@ -368,6 +399,23 @@ func (g *gen) topicKeys() *builder {
 	}
 	bad("small-order sender key 0 with bit 255 set, forged box", flags("LowOrderSenderKey"),
 		b64(append(withSignBit(mustHex(smallOrderX[0])), forged...)), first.nonce, nil)
+	// The real path: the recipient is a member's ed25519 key, converted to
+	// x25519 on both sides (pk_to_curve25519 to seal, sk_to_curve25519 to open).
+	edSeed, otherSeed := g.bytes(32), g.bytes(32)
+	edPK, _ := boxKeys(ed25519.NewKeyFromSeed(edSeed))
+	var edFirst string
+	for i := 0; i < 2; i++ {
+		tk, ssk, n := g.key32(), g.key32(), g.nonce()
+		spk := meshfmt.X25519PublicKey(ssk)
+		raw := append(spk[:], box.Seal(nil, tk[:], &n, &edPK, &ssk)...)
+		b.add(gr, "sealed copy for an ed25519 member key", Valid, flags("Valid", "Ed25519Recipient"), map[string]any{"recipientEdSeed": hx(edSeed),
+			"senderSecret": hx(ssk[:]), "nonce": b64(n[:]), "blob": b64(raw), "topicKey": hx(tk[:])})
+		if i == 0 {
+			edFirst = b64(raw)
+			b.add(gr, "the same copy opened by another ed25519 member", Invalid, flags("WrongRecipient", "Ed25519Recipient"),
+				map[string]any{"recipientEdSeed": hx(otherSeed), "nonce": b64(n[:]), "blob": edFirst, "topicKey": hx(tk[:])})
+		}
+	}
 	hb := append(withSignBit(first.raw[:32]), first.raw[32:]...)
 	b.add(gr, "the first blob with bit 255 of the sender key set", Acceptable, flags("SenderKeyHighBit"),
 		map[string]any{"nonce": first.nonce, "blob": b64(hb), "topicKey": tk})

@@ -415,3 +415,29 @@ func TestNoUnsafeIntegers(t *testing.T) {
 		walk(v)
 	}
 }
+
+// TestNoNonCanonicalPrimeOrderKey: of the 38 non-canonical encodings
+// (y = p + k, k < 19, either sign) none decodes to a point of prime order,
+// so the keyconv file's NonCanonicalY vectors are all refusals and no
+// policy for an accepted one is needed.
+func TestNoNonCanonicalPrimeOrderKey(t *testing.T) {
+	onCurve := 0
+	for y := 0; y < 19; y++ {
+		for _, sign := range []byte{0, 0x80} {
+			enc := mustHex(smallOrderEd[5])
+			enc[0] += byte(y)
+			enc[31] |= sign
+			small, prime, ok := pointOrder(enc)
+			if !ok {
+				continue
+			}
+			onCurve++
+			if prime && !small {
+				t.Errorf("y = p + %d sign %x is of prime order", y, sign)
+			}
+		}
+	}
+	if onCurve != 24 {
+		t.Errorf("%d non-canonical encodings on the curve, want 24", onCurve)
+	}
+}
