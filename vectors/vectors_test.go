@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -439,5 +440,44 @@ func TestNoNonCanonicalPrimeOrderKey(t *testing.T) {
 	}
 	if onCurve != 24 {
 		t.Errorf("%d non-canonical encodings on the curve, want 24", onCurve)
+	}
+}
+
+// TestFlipsWrittenIntoFiles: every generated file whose formats have an
+// authenticated part carries its single-byte flips as ordinary invalid
+// tests (so other implementations get them from the data), one per byte
+// for each valid test, and the runner adds none of its own for it.
+func TestFlipsWrittenIntoFiles(t *testing.T) {
+	suites, _ := Embedded()
+	for _, s := range suites {
+		if !strings.HasPrefix(s.File, "mesh_") {
+			continue
+		}
+		valid, flips := map[int]bool{}, map[int]int{}
+		flippable := false
+		for _, c := range s.Cases {
+			if _, ok := c.Input.(flipper); ok && c.Result == Valid {
+				valid[c.TcID] = true
+				flippable = true
+			}
+			if len(c.Flags) == 1 && c.Flags[0] == byteFlipFlag {
+				var n int
+				if _, err := fmt.Sscanf(c.Comment, "tcId %d with", &n); err != nil || c.Result != Invalid {
+					t.Errorf("%s tcId %d: flip comment %q, result %s", s.File, c.TcID, c.Comment, c.Result)
+				}
+				flips[n]++
+			}
+		}
+		if !flippable {
+			continue
+		}
+		if _, ok := s.Notes[byteFlipFlag]; !ok || len(Expand(s)) != 0 {
+			t.Errorf("%s: no ByteFlip note, or the runner still expands it", s.File)
+		}
+		for id := range valid {
+			if flips[id] < 16 {
+				t.Errorf("%s: valid tcId %d has %d flips in the file", s.File, id, flips[id])
+			}
+		}
 	}
 }
