@@ -28,6 +28,8 @@ const (
 	kDecimal = `{"type":"string","pattern":"^-?(0|[1-9][0-9]*)$","description":"a 64-bit integer as a decimal string (beyond 2^53, JSON.parse would misread a number)"}`
 	kBool    = `{"type":"boolean"}`
 	kNullStr = `{"type":["string","null"]}`
+	kStrList = `{"type":"array","items":{"type":"string"}}`
+	kMembers = `{"type":"array","items":{"type":"object","required":["id","displayName"],"additionalProperties":false,"properties":{"id":{"type":"string"},"displayName":{"type":"string"}}}}`
 	kPKObj   = `{"type":"object","required":["pk"],"properties":{"pk":{"type":"string","pattern":"^([0-9a-f]{2})*$"}}}`
 )
 
@@ -90,6 +92,8 @@ var schemaTable = map[string]struct {
 	"meshctl_mesh_envsecret_v1": {false, map[string]map[string]fieldDef{"EnvSecret": {"key": opt(kStr), "stored": req(kStr), "plaintext": req(kStr)}}},
 	"meshctl_mesh_backup_v1": {false, map[string]map[string]fieldDef{"CliBackup": {"passphrase": req(kStr), "file": req(kStr), "plaintext": req(kHex),
 		"long": opt(kBool)}}},
+	"meshctl_mesh_mention_v1": {false, map[string]map[string]fieldDef{"Mentions": {"body": req(kStr), "sender": req(kStr), "members": req(kMembers),
+		"tokens": req(kStrList), "recipients": req(kStrList)}}},
 	"meshctl_mesh_clisession_v1": {false, map[string]map[string]fieldDef{"CliSession": {"secret": opt(kStr), "token": req(kStr), "tokenHash": req(kStr),
 		"sub": opt(kStr), "name": opt(kStr)}}},
 }

@@ -2,6 +2,7 @@ package vectors
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -41,6 +42,7 @@ var schemas = map[string]schemaDef{
 	"meshctl_mesh_envsecret_v1":  {"MESH-ENV-SECRET", map[string]decodeFunc{"EnvSecret": decodeEnvSecret}},
 	"meshctl_mesh_backup_v1":     {"MESH-CLI-BACKUP", map[string]decodeFunc{"CliBackup": decodeBackup}},
 	"meshctl_mesh_clisession_v1": {"MESH-CLI-SESSION", map[string]decodeFunc{"CliSession": decodeCLISession}},
+	"meshctl_mesh_mention_v1":    {"MESH-MENTION", map[string]decodeFunc{"Mentions": decodeMentions}},
 	// Wycheproof, vendored unmodified (the CLI backup's AEAD).
 	"aead_test_schema_v1.json": {"XCHACHA20-POLY1305", map[string]decodeFunc{"AeadTest": decodeAEAD}},
 }
@@ -314,5 +316,26 @@ func decodeCLISession(r *reader) (Input, error) {
 func decodeAEAD(r *reader) (Input, error) {
 	f := fields{r: r}
 	in := AEADCase{Key: f.hex("key", -1), IV: f.hex("iv", -1), AAD: f.hex("aad", -1), Msg: f.hex("msg", -1), CT: f.hex("ct", -1), Tag: f.hex("tag", -1)}
+	return in, f.err
+}
+
+// jsonField decodes a field of any JSON shape into dst.
+func (f *fields) json(key string, dst any) {
+	v, ok := f.r.raw(key)
+	if !ok {
+		f.keep(&fieldError{key, "missing"})
+		return
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		f.keep(&fieldError{key, "wrong type: " + err.Error()})
+	}
+}
+
+func decodeMentions(r *reader) (Input, error) {
+	f := fields{r: r}
+	in := MentionCase{Body: f.str("body"), Sender: f.str("sender")}
+	f.json("members", &in.Members)
+	f.json("tokens", &in.Tokens)
+	f.json("recipients", &in.Recipients)
 	return in, f.err
 }

@@ -481,3 +481,24 @@ func TestFlipsWrittenIntoFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestMentionVectorsAreNodes: the mention vectors are exactly what Node
+// writes with SPEC §5's rule (the broker's regex, toLowerCase, Set);
+// Go never computes an expected token or recipient.
+func TestMentionVectorsAreNodes(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is required under CI=true: it computes the mention vectors")
+		}
+		t.Skip("node not installed")
+	}
+	out, err := exec.Command(node, "testdata/mention/mention_vectors.mjs").Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	emb, _ := EmbeddedFiles()
+	if !bytes.Equal(out, emb["mention_v1_test.json"]) {
+		t.Error("data/mention_v1_test.json is not the output of testdata/mention/mention_vectors.mjs")
+	}
+}

@@ -103,6 +103,8 @@ func libsodiumAccepts(in vectors.Input) (ok bool, skip string) {
 		return fileKey(in), ""
 	case vectors.BackupCase, vectors.AEADCase:
 		return false, "XChaCha20-Poly1305 and Argon2id: the oracle is libsodium 1.0.20 in Node (vectors/oracle), not this binding"
+	case vectors.MentionCase:
+		return false, "mention extraction: the oracle is JavaScript (the broker's regex in Node), not libsodium"
 	case vectors.CLISessionCase:
 		return false, "HS256 JWTs: the oracle is Node's crypto (vectors/oracle), not libsodium"
 	case vectors.EnvSecretCase:

@@ -400,6 +400,21 @@ Object.assign(decide, {
   },
 });
 
+// Mentions (SPEC §5): the broker's regex over the body, toLowerCase, a Set
+// of at most 16; recipients by lower-cased display name, sender excluded, 32.
+decide.Mentions = (t) => {
+  const found = new Set();
+  const re = /(^|[^A-Za-z0-9_-])@([A-Za-z0-9_-]{1,64})(?=$|[^A-Za-z0-9_-])/g;
+  let m;
+  while ((m = re.exec(t.body)) !== null) {
+    found.add(m[2].toLowerCase());
+    if (found.size >= 16) break;
+  }
+  const tokens = [...found];
+  const ids = t.members.filter((r) => found.has(r.displayName.toLowerCase()) && r.id !== t.sender).slice(0, 32).map((r) => r.id);
+  return JSON.stringify(tokens) === JSON.stringify(t.tokens) && JSON.stringify(ids) === JSON.stringify(t.recipients);
+};
+
 // ---- the single-byte flips (for files that do not carry them) -------------
 function flipEach(bytes, make) {
   const out = [];
