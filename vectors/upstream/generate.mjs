@@ -2,6 +2,12 @@
 // upstream claudemesh's OWN functions (not part of CI; see docs/vectors.md).
 //
 //   node vectors/upstream/generate.mjs SRC OUTDIR
+//   node vectors/upstream/generate.mjs SRC --verdicts FILE...
+//
+// The second form writes nothing: it feeds meshctl's vector files to
+// upstream's own verifiers and openers and prints, per file, where
+// upstream's verdict differs from the file's (a reviewer's report: upstream
+// is sometimes more lenient than meshctl, by design of meshctl).
 //
 // SRC is a directory holding upstream's tree at UPSTREAM_COMMIT (generate.sh
 // extracts it). The needed modules are bundled with esbuild; the database,
@@ -28,9 +34,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, "package.json"));
 const esbuild = require("esbuild");
 
-const [src, outDir] = process.argv.slice(2);
-if (!src || !outDir) {
-  console.error("usage: node vectors/upstream/generate.mjs SRC OUTDIR");
+const [src, outDir, ...verdictFiles] = process.argv.slice(2);
+if (!src || !outDir || (outDir === "--verdicts" && verdictFiles.length === 0)) {
+  console.error("usage: node vectors/upstream/generate.mjs SRC OUTDIR | SRC --verdicts FILE...");
   process.exit(2);
 }
 const cli = path.join(src, "apps/cli/src");
@@ -135,6 +141,12 @@ export { sealRootKeyToRecipient } from ${JSON.stringify(`${broker}/crypto.ts`)};
 export { __sealTopicKeyForMember, __generateTopicKeyBundle, __newApiKeySecret } from ${JSON.stringify(`${broker}/broker.ts`)};
 export { encryptForStorage } from ${JSON.stringify(`${broker}/broker-crypto.ts`)};
 export { createMyInvite, ensureGeneralTopic } from ${JSON.stringify(`${api}/modules/mesh/mutations.ts`)};
+export { parseInviteLink } from ${JSON.stringify(`${cli}/services/invite/parse-v1.ts`)};
+export { decryptMessage } from ${JSON.stringify(`${cli}/services/crypto/topic-key.ts`)};
+export { decryptDirect } from ${JSON.stringify(`${cli}/services/crypto/box.ts`)};
+export { openSealedKey, decryptFile } from ${JSON.stringify(`${cli}/services/crypto/file-crypto.ts`)};
+export { verifyHelloSignature, verifySessionAttestation, verifySessionHelloSignature, verifyInviteV2 } from ${JSON.stringify(`${broker}/crypto.ts`)};
+export { decryptFromStorage } from ${JSON.stringify(`${broker}/broker-crypto.ts`)};
 `;
 
 // ---- deterministic randomness -------------------------------------------
@@ -164,6 +176,11 @@ globalThis.__upstreamSodium = sodium;
 sodium.randombytes_buf = (n) => rand(n);
 sodium.crypto_box_keypair = () => sodium.crypto_box_seed_keypair(rand(32));
 const up = await import(pathToFileURL(bundle).href);
+if (outDir === "--verdicts") {
+  const { upstreamVerdicts } = await import(pathToFileURL(path.join(here, "verdicts.mjs")).href);
+  await upstreamVerdicts(up, sodium, ctl, verdictFiles);
+  process.exit(0);
+}
 
 const hex = (b) => Buffer.from(b).toString("hex");
 const b64 = (b) => Buffer.from(b).toString("base64");
