@@ -86,6 +86,9 @@ func (i InviteV1) payload() []byte {
 
 func checkFields(fields ...string) error {
 	for _, f := range fields {
+		if f == "" {
+			return formatErr("invite", "a field is empty")
+		}
 		if strings.Contains(f, "|") {
 			return formatErr("invite", "a field contains '|'")
 		}
