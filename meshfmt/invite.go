@@ -112,6 +112,9 @@ func SignInviteV1(i InviteV1, ownerSK ed25519.PrivateKey) (string, InviteV1, err
 	if !validRole(i.Role) {
 		return "", i, formatErr("role", "want %s or %s", RoleAdmin, RoleMember)
 	}
+	if i.ExpiresAt < 0 || i.ExpiresAt > maxSafeInteger {
+		return "", i, formatErr("expires_at", "want 0 to 2^53-1 seconds")
+	}
 	i.Signature = hex.EncodeToString(ed25519.Sign(ownerSK, i.Canonical()))
 	return i.Token(), i, nil
 }
@@ -190,6 +193,9 @@ func SignInviteV2(meshID, inviteID string, expiresAt int64, role string, ownerSK
 	}
 	if !validRole(role) {
 		return "", formatErr("role", "want %s or %s", RoleAdmin, RoleMember)
+	}
+	if expiresAt < 0 || expiresAt > maxSafeInteger {
+		return "", formatErr("expires_at", "want 0 to 2^53-1 seconds")
 	}
 	canonical := strings.Join([]string{"v=2", meshID, inviteID, strconv.FormatInt(expiresAt, 10), role,
 		hex.EncodeToString(ownerSK[32:])}, "|")
