@@ -371,15 +371,17 @@ func TestUpstreamFilesProvenance(t *testing.T) {
 				t.Errorf("%s tcId %d: %s %v %q: want a valid Upstream object naming its function", name, c.TcID, c.Result, c.Flags, c.Comment)
 			}
 		}
-		schemas[f.Schema] += len(s.Cases)
-	}
-	for _, want := range []string{"meshctl_mesh_hello_v1", "meshctl_mesh_session_v1", "meshctl_mesh_invite_v1", "meshctl_mesh_topickey_v1",
-		"meshctl_mesh_rootkey_v1", "meshctl_mesh_apikey_v1", "meshctl_mesh_body_v1", "meshctl_mesh_dm_v1", "meshctl_mesh_filekey_v1", "meshctl_mesh_envsecret_v1"} {
-		if schemas[want] == 0 {
-			t.Errorf("no upstream-made object for %s", want)
+		for _, c := range s.Cases {
+			schemas[strings.TrimPrefix(fmt.Sprintf("%T", c.Input), "vectors.")]++
 		}
 	}
-	t.Logf("upstream-made objects per schema: %v", schemas)
+	for _, want := range []string{"HelloCase", "SessionAttestationCase", "SessionHelloCase", "InviteV1Case", "InviteV2Case", "TopicKeyCase",
+		"RootKeyCase", "APIKeyCase", "BodyV1Case", "BodyV2Case", "DirectCase", "FileKeyCase", "EnvSecretCase"} {
+		if schemas[want] == 0 {
+			t.Errorf("no upstream-made object of format %s", want)
+		}
+	}
+	t.Logf("upstream-made objects per format: %v", schemas)
 }
 
 // TestNoUnsafeIntegers: no file holds a JSON number that JavaScript's

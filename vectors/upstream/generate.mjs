@@ -46,7 +46,7 @@ const api = path.join(src, "packages/api/src");
 // Modules bundled for real; every other import is a stub.
 const real = [
   `${cli}/services/crypto/`, `${cli}/services/broker/hello-sig.ts`, `${cli}/services/broker/session-hello-sig.ts`,
-  `${cli}/services/invite/parse-v1.ts`,
+  `${cli}/services/invite/parse-v1.ts`, `${cli}/commands/topic-post.ts`,
   `${broker}/crypto.ts`, `${broker}/broker.ts`, `${broker}/broker-crypto.ts`,
   `${api}/modules/mesh/mutations.ts`,
 ];
@@ -80,6 +80,8 @@ function chain(label) {
   });
 }
 if (name === "env") module.exports = { env: ctl.env };
+else if (name === "with-rest-key") module.exports = { withRestKey: (_opts, fn) => fn({ secret: "cm_stub", mesh: { slug: "stub", secretKey: "" } }) };
+else if (name === "client") module.exports = { request: async (r) => { ctl.requests.push(r); return { messageId: "m1", historyId: null, topic: "t", topicId: "t1", notifications: 0 }; } };
 else {
   // Any named import resolves through the prototype (esbuild's interop
   // copies own properties and keeps the prototype).
@@ -141,6 +143,7 @@ export { sealRootKeyToRecipient } from ${JSON.stringify(`${broker}/crypto.ts`)};
 export { __sealTopicKeyForMember, __generateTopicKeyBundle, __newApiKeySecret } from ${JSON.stringify(`${broker}/broker.ts`)};
 export { encryptForStorage } from ${JSON.stringify(`${broker}/broker-crypto.ts`)};
 export { createMyInvite, ensureGeneralTopic } from ${JSON.stringify(`${api}/modules/mesh/mutations.ts`)};
+export { runTopicPost } from ${JSON.stringify(`${cli}/commands/topic-post.ts`)};
 export { parseInviteLink } from ${JSON.stringify(`${cli}/services/invite/parse-v1.ts`)};
 export { decryptMessage } from ${JSON.stringify(`${cli}/services/crypto/topic-key.ts`)};
 export { decryptDirect } from ${JSON.stringify(`${cli}/services/crypto/box.ts`)};
@@ -160,7 +163,7 @@ function rand(n) {
   }
   return out;
 }
-const ctl = { db: [], writes: [], env: { BROKER_ENCRYPTION_KEY: "" }, rand };
+const ctl = { db: [], writes: [], requests: [], env: { BROKER_ENCRYPTION_KEY: "" }, rand };
 globalThis.__upstreamStub = ctl;
 
 const work = mkdtempSync(path.join(tmpdir(), "meshctl-upstream-"));
@@ -335,7 +338,22 @@ const xsk = (ed) => hex(sodium.crypto_sign_ed25519_sk_to_curve25519(sodium.from_
   counts.topicKey = f.write();
 
   const fb = file("upstream_body_test.json", "MESH-BODY", "meshctl_mesh_body_v1",
-    ["Message bodies v2 made by upstream's CLI (apps/cli/src/services/crypto/topic-key.ts encryptMessage)."]);
+    ["Message bodies made by upstream's CLI: v1 by `claudemesh topic post --plaintext` (apps/cli/src/commands/topic-post.ts",
+      "runTopicPost, its POST body captured), v2 by apps/cli/src/services/crypto/topic-key.ts encryptMessage."]);
+  const gv1 = fb.group("BodyV1");
+  for (const text of ["hello @alice, see #general", "ünïcödé 🔐\u2028 — v1", "line 1\nline 2\ttab"]) {
+    ctl.requests = [];
+    const log = console.log;
+    console.log = () => {};
+    try {
+      await up.runTopicPost("general", text, { plaintext: true, json: true });
+    } finally {
+      console.log = log;
+    }
+    const post = ctl.requests.find((r) => r.path === "/api/v1/messages").body;
+    if (post.bodyVersion !== 1) throw new Error("topic post --plaintext did not write a v1 body");
+    gv1.add("runTopicPost", `v1 body, ${text.length} characters`, { ciphertext: post.ciphertext, plaintext: text });
+  }
   const key = rand(32);
   const gb = fb.group("BodyV2", { key: hex(key) });
   for (const text of ["hello @bob", "", "ünïcödé 🔐\u2028", "long ".repeat(300)]) {

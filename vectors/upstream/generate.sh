@@ -24,7 +24,7 @@ else
 	gitdir=$tmp/git
 fi
 mkdir "$tmp/src"
-git --git-dir="$gitdir" archive "$commit" apps/cli/src/services apps/broker/src packages/api/src/modules/mesh |
+git --git-dir="$gitdir" archive "$commit" apps/cli/src/services apps/cli/src/commands/topic-post.ts apps/broker/src packages/api/src/modules/mesh |
 	tar -x -C "$tmp/src"
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 node "$here/generate.mjs" "$tmp/src" "$out"
