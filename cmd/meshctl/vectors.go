@@ -34,7 +34,6 @@ Exit codes: 0 every vector gave its expected verdict, 7 at least one did not,
 			Flags: []cli.Flag{
 				&cli.BoolFlag{Name: "strict", Usage: "verify standard ed25519 suites with libsodium 1.0.20's rules (as the broker does) instead of Go's crypto/ed25519; mesh formats always use them"},
 				&cli.BoolFlag{Name: "long", Usage: "also run the slow vectors (RFC 7748's 1,000,000 iterations, about a minute)"},
-				&cli.BoolFlag{Name: "json", Usage: "the report as JSON on stdout (same as the global --json)"},
 			},
 			Action: vectorsVerify,
 		}, {
@@ -56,38 +55,10 @@ leaves DIR unchanged.`,
 	}
 }
 
-// wantJSON honours --json given before or after the verb (the local flag
-// shadows the global one in c.Bool, so every level is asked).
-func wantJSON(c *cli.Context) bool {
-	for _, x := range c.Lineage() {
-		if x.Bool("json") {
-			return true
-		}
-	}
-	return false
-}
-
 func vectorsVerify(c *cli.Context) error {
 	e := envFrom(c)
-	e.json = wantJSON(c)
-	// urfave/cli stops reading flags at the first file; the usage line
-	// promises FILE... [--strict] [--long], so switches after the files
-	// are taken here.
 	strict, long := c.Bool("strict"), c.Bool("long")
-	var paths []string
-	for _, a := range c.Args().Slice() {
-		switch a {
-		case "--strict", "-strict":
-			strict = true
-		case "--long", "-long":
-			long = true
-		default:
-			if strings.HasPrefix(a, "-") {
-				return usageError("unknown flag %s (vectors verify takes --strict, --long, --json)", a)
-			}
-			paths = append(paths, a)
-		}
-	}
+	paths := c.Args().Slice()
 	var suites []*vectors.Suite
 	if len(paths) == 0 {
 		s, err := vectors.Embedded()

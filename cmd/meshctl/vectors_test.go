@@ -133,7 +133,7 @@ func TestVectorsVerifyFlagsAfterFiles(t *testing.T) {
 			t.Errorf("%v: strict = %v, %d vectors, %v", args, rep.Strict, rep.Vectors, err)
 		}
 	}
-	if code, _, stderr := runCLI(t, "vectors", "verify", file, "--bogus"); code != ExitUsage || !strings.Contains(stderr, "--bogus") {
+	if code, _, stderr := runCLI(t, "vectors", "verify", file, "--bogus"); code != ExitUsage || !strings.Contains(stderr, "bogus") {
 		t.Errorf("unknown flag after a file: exit %d, %q", code, stderr)
 	}
 }
