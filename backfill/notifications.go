@@ -9,12 +9,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/claudemesh/meshctl/meshfmt"
 	"github.com/claudemesh/meshctl/notify"
 )
 
 // Notifications turns the mentions in existing topic messages into
-// mesh.notification rows, through notify.Insert, the broker's own write
-// path. Only body_version 1 bodies (base64 of UTF-8 text) are readable;
+// mesh.notification rows with the broker's own write path: the tokens of
+// meshfmt.MentionTokens, the fan-out of notify.Insert. Only body_version 1 bodies (base64 of UTF-8 text) are readable;
 // version 2 is ciphertext to the server. A body that is not valid base64,
 // not UTF-8, or larger than MaxBody is skipped and counted, never fatal.
 // The unit of work is a message, in id order.
@@ -73,7 +74,7 @@ func (Notifications) Step(ctx context.Context, tx pgx.Tx, cursor string, limit i
 			st.Skipped[reason]++
 			continue
 		}
-		if m.Tokens = mentionTokens(text); len(m.Tokens) > 0 {
+		if m.Tokens = meshfmt.MentionTokens(text); len(m.Tokens) > 0 {
 			msgs = append(msgs, m)
 		}
 	}

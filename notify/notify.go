@@ -1,14 +1,17 @@
 // Package notify writes mention notifications: the one implementation of
-// the runtime fan-out rule (SPEC §5) that the broker's write path and the
+// the runtime fan-out (SPEC §5) that the broker's write path and the
 // notifications backfill both call, so the two can never disagree.
 //
-// For each message: the mention tokens (meshfmt's extraction: the explicit
-// list or, for body_version 1, the @names in the decoded body, lower-cased,
-// at most 16 distinct) select the mesh's non-revoked members whose
-// lower(display_name) is a token, except the sender, at most 32 (by member
-// id), and each gets one row kind 'mention' created at the message's time;
-// ON CONFLICT (message_id, recipient_member_id) DO NOTHING makes it
-// idempotent.
+// The rule itself is meshfmt's: the tokens come from meshfmt.MentionTokens
+// (or ExplicitMentionTokens), the recipients from meshfmt.MentionRecipients
+// over the mesh's non-revoked members in byte order of their ids — the
+// mesh's members whose display name, lower-cased as JavaScript does, is a
+// token, except the sender, at most 32. The database only narrows the
+// roster (names whose lower() is a token, or that hold non-ASCII
+// characters, where PostgreSQL's lower() and JavaScript's toLowerCase()
+// may differ); the match is made in Go. Each recipient gets one row, kind
+// 'mention', created at the message's time; ON CONFLICT (message_id,
+// recipient_member_id) DO NOTHING makes writing idempotent.
 package notify
 
 import (
@@ -17,10 +20,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-)
 
-// MaxRecipients is the most notifications one message creates.
-const MaxRecipients = 32
+	"github.com/claudemesh/meshctl/meshfmt"
+)
 
 // Message is one message whose mentions are to be written.
 type Message struct {
@@ -29,49 +31,94 @@ type Message struct {
 	TopicID   string
 	SenderID  string
 	CreatedAt time.Time // the notification's created_at
-	Tokens    []string  // lower-cased mention tokens (meshfmt)
+	Tokens    []string  // meshfmt.MentionTokens or ExplicitMentionTokens
 }
 
 // Querier is what Insert needs: a pgx.Tx, *pgx.Conn or pool.
 type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// candidates selects, for a batch given as parallel arrays (one row per
-// message and token), each (message, recipient) the rule allows.
-const candidates = `
-SELECT c.message_id, c.mesh_id, c.topic_id, c.sender_id, c.created_at, c.member_id
-FROM (
-	SELECT DISTINCT ON (msg.message_id, mb.id) msg.message_id, msg.mesh_id, msg.topic_id, msg.sender_id, msg.created_at, mb.id AS member_id,
-	       dense_rank() OVER (PARTITION BY msg.message_id ORDER BY mb.id) AS n
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamp[], $6::text[])
-	     AS msg(message_id, mesh_id, topic_id, sender_id, created_at, token)
-	JOIN mesh.member mb
-	  ON mb.mesh_id = msg.mesh_id AND lower(mb.display_name) = msg.token
-	 AND mb.revoked_at IS NULL AND mb.id <> msg.sender_id
-	ORDER BY msg.message_id, mb.id
-) c
-WHERE c.n <= $7`
+// Notification is one (message, recipient) pair the rule selects.
+type Notification struct {
+	Message     Message
+	RecipientID string
+}
+
+// rosterSQL reads, for the meshes of a batch, every non-revoked member who
+// could match a token: lower(name) is one, or the name is not plain ASCII.
+const rosterSQL = `
+SELECT mesh_id, id, display_name FROM mesh.member
+WHERE mesh_id = ANY($1::text[]) AND revoked_at IS NULL
+  AND (lower(display_name) = ANY($2::text[]) OR display_name !~ '^[ -~]*$')
+ORDER BY mesh_id, id COLLATE "C"`
+
+// Recipients returns the notifications the rule gives for msgs, reading
+// the rosters of their meshes in one query.
+func Recipients(ctx context.Context, q Querier, msgs []Message) ([]Notification, error) {
+	var meshes, tokens []string
+	seenMesh, seenTok := map[string]bool{}, map[string]bool{}
+	for _, m := range msgs {
+		if len(m.Tokens) == 0 {
+			continue
+		}
+		if !seenMesh[m.MeshID] {
+			seenMesh[m.MeshID] = true
+			meshes = append(meshes, m.MeshID)
+		}
+		for _, t := range m.Tokens {
+			if !seenTok[t] {
+				seenTok[t] = true
+				tokens = append(tokens, t)
+			}
+		}
+	}
+	if len(meshes) == 0 {
+		return nil, nil
+	}
+	rows, err := q.Query(ctx, rosterSQL, meshes, tokens)
+	if err != nil {
+		return nil, err
+	}
+	roster := map[string][]meshfmt.MentionCandidate{}
+	for rows.Next() {
+		var mesh string
+		var c meshfmt.MentionCandidate
+		if err := rows.Scan(&mesh, &c.ID, &c.DisplayName); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		roster[mesh] = append(roster[mesh], c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []Notification
+	for _, m := range msgs {
+		for _, c := range meshfmt.MentionRecipients(m.Tokens, m.SenderID, roster[m.MeshID]) {
+			out = append(out, Notification{Message: m, RecipientID: c.ID})
+		}
+	}
+	return out, nil
+}
 
 const insertSQL = `
 INSERT INTO mesh.notification (id, mesh_id, topic_id, message_id, recipient_member_id, sender_member_id, kind, created_at)
-SELECT replace(gen_random_uuid()::text, '-', ''), mesh_id, topic_id, message_id, member_id, sender_id, 'mention', created_at
-FROM (` + candidates + `) k
+SELECT replace(gen_random_uuid()::text, '-', ''), n.mesh_id, n.topic_id, n.message_id, n.recipient_id, n.sender_id, 'mention', n.created_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamp[])
+     AS n(message_id, mesh_id, topic_id, sender_id, recipient_id, created_at)
 ON CONFLICT (message_id, recipient_member_id) DO NOTHING`
 
-const countSQL = `
-SELECT k.message_id, k.member_id FROM (` + candidates + `) k
-WHERE NOT EXISTS (SELECT 1 FROM mesh.notification n WHERE n.message_id = k.message_id AND n.recipient_member_id = k.member_id)
-ORDER BY 1, 2`
-
 // Insert writes the notifications of msgs and returns how many rows were
-// new. Messages without tokens are skipped without a query.
+// new.
 func Insert(ctx context.Context, q Querier, msgs []Message) (int64, error) {
-	args, ok := arrays(msgs)
-	if !ok {
-		return 0, nil
+	ns, err := Recipients(ctx, q, msgs)
+	if err != nil || len(ns) == 0 {
+		return 0, err
 	}
-	tag, err := q.Exec(ctx, insertSQL, args...)
+	tag, err := q.Exec(ctx, insertSQL, arrays(ns)...)
 	if err != nil {
 		return 0, err
 	}
@@ -80,12 +127,17 @@ func Insert(ctx context.Context, q Querier, msgs []Message) (int64, error) {
 
 // Count returns how many rows Insert would write now, reading only, and up
 // to sample of them described ("message M: notify member R").
-func Count(ctx context.Context, q pgx.Tx, msgs []Message, sample int) (int64, []string, error) {
-	args, ok := arrays(msgs)
-	if !ok {
-		return 0, nil, nil
+func Count(ctx context.Context, q Querier, msgs []Message, sample int) (int64, []string, error) {
+	ns, err := Recipients(ctx, q, msgs)
+	if err != nil || len(ns) == 0 {
+		return 0, nil, err
 	}
-	rows, err := q.Query(ctx, countSQL, args...)
+	a := arrays(ns)
+	rows, err := q.Query(ctx, `
+		SELECT n.message_id, n.recipient_id
+		FROM unnest($1::text[], $2::text[]) AS n(message_id, recipient_id)
+		WHERE NOT EXISTS (SELECT 1 FROM mesh.notification x WHERE x.message_id = n.message_id AND x.recipient_member_id = n.recipient_id)`,
+		a[0], a[4])
 	if err != nil {
 		return 0, nil, err
 	}
@@ -105,20 +157,16 @@ func Count(ctx context.Context, q pgx.Tx, msgs []Message, sample int) (int64, []
 	return n, out, rows.Err()
 }
 
-func arrays(msgs []Message) ([]any, bool) {
-	var ids, meshes, topics, senders, tokens []string
+func arrays(ns []Notification) []any {
+	var ids, meshes, topics, senders, recipients []string
 	var times []time.Time
-	for _, m := range msgs {
-		for _, t := range m.Tokens {
-			ids = append(ids, m.ID)
-			meshes = append(meshes, m.MeshID)
-			topics = append(topics, m.TopicID)
-			senders = append(senders, m.SenderID)
-			times = append(times, m.CreatedAt)
-			tokens = append(tokens, t)
-		}
+	for _, n := range ns {
+		ids = append(ids, n.Message.ID)
+		meshes = append(meshes, n.Message.MeshID)
+		topics = append(topics, n.Message.TopicID)
+		senders = append(senders, n.Message.SenderID)
+		recipients = append(recipients, n.RecipientID)
+		times = append(times, n.Message.CreatedAt)
 	}
-	return []any{ids, meshes, topics, senders, times, tokens, MaxRecipients}, len(ids) > 0
+	return []any{ids, meshes, topics, senders, recipients, times}
 }
-
-var _ Querier = (pgx.Tx)(nil)
