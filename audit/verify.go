@@ -35,13 +35,20 @@ type VerifyOptions struct {
 	MaxFindings int
 	// Progress, when set, is told how many rows have been verified so
 	// far: about every ProgressInterval while Verify runs, and once more
-	// with the final count (Report.Rows) when it succeeds. It is called
-	// from one goroutine, never concurrently and never after Verify
-	// returns; it never sees a smaller count than the call before. The
-	// pipeline only adds each batch's size to a counter, so a slow
+	// with the final count (Report.Rows, Done set) when it succeeds. It is
+	// called from one goroutine, never concurrently and never after
+	// Verify returns; it never sees a smaller count than the call before.
+	// The pipeline only adds each batch's size to a counter, so a slow
 	// callback cannot slow verification down (but it delays Verify's
 	// return by its last call).
-	Progress func(rows int64)
+	Progress func(Progress)
+}
+
+// Progress is a progress report of Verify: like migrate's and backfill's
+// Events, a typed value handed to a caller's func.
+type Progress struct {
+	Rows int64 // rows verified so far
+	Done bool  // the final report: Rows is Report.Rows
 }
 
 // ProgressInterval is how often VerifyOptions.Progress is called.
@@ -188,7 +195,7 @@ func (p *pipeline) start() {
 // ProgressInterval, on its own goroutine, until the returned function is
 // called; that makes one last call with final (unless it is negative) and
 // returns when fn will not be called again.
-func (p *pipeline) reportProgress(fn func(rows int64)) func(final int64) {
+func (p *pipeline) reportProgress(fn func(Progress)) func(final int64) {
 	stop := make(chan int64)
 	done := make(chan struct{})
 	go func() {
@@ -198,10 +205,10 @@ func (p *pipeline) reportProgress(fn func(rows int64)) func(final int64) {
 		for {
 			select {
 			case <-t.C:
-				fn(p.checked.Load())
+				fn(Progress{Rows: p.checked.Load()})
 			case final := <-stop:
 				if final >= 0 {
-					fn(final)
+					fn(Progress{Rows: final, Done: true})
 				}
 				return
 			}

@@ -535,7 +535,7 @@ func (lx *lexer) operator() {
 	}
 	n := end - start
 	if n > 1 && (s[start+n-1] == '+' || s[start+n-1] == '-') {
-		if strings.IndexAny(s[start:start+n-1], "~!@#^&|`?%") < 0 {
+		if !strings.ContainsAny(s[start:start+n-1], "~!@#^&|`?%") {
 			for n > 1 && (s[start+n-1] == '+' || s[start+n-1] == '-') {
 				n--
 			}

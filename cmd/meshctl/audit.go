@@ -255,7 +255,7 @@ func runVerify(c *cli.Context, plan *verifyPlan) (*audit.Report, time.Duration, 
 			total = -1
 		}
 		bar = newRowBar(e.stderr, "verifying", total, width)
-		opt.Progress = bar.update
+		opt.Progress = func(p audit.Progress) { bar.update(p.Rows) }
 	}
 	start := time.Now()
 	rep, err := audit.Verify(ctx, conn, opt)
