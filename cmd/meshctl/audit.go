@@ -19,6 +19,7 @@ import (
 
 	"github.com/claudemesh/meshctl/audit"
 	"github.com/claudemesh/meshctl/internal/dbconn"
+	"github.com/claudemesh/meshctl/mesh"
 )
 
 func auditCommand() *cli.Command {
@@ -100,37 +101,30 @@ func (f *fileList) String() string     { return strings.Join(*f, ", ") }
 // checkpoint covers it (covered): a mesh deleted with its rows is then a
 // truncation to report, not a typo.
 func meshScope(ctx context.Context, c *cli.Context, conn *pgx.Conn, covered func(string) bool) (string, error) {
-	mesh := c.String("mesh")
+	ref := c.String("mesh")
 	if c.IsSet("mesh") && c.Bool("all") {
 		return "", usageError("give --mesh or --all, not both")
 	}
 	if !c.IsSet("mesh") {
 		return "", nil
 	}
-	if mesh == "" {
+	if ref == "" {
 		return "", usageError("--mesh needs a mesh id or slug")
 	}
-	rows, err := conn.Query(ctx, `SELECT id FROM mesh.mesh WHERE id = $1
-UNION ALL SELECT id FROM mesh.mesh WHERE slug = $1 AND NOT EXISTS (SELECT 1 FROM mesh.mesh WHERE id = $1)
-ORDER BY 1`, mesh)
-	if err != nil {
+	id, err := mesh.Resolve(ctx, conn, ref)
+	var nf *mesh.NotFoundError
+	var amb *mesh.AmbiguousError
+	switch {
+	case errors.As(err, &nf) && covered != nil && covered(ref):
+		return ref, nil // a deleted mesh a checkpoint names: verify reports the truncation
+	case errors.As(err, &nf):
+		return "", usageError("%v (see mesh.mesh)", err)
+	case errors.As(err, &amb):
+		return "", usageError("%v", err)
+	case err != nil:
 		return "", dbError(err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return "", dbError(err)
-	}
-	switch len(ids) {
-	case 0:
-		if covered != nil && covered(mesh) {
-			return mesh, nil
-		}
-		return "", usageError("no mesh has id or slug %q (see mesh.mesh)", mesh)
-	case 1:
-		return ids[0], nil
-	default:
-		return "", usageError("slug %q names %d meshes (%s): give the mesh id", mesh, len(ids), strings.Join(ids, ", "))
-	}
+	return id, nil
 }
 
 // dbError turns a database error into one line with a hint.
