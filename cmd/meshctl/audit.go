@@ -59,7 +59,7 @@ or disagrees with another), 1 operational error, 2 usage.`,
 				Name:  "checkpoint",
 				Usage: "verify, then sign every mesh's tree size, Merkle root and head (C2SP tlog-checkpoints bound by a signed index)",
 				UsageText: `meshctl audit checkpoint --key ops.key --out audit.cp --all
-meshctl audit checkpoint --key ops.key --out audit.cp --force   (replace yesterday's file)
+meshctl audit checkpoint --key ops.key --out audit.cp --force   # replace yesterday's file
 
 Refuses to sign (exit 6) when the chains show tampering. Never writes over a key file;
 replacing an existing file needs --force.`,
@@ -74,7 +74,7 @@ replacing an existing file needs --force.`,
 			{
 				Name:  "keygen",
 				Usage: "create an ed25519 signed-note key pair for checkpoints, named after the installation's origin",
-				UsageText: `meshctl audit keygen --out ops                 (origin from the database's system identifier)
+				UsageText: `meshctl audit keygen --out ops                 # origin from the database's system identifier
 meshctl audit keygen --out ops --origin audit.example.com/prod
   writes ops.key (private, mode 0600; keep it offline) and ops.pub (public)`,
 				Flags: []cli.Flag{

@@ -18,7 +18,7 @@ func proveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "prove",
 		Usage: "make an inclusion proof for one event, or a consistency proof between two checkpoints",
-		UsageText: `meshctl audit prove --mesh my-team --id 4711 --checkpoint audit.cp --key ops.pub --out event.proof
+		UsageText: `meshctl audit prove --mesh my-team --id 42 --checkpoint audit.cp --key ops.pub --out event.proof
 meshctl audit prove --from monday.cp --to today.cp --key ops.pub --out week.proof
 
 The proof embeds the signed checkpoint(s); meshctl audit check-proof checks it with the
