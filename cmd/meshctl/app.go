@@ -59,6 +59,10 @@ func commands() []*cli.Command {
 		migrateCommand(),
 		auditCommand(),
 		backfillCommand(),
+		meshCommand(),
+		apikeyCommand(),
+		memberCommand(),
+		sweepCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c, "meshctl")
