@@ -75,7 +75,7 @@ replacing an existing file needs --force.`,
 				Name:  "keygen",
 				Usage: "create an ed25519 signed-note key pair for checkpoints, named after the installation's origin",
 				UsageText: `meshctl audit keygen --out ops                 # origin from the database's system identifier
-meshctl audit keygen --out ops --origin audit.example.com/prod
+meshctl audit keygen --out prod-ops --origin audit.example.com/prod
   writes ops.key (private, mode 0600; keep it offline) and ops.pub (public)`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "out", Required: true, Usage: "write `PREFIX`.key and PREFIX.pub"},

@@ -39,7 +39,7 @@ Exit codes: 0 every vector gave its expected verdict, 7 at least one did not,
 		}, {
 			Name:  "generate",
 			Usage: "regenerate the mesh-format vector files deterministically from a seed",
-			UsageText: `meshctl vectors generate --out /tmp/v && diff -r /tmp/v vectors/data
+			UsageText: `meshctl vectors generate --out /tmp/v   # mesh_*.json, byte for byte those in vectors/data
 meshctl vectors generate --out /tmp/v --seed 00ff
 
 Without --seed the embedded files are reproduced byte for byte. Existing
@@ -47,8 +47,8 @@ files of the same names in DIR are replaced and other files kept; the new
 directory is built beside DIR and swapped in in one step, so an error
 leaves DIR unchanged.`,
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "out", Usage: "directory to write mesh_*.json into (created if missing); required"},
-				&cli.StringFlag{Name: "seed", Usage: "seed as hex, 1 to 64 bytes (default: the embedded files' seed, hex of \"" + vectors.DefaultSeed + "\")"},
+				&cli.StringFlag{Name: "out", Required: true, Usage: "directory `DIR` to write mesh_*.json into (created if missing)"},
+				&cli.StringFlag{Name: "seed", Usage: "seed as `HEX`, 1 to 64 bytes (default: the embedded files' seed, hex of \"" + vectors.DefaultSeed + "\")"},
 			},
 			Action: vectorsGenerate,
 		}},
