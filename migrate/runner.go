@@ -125,9 +125,14 @@ func WithLockRetries(n int, backoff time.Duration) Option {
 
 // WithBatch sets how many consecutive transactional files (and how many
 // bytes of SQL) may travel in one round trip. Each file remains its own
-// transaction with its tracking row; batching only saves round trips, at
-// the price of progress events arriving when the batch returns. files = 1
-// sends every file on its own.
+// transaction with its tracking row; batching only saves round trips and
+// WAL flushes, at the price of progress events arriving when the batch
+// returns. All but the last file of a batch commit with synchronous_commit
+// off; the last commits durably (flushed, and replicated where synchronous
+// replication is set up), which makes the earlier ones durable too, and
+// only then are they reported. Until then other sessions may already see
+// their tracking rows. files = 1 sends every file on its own, each commit
+// durable.
 func WithBatch(files, bytes int) Option {
 	return func(c *config) error {
 		if files < 1 || bytes < 1 {
@@ -225,6 +230,9 @@ type session struct {
 	locked bool
 	// hasOurColumns: the tracking table has meshctl's extra columns (set by status).
 	hasOurColumns bool
+	// durable is the synchronous_commit of commits that must be durable
+	// (see durableSetting); backendStart identifies this backend with pid.
+	durable, backendStart string
 }
 
 func (r *Runner) open(ctx context.Context) (*session, error) {
@@ -240,9 +248,17 @@ func (r *Runner) open(ctx context.Context) (*session, error) {
 	// does with standard_conforming_strings on (the default since 9.1). A
 	// database or role that turns it off would make the server end a
 	// string elsewhere, so lint could miss a statement (even a COMMIT).
-	if _, err := s.conn.PgConn().Exec(ctx, "SET standard_conforming_strings = on").ReadAll(); err != nil {
+	// The session's own synchronous_commit is read once, before any file
+	// can change it, for the commits that must be durable.
+	q := scsSQL + "SELECT current_setting('synchronous_commit'), backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+	results, err := s.conn.PgConn().Exec(ctx, q).ReadAll()
+	if err != nil {
 		s.close(ctx)
 		return nil, dbErr("setting standard_conforming_strings", err)
+	}
+	s.durable = "on"
+	if rows := results[len(results)-1].Rows; len(rows) == 1 {
+		s.durable, s.backendStart = durableSetting(string(rows[0][0])), string(rows[0][1])
 	}
 	return s, nil
 }
@@ -505,19 +521,6 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		done, err := s.applyBatch(ctx, plan.todo[i:j], tableExists)
 		if len(done) > 0 {
 			tableExists = true
-			// Durable before they are reported (see asyncCommit), also
-			// when the run was interrupted: they are committed either way.
-			if r.asyncCommits() {
-				fctx, cancel := ctx, context.CancelFunc(func() {})
-				if ctx.Err() != nil {
-					fctx, cancel = cleanupCtx(ctx)
-				}
-				ferr := s.flush(fctx)
-				cancel()
-				if ferr != nil {
-					return res, errors.Join(err, ferr)
-				}
-			}
 		}
 		for k, fr := range done {
 			res.Applied = append(res.Applied, fr)
@@ -683,6 +686,7 @@ func (r *Runner) Bootstrap(ctx context.Context, through string, dryRun bool) (*B
 	}
 	var b strings.Builder
 	b.WriteString("BEGIN;\n")
+	b.WriteString(syncCommitSQL(s.durable))
 	b.WriteString(r.ensureTableSQL())
 	for _, f := range mark {
 		b.WriteString(r.insertSQL(f, HowBootstrapped, "NULL"))
