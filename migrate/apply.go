@@ -423,6 +423,13 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 			}
 		}
 		err := s.execRetry(ctx, f.Name, st.Text)
+		if err != nil && ctx.Err() == nil && pc.IsClosed() {
+			_, lost := r.afterLostConnection(ctx, s, []*File{f}, err)
+			if cl, ok := lost.(*ConnectionLostError); ok {
+				cl.NoTransaction, cl.Statement = true, i+1
+			}
+			return FileResult{}, lost
+		}
 		if cic {
 			if _, rerr := pc.Exec(ctx, fmt.Sprintf("SET lock_timeout = %d", r.cfg.lockTimeout.Milliseconds())).ReadAll(); rerr != nil && err == nil {
 				return FileResult{}, dbErr("restoring lock_timeout", rerr)

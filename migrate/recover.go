@@ -22,6 +22,10 @@ type ConnectionLostError struct {
 	Unknown      []string
 	Err          error // what broke the connection
 	RecoverErr   error // why the outcome could not be read; nil when it was
+	// A non-transactional file lost at Statement (1-based): the statements
+	// before it stay applied; that one may or may not have taken effect.
+	NoTransaction bool
+	Statement     int
 }
 
 func (e *ConnectionLostError) Error() string {
@@ -33,6 +37,10 @@ func (e *ConnectionLostError) Error() string {
 	}
 	if len(e.Committed) > 0 {
 		fmt.Fprintf(&b, "; the tracking table shows %s committed", list(e.Committed))
+	}
+	if e.NoTransaction && len(e.NotCommitted) > 0 {
+		fmt.Fprintf(&b, "; %s (no-transaction) stopped at statement #%d: the statements before it stay applied, that one may or may not have taken effect; `meshctl migrate status` shows the file, rerun with --resume to continue there", list(e.NotCommitted), e.Statement)
+		return b.String()
 	}
 	if len(e.NotCommitted) > 0 {
 		fmt.Fprintf(&b, "; %s did not commit (rolled back completely)", list(e.NotCommitted))

@@ -154,3 +154,11 @@ func (s *Server) Setting(t testing.TB, name string) string {
 	}
 	return strings.TrimSpace(v)
 }
+
+// KillBackend kills one server process (a backend, by pid) with SIGKILL:
+// the postmaster then restarts every process and recovers, as after a
+// crash. Call WaitReady.
+func (s *Server) KillBackend(t testing.TB, pid int) {
+	t.Helper()
+	s.exec(t, fmt.Sprintf("kill -9 %d", pid))
+}
