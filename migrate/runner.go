@@ -136,7 +136,7 @@ func WithLockRetries(n int, backoff time.Duration) Option {
 func WithBatch(files, bytes int) Option {
 	return func(c *config) error {
 		if files < 1 || bytes < 1 {
-			return &OptionError{Msg: "batch limits must be at least 1"}
+			return &OptionError{Msg: fmt.Sprintf("--batch must be at least 1, not %d", min(files, bytes))}
 		}
 		c.batchFiles, c.batchBytes = files, bytes
 		return nil

@@ -51,6 +51,7 @@ meshctl --json migrate status`,
 				UsageText: `meshctl migrate up
 meshctl migrate up --dir ./migrations --to 0003_topics.sql --lock-wait 2m
 meshctl migrate up --strict --statement-timeout 5m
+meshctl migrate up --batch 1   # one durable commit per file
 meshctl migrate up --dry-run`,
 				Flags: flags(
 					&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"},
@@ -62,6 +63,8 @@ meshctl migrate up --dry-run`,
 					&cli.BoolFlag{Name: "dry-run", Usage: "show the plan; write nothing"},
 					&cli.BoolFlag{Name: "resume", Usage: "continue a failed non-transactional file at the statement that failed"},
 					&cli.BoolFlag{Name: "retry-file", Usage: "run a failed non-transactional file again from its first statement"},
+					&cli.IntFlag{Name: "batch", Value: migrate.DefaultBatchFiles, Usage: "send up to `N` consecutive transactional files per round trip, each its own transaction; " +
+						"the last of each batch commits durably (flushed) before any is reported; 1: every commit durable on its own (see docs/migrate.md)"},
 				),
 				Action: migrateUp,
 			},
@@ -327,6 +330,7 @@ func migrateUp(c *cli.Context) error {
 			migrate.WithLockTimeout(c.Duration("lock-timeout")),
 			migrate.WithStatementTimeout(c.Duration("statement-timeout")),
 			migrate.WithLockRetries(c.Int("lock-retries"), 500*time.Millisecond),
+			migrate.WithBatch(c.Int("batch"), migrate.DefaultBatchBytes),
 			progress(e),
 		)
 		var r *migrate.Runner

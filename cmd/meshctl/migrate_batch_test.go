@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/claudemesh/meshctl/internal/pgtest"
+)
+
+// --batch 1 makes every commit durable on its own; the default batch
+// flushes once per batch. PostgreSQL counts its WAL fsyncs (pg_stat_wal,
+// fsync=on; the WAL writer asleep so it adds none).
+func TestMigrateUpBatchFlag(t *testing.T) {
+	srv := pgtest.StartServer(t, "fsync=on", "wal_writer_delay=10000ms", "checkpoint_timeout=3600")
+	files := map[string]string{}
+	const n = 20
+	for i := 1; i <= n; i++ {
+		files[fmt.Sprintf("%04d_t.sql", i)] = fmt.Sprintf("CREATE TABLE t%04d (id int);\n", i)
+	}
+	dir := writeDir(t, files)
+	syncs := func(args ...string) int64 {
+		t.Helper()
+		dsn := srv.NewDB(t)
+		ctx := context.Background()
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "SELECT pg_stat_reset_shared('wal')"); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := runCLI(t, append([]string{"--database-url", dsn, "migrate", "up", "--dir", dir}, args...)...)
+		if code != 0 || !strings.Contains(stdout, fmt.Sprintf("applied %d files", n)) {
+			t.Fatalf("up %v: exit %d: %s%s", args, code, stdout, stderr)
+		}
+		// A backend reports its WAL statistics when it ends: wait for
+		// meshctl's to be gone.
+		for i := 0; i < 100; i++ {
+			var others int
+			if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").Scan(&others); err != nil || others == 0 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var s int64
+		if _, err := c.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRow(ctx, "SELECT wal_sync FROM pg_stat_wal").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	one := syncs("--batch", "1")
+	def := syncs()
+	if one < n {
+		t.Errorf("--batch 1: %d WAL fsyncs for %d files, want one per file at least", one, n)
+	}
+	if def >= n/2 {
+		t.Errorf("default batch: %d WAL fsyncs for %d files, want about one per batch", def, n)
+	}
+	t.Logf("WAL fsyncs: --batch 1: %d, default: %d", one, def)
+	for _, bad := range []string{"0", "-3"} {
+		if code, _, stderr := runCLI(t, "--database-url", srv.URL, "migrate", "up", "--dir", dir, "--batch", bad); code != ExitUsage || !strings.Contains(stderr, "--batch") {
+			t.Errorf("--batch %s: exit %d: %s", bad, code, stderr)
+		}
+	}
+}
