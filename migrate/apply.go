@@ -77,11 +77,24 @@ const fileStartSQL = "SELECT set_config('meshctl.file_start', clock_timestamp():
 // ALL): the duration is then unknown (NULL), and nothing else depends on it.
 const durationSQL = "extract(epoch from clock_timestamp() - nullif(current_setting('meshctl.file_start', true), '')::timestamptz) * 1000"
 
-// scsSQL re-asserts standard_conforming_strings after every file: a file
-// that turns it off would otherwise change how the server reads the next
-// query message, which meshctl's lexer reads with it on. (A query message
-// is parsed whole on arrival, so the files of one batch are read alike.)
+// scsSQL re-asserts standard_conforming_strings: a file that turns it off
+// would otherwise change how the server reads the next query message,
+// which meshctl's lexer reads with it on. (A query message is parsed whole
+// on arrival, so the files of one batch are read alike.)
 const scsSQL = "SET standard_conforming_strings = on;\n"
+
+// sessionSQL re-asserts, after every file, the session settings meshctl
+// relies on, so that a file's SET or RESET ALL cannot carry over to the
+// next file.
+func (r *Runner) sessionSQL() string { return scsSQL + r.timeoutsSQL() }
+
+// timeoutsSQL re-asserts the timeouts; also after every statement of a
+// non-transactional file (whose own SET standard_conforming_strings holds
+// for its later statements, as it would in psql; lint reads them so).
+func (r *Runner) timeoutsSQL() string {
+	return fmt.Sprintf("SET lock_timeout = %d;\nSET statement_timeout = %d;\n",
+		r.cfg.lockTimeout.Milliseconds(), r.cfg.statementTimeout.Milliseconds())
+}
 
 // applyBatch runs consecutive transactional files as one simple-protocol
 // query: for each file BEGIN; body; [create tracking table]; tracking
@@ -230,7 +243,7 @@ func (r *Runner) buildBatch(files []*File, tableExists bool, durable string) bat
 		}
 		write(r.insertSQL(f, HowExecuted, durationSQL) + " RETURNING duration_ms")
 		write(";\nCOMMIT;\n")
-		write(scsSQL)
+		write(r.sessionSQL())
 	}
 	out.segStart = append(out.segStart, chars)
 	out.sql = b.String()
@@ -479,7 +492,7 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 	}
 	d := time.Since(start)
 	done := "BEGIN;\n" + syncCommitSQL(s.durable) + r.insertSQL(f, HowExecuted, fmt.Sprintf("%g", ms(d))) + ";\n" +
-		"DELETE FROM " + r.partialIdent() + " WHERE filename = " + literal(f.Name) + ";\nCOMMIT;\n" + scsSQL
+		"DELETE FROM " + r.partialIdent() + " WHERE filename = " + literal(f.Name) + ";\nCOMMIT;\n" + r.sessionSQL()
 	if _, err := pc.Exec(ctx, done).ReadAll(); err != nil {
 		s.rollback(ctx)
 		return FileResult{}, dbErr("recording "+f.Name, err)
@@ -509,7 +522,7 @@ func (s *session) progress(ctx context.Context, f *File, done, failed, line int,
 		"VALUES (%s, %s, %d, %s, %s, %s, now() AT TIME ZONE 'UTC') ON CONFLICT (filename) DO UPDATE SET "+
 		"sha256 = excluded.sha256, statements_done = excluded.statements_done, failed_statement = excluded.failed_statement, "+
 		"failed_line = excluded.failed_line, error = excluded.error, updated_at = excluded.updated_at",
-		s.r.partialIdent(), literal(f.Name), literal(f.SHA256), done, nullInt(failed), nullInt(line), nullable(msg))
+		s.r.partialIdent(), literal(f.Name), literal(f.SHA256), done, nullInt(failed), nullInt(line), nullable(msg)) + ";\n" + s.r.timeoutsSQL()
 	if _, err := s.conn.PgConn().Exec(ctx, q).ReadAll(); err != nil {
 		return dbErr("recording progress of "+f.Name, err)
 	}

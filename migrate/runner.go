@@ -375,9 +375,7 @@ func (s *session) connectAgain(ctx context.Context) (*pgx.Conn, error) {
 // setTimeouts applies lock_timeout and statement_timeout to the session so
 // they cover every statement of every file.
 func (s *session) setTimeouts(ctx context.Context) error {
-	q := fmt.Sprintf("SET lock_timeout = %d; SET statement_timeout = %d",
-		s.r.cfg.lockTimeout.Milliseconds(), s.r.cfg.statementTimeout.Milliseconds())
-	if _, err := s.conn.PgConn().Exec(ctx, q).ReadAll(); err != nil {
+	if _, err := s.conn.PgConn().Exec(ctx, s.r.sessionSQL()).ReadAll(); err != nil {
 		return dbErr("setting timeouts", err)
 	}
 	return nil
