@@ -129,7 +129,7 @@ func (s *session) applyBatch(ctx context.Context, files []*File, tableExists boo
 func (s *session) runBatch(ctx context.Context, files []*File, tableExists bool) ([]FileResult, error) {
 	var done []FileResult
 	for attempt := 0; ; {
-		b := s.r.buildBatch(files, tableExists, s.durable)
+		b := s.buildBatch(files, tableExists)
 		start := time.Now()
 		results, err := s.conn.PgConn().Exec(ctx, b.sql).ReadAll()
 		elapsed := time.Since(start)
@@ -213,7 +213,8 @@ type batch struct {
 // buildBatch writes the query for consecutive transactional files. All
 // but the last commit with synchronous_commit off; the last commits under
 // durable, which flushes them all (see durableSetting).
-func (r *Runner) buildBatch(files []*File, tableExists bool, durable string) batch {
+func (s *session) buildBatch(files []*File, tableExists bool) batch {
+	r := s.r
 	var b strings.Builder
 	out := batch{}
 	chars := 0
@@ -237,11 +238,11 @@ func (r *Runner) buildBatch(files []*File, tableExists bool, durable string) bat
 			tableExists = true
 		}
 		if k == len(files)-1 {
-			write(syncCommitSQL(durable))
+			write(syncCommitSQL(s.durable))
 		} else {
 			write(syncCommitSQL("off"))
 		}
-		write(r.insertSQL(f, HowExecuted, durationSQL) + " RETURNING duration_ms")
+		write(s.rowSQL(f, HowExecuted, durationSQL, false))
 		write(";\nCOMMIT;\n")
 		write(r.sessionSQL())
 	}
@@ -400,11 +401,18 @@ func (r *Runner) partialDDL() string {
 func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileResult, error) {
 	r := s.r
 	pc := s.conn.PgConn()
-	setup := scsSQL + "BEGIN;\n" + r.ensureTableSQL() + r.partialDDL() + "COMMIT;"
-	if _, err := pc.Exec(ctx, setup).ReadAll(); err != nil {
+	setup := scsSQL + "BEGIN;\n"
+	if !s.info.tableExists {
+		setup += r.ensureTableSQL()
+	}
+	if !s.info.partialExists {
+		setup += r.partialDDL()
+	}
+	if _, err := pc.Exec(ctx, setup+"COMMIT;").ReadAll(); err != nil {
 		s.rollback(ctx)
 		return FileResult{}, dbErr("creating the tracking tables", err)
 	}
+	s.info.tableExists, s.info.partialExists = true, true
 	first := 0
 	if prior != nil && r.cfg.resume {
 		first = prior.StatementsDone
@@ -491,7 +499,7 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 		r.emit(Event{Kind: EventStatementDone, File: f.Name, Statement: i + 1})
 	}
 	d := time.Since(start)
-	done := "BEGIN;\n" + syncCommitSQL(s.durable) + r.insertSQL(f, HowExecuted, fmt.Sprintf("%g", ms(d))) + ";\n" +
+	done := "BEGIN;\n" + syncCommitSQL(s.durable) + s.rowSQL(f, HowExecuted, fmt.Sprintf("%g", ms(d)), false) + ";\n" +
 		"DELETE FROM " + r.partialIdent() + " WHERE filename = " + literal(f.Name) + ";\nCOMMIT;\n" + r.sessionSQL()
 	if _, err := pc.Exec(ctx, done).ReadAll(); err != nil {
 		s.rollback(ctx)

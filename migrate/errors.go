@@ -42,7 +42,7 @@ func (e *FileError) Error() string {
 	}
 	switch {
 	case e.SQLState == "42501":
-		b.WriteString("; the database role lacks a privilege: grant it CREATE on the database and schema, or run as the schema owner")
+		b.WriteString("; the database role lacks the privilege the message names: have it granted, or run the file as a role that has it")
 	case e.InTracking:
 		b.WriteString("; the runner could not record the file, so it was rolled back")
 	case e.NoTransaction:
@@ -133,7 +133,7 @@ type DBError struct {
 func (e *DBError) Error() string {
 	msg := e.Op + ": " + e.Message
 	if e.SQLState == "42501" {
-		msg += "; the database role lacks a privilege: grant it CREATE on the database and schema, or run as the owner"
+		msg += "; the database role lacks the privilege the message names"
 	}
 	return msg
 }

@@ -228,8 +228,10 @@ type session struct {
 	own    bool
 	pid    uint32
 	locked bool
-	// hasOurColumns: the tracking table has meshctl's extra columns (set by status).
-	hasOurColumns bool
+	// info and extras: the tracking tables, the role's privileges on them,
+	// and where meshctl's extras go (set by probe).
+	info   trackingInfo
+	extras extrasMode
 	// durable is the synchronous_commit of commits that must be durable
 	// (see durableSetting); backendStart identifies this backend with pid.
 	durable, backendStart string
@@ -460,6 +462,11 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		res.Warnings = plan.warnings
 		return res, err
 	}
+	// A missing privilege is named before anything is locked or run.
+	if err := s.checkWrite(plan.noTransaction()); err != nil {
+		res.Warnings = plan.warnings
+		return res, err
+	}
 	// Before the lock: behind a transaction pooler the lock would be taken
 	// on a server connection others get next, and held there.
 	if err := s.checkPinned(ctx); err != nil {
@@ -489,10 +496,11 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 	if err := s.setTimeouts(ctx); err != nil {
 		return res, err
 	}
-	if st.TableExists {
-		if err := s.upgradeTable(ctx); err != nil {
-			return res, err
-		}
+	if w, err := s.prepareExtras(ctx); err != nil {
+		return res, err
+	} else if w != "" {
+		res.Warnings = append(res.Warnings, w)
+		r.emit(Event{Kind: EventWarning, Message: w})
 	}
 	tableExists := st.TableExists
 	for i := 0; i < len(plan.todo); {
@@ -518,7 +526,7 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		}
 		done, err := s.applyBatch(ctx, plan.todo[i:j], tableExists)
 		if len(done) > 0 {
-			tableExists = true
+			tableExists, s.info.tableExists = true, true
 		}
 		for k, fr := range done {
 			res.Applied = append(res.Applied, fr)
@@ -682,20 +690,23 @@ func (r *Runner) Bootstrap(ctx context.Context, through string, dryRun bool) (*B
 	if dryRun || len(mark) == 0 {
 		return res, nil
 	}
+	if err := s.checkWrite(false); err != nil {
+		return nil, err
+	}
+	if _, err := s.prepareExtras(ctx); err != nil {
+		return nil, err
+	}
 	var b strings.Builder
 	b.WriteString("BEGIN;\n")
 	b.WriteString(syncCommitSQL(s.durable))
-	b.WriteString(r.ensureTableSQL())
+	if !st.TableExists {
+		b.WriteString(r.ensureTableSQL())
+	}
 	for _, f := range mark {
-		b.WriteString(r.insertSQL(f, HowBootstrapped, "NULL"))
-		b.WriteString(" ON CONFLICT (filename) DO NOTHING;\n")
+		b.WriteString(s.rowSQL(f, HowBootstrapped, "NULL", true))
+		b.WriteString(";\n")
 	}
 	b.WriteString("COMMIT;")
-	if st.TableExists {
-		if err := s.upgradeTable(ctx); err != nil {
-			return nil, err
-		}
-	}
 	if _, err := s.conn.PgConn().Exec(ctx, b.String()).ReadAll(); err != nil {
 		s.rollback(ctx)
 		return nil, dbErr("recording bootstrapped files", err)
