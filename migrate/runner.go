@@ -51,6 +51,7 @@ type config struct {
 	onEvent          func(Event)
 	batchFiles       int
 	batchBytes       int
+	showRowValues    bool
 }
 
 // maxIdent is PostgreSQL's identifier length (NAMEDATALEN - 1).

@@ -63,6 +63,7 @@ meshctl migrate up --dry-run`,
 					&cli.BoolFlag{Name: "dry-run", Usage: "show the plan; write nothing"},
 					&cli.BoolFlag{Name: "resume", Usage: "continue a failed non-transactional file at the statement that failed"},
 					&cli.BoolFlag{Name: "retry-file", Usage: "run a failed non-transactional file again from its first statement"},
+					&cli.BoolFlag{Name: "show-row-values", Usage: "show row values in the DETAIL of a failing statement (hidden by default: they may be secrets)"},
 					&cli.IntFlag{Name: "batch", Value: migrate.DefaultBatchFiles, Usage: "send up to `N` consecutive transactional files per round trip, each its own transaction; " +
 						"the last of each batch commits durably (flushed) before any is reported; 1: every commit durable on its own (see docs/migrate.md)"},
 				),
@@ -331,6 +332,7 @@ func migrateUp(c *cli.Context) error {
 			migrate.WithStatementTimeout(c.Duration("statement-timeout")),
 			migrate.WithLockRetries(c.Int("lock-retries"), 500*time.Millisecond),
 			migrate.WithBatch(c.Int("batch"), migrate.DefaultBatchBytes),
+			migrate.WithShowRowValues(c.Bool("show-row-values")),
 			progress(e),
 		)
 		var r *migrate.Runner

@@ -72,3 +72,23 @@ func TestMigrateUpBatchFlag(t *testing.T) {
 		}
 	}
 }
+
+// A failing file's DETAIL hides row values unless --show-row-values.
+func TestMigrateUpShowRowValues(t *testing.T) {
+	const secret = "tok-SECRET-77aa"
+	for _, show := range []bool{false, true} {
+		db := pgtest.NewEmptyDB(t)
+		if _, err := db.Pool.Exec(context.Background(), "CREATE TABLE k (t text); INSERT INTO k VALUES ('"+secret+"'), ('"+secret+"')"); err != nil {
+			t.Fatal(err)
+		}
+		dir := writeDir(t, map[string]string{"0001_u.sql": "CREATE UNIQUE INDEX k_t ON k (t);"})
+		args := []string{"--database-url", db.URL, "migrate", "up", "--dir", dir}
+		if show {
+			args = append(args, "--show-row-values")
+		}
+		code, _, stderr := runCLI(t, args...)
+		if code != ExitError || strings.Contains(stderr, secret) != show || !strings.Contains(stderr, "Key (t)=(") {
+			t.Errorf("show %v: exit %d: %s", show, code, stderr)
+		}
+	}
+}
