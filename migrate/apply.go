@@ -413,8 +413,8 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 		return FileResult{}, dbErr("creating the tracking tables", err)
 	}
 	s.info.tableExists, s.info.partialExists = true, true
-	first := 0
-	if prior != nil && r.cfg.resume {
+	first, resuming := 0, prior != nil && r.cfg.resume
+	if resuming {
 		first = prior.StatementsDone
 	}
 	if err := s.progress(ctx, f, first, 0, 0, ""); err != nil {
@@ -426,6 +426,24 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 		st := f.Statements()[i]
 		if st.Empty() {
 			continue
+		}
+		if resuming && i == first {
+			there, err := s.effectThere(ctx, f, i)
+			if err != nil {
+				if perr := s.progress(ctx, f, i, i+1, st.Line, err.Error()); perr != nil {
+					return FileResult{}, errors.Join(err, perr)
+				}
+				return FileResult{}, err
+			}
+			if there {
+				// Done before meshctl could record it: mark it, go on.
+				n++
+				if err := s.progress(ctx, f, i+1, 0, 0, ""); err != nil {
+					return FileResult{}, err
+				}
+				r.emit(Event{Kind: EventStatementDone, File: f.Name, Statement: i + 1, Message: "already in effect"})
+				continue
+			}
 		}
 		// A CONCURRENTLY build waits, by design, for every transaction that
 		// could see the table; lock_timeout would cancel it and leave an

@@ -40,6 +40,7 @@ func (r *Runner) sideIdent() string {
 // of the current role on them.
 type trackingInfo struct {
 	tableExists, partialExists, sideExists bool
+	historyExists                          bool // set by repairs
 	extrasOnTable                          bool // all extraColumns present on the tracking table
 	canSelect, canInsert                   bool // on the tracking table
 	canUseSide                             bool // SELECT and INSERT on the side table

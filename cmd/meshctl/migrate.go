@@ -81,6 +81,7 @@ meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dir ./mi
 				),
 				Action: migrateBootstrap,
 			},
+			repairCommand(source, lockWait),
 			{
 				Name:      "lint",
 				Usage:     "check files for statements that fail in a transaction, block writes or destroy data; exit 1 on error findings",
@@ -119,18 +120,41 @@ func migrateError(err error) error {
 		lk *migrate.LockError
 		de *migrate.DriftError
 		oe *migrate.OptionError
+		re *migrate.RepairError
 	)
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &le), errors.As(err, &oe):
+	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &le), errors.As(err, &oe), errors.As(err, &re):
 		return withCode(ExitUsage, err)
 	case errors.As(err, &lk):
 		return withCode(ExitLocked, err)
 	case errors.As(err, &de):
+		if a := driftAdvice(de); a != "" {
+			err = fmt.Errorf("%w; %s", err, a)
+		}
 		return withCode(ExitDrift, err)
 	}
 	return err
+}
+
+// driftAdvice names the command that gets out of a drift refusal.
+func driftAdvice(de *migrate.DriftError) string {
+	file := "FILE"
+	if len(de.Files) == 1 {
+		file = de.Files[0]
+	}
+	switch r := de.Reason; {
+	case strings.Contains(r, "files changed"):
+		return "once the change is reviewed, `meshctl migrate repair accept " + file + "` records the new hash"
+	case strings.Contains(r, "missing from the folder"):
+		return "restore the file, or `meshctl migrate repair forget " + file + "` drops its row"
+	case strings.Contains(r, "sort before the newest"):
+		return "rename the files to sort last, or run `meshctl migrate up` without --strict to apply them"
+	case strings.Contains(r, "stopped part-way"), strings.Contains(r, "--resume needs the same file"):
+		return "if you completed it by hand, `meshctl migrate repair resolve --applied " + file + "`"
+	}
+	return ""
 }
 
 // jsonError gives err to a --json caller as {"error": "..."} on stdout
