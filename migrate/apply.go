@@ -461,7 +461,9 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 				return FileResult{}, dbErr("clearing lock_timeout", err)
 			}
 		}
+		stopWatch := s.watch(ctx, f, i+1)
 		err := s.execRetry(ctx, f.Name, st.Text)
+		stopWatch()
 		if err != nil && ctx.Err() == nil && pc.IsClosed() {
 			_, lost := r.afterLostConnection(ctx, s, []*File{f}, err)
 			if cl, ok := lost.(*ConnectionLostError); ok {

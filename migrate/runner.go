@@ -52,6 +52,8 @@ type config struct {
 	batchFiles       int
 	batchBytes       int
 	showRowValues    bool
+	watchAfter       time.Duration
+	watchEvery       time.Duration
 }
 
 // maxIdent is PostgreSQL's identifier length (NAMEDATALEN - 1).
@@ -193,6 +195,7 @@ func newRunner(dsn string, conn *pgx.Conn, fsys fs.FS, opts []Option) (*Runner, 
 		lockKey: meshfmt.MigrationLockKey, lockWait: DefaultLockWait, lockPoll: DefaultLockPoll,
 		lockTimeout: DefaultLockTimeout, lockRetries: DefaultLockRetries, retryBackoff: 500 * time.Millisecond,
 		batchFiles: DefaultBatchFiles, batchBytes: DefaultBatchBytes,
+		watchAfter: DefaultWatchAfter, watchEvery: DefaultWatchEvery,
 	}}
 	for _, o := range opts {
 		if err := o(&r.cfg); err != nil {

@@ -175,8 +175,29 @@ func jsonError(e *env, err error) error {
 // without --no-progress) a run of several files numbers them, [n/N]; logs
 // and CI output keep the plain lines.
 func progress(e *env) migrate.Option {
-	counted, _ := e.progressTerminal()
+	counted, width := e.progressTerminal()
+	var lastWatch string // the last statement-progress text shown
 	return migrate.WithProgress(func(ev migrate.Event) {
+		if ev.Kind == migrate.EventStatementProgress {
+			line := watchLine(ev)
+			switch {
+			case counted:
+				if width > 0 && len([]rune(line)) >= width {
+					line = string([]rune(line)[:width-1])
+				}
+				fmt.Fprintf(e.stderr, "\r\033[K%s", line)
+				lastWatch = line
+			case watchKey(ev) != lastWatch:
+				// Logs get a line when the phase or the blockers change.
+				fmt.Fprintln(e.stderr, line)
+				lastWatch = watchKey(ev)
+			}
+			return
+		}
+		if counted && lastWatch != "" {
+			fmt.Fprint(e.stderr, "\r\033[K")
+		}
+		lastWatch = ""
 		switch ev.Kind {
 		case migrate.EventLockWait:
 			if ev.Holder != nil {
@@ -204,6 +225,50 @@ func progress(e *env) migrate.Option {
 			fmt.Fprintf(e.stderr, "warning: %s\n", ev.Message)
 		}
 	})
+}
+
+// watchLine describes a long-running no-transaction statement:
+//
+//	0005_idx.sql #2 running 12s: building index: scanning table 1,234/56,789 blocks; blocked by pid 4242 (psql, idle in transaction since 17:58:01Z)
+func watchLine(ev migrate.Event) string {
+	p := ev.Progress
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s #%d running %s", ev.File, ev.Statement, ev.Duration.Round(time.Second))
+	if p.Phase != "" {
+		b.WriteString(": " + p.Phase)
+		switch {
+		case p.BlocksTotal > 0:
+			fmt.Fprintf(&b, " %s/%s blocks", thousands(p.BlocksDone), thousands(p.BlocksTotal))
+		case p.TuplesTotal > 0:
+			fmt.Fprintf(&b, " %s/%s tuples", thousands(p.TuplesDone), thousands(p.TuplesTotal))
+		}
+	}
+	for i, bl := range p.Blockers {
+		if i == 0 {
+			b.WriteString("; blocked by")
+		} else {
+			b.WriteString(",")
+		}
+		app := bl.ApplicationName
+		if app == "" {
+			app = "no application_name"
+		}
+		fmt.Fprintf(&b, " pid %d (%s, %s", bl.PID, app, bl.State)
+		if bl.Since != nil {
+			fmt.Fprintf(&b, " since %s", bl.Since.UTC().Format("15:04:05Z"))
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// watchKey is what, when it changes, earns a new log line.
+func watchKey(ev migrate.Event) string {
+	k := ev.Progress.Phase
+	for _, b := range ev.Progress.Blockers {
+		k += fmt.Sprintf(" %d", b.PID)
+	}
+	return k
 }
 
 func migrateStatus(c *cli.Context) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/claudemesh/meshctl/internal/pgtest"
+	"github.com/claudemesh/meshctl/migrate"
 )
 
 // --batch 1 makes every commit durable on its own; the default batch
@@ -90,5 +91,46 @@ func TestMigrateUpShowRowValues(t *testing.T) {
 		if code != ExitError || strings.Contains(stderr, secret) != show || !strings.Contains(stderr, "Key (t)=(") {
 			t.Errorf("show %v: exit %d: %s", show, code, stderr)
 		}
+	}
+}
+
+func TestWatchLine(t *testing.T) {
+	since := time.Date(2026, 1, 2, 17, 58, 1, 0, time.UTC)
+	ev := migrate.Event{Kind: migrate.EventStatementProgress, File: "0005_idx.sql", Statement: 2, Duration: 12 * time.Second,
+		Progress: &migrate.StatementProgress{Phase: "building index: scanning table", BlocksDone: 1234, BlocksTotal: 56789,
+			Blockers: []migrate.Blocker{{PID: 4242, ApplicationName: "psql", State: "idle in transaction", Since: &since}}}}
+	want := "0005_idx.sql #2 running 12s: building index: scanning table 1,234/56,789 blocks; blocked by pid 4242 (psql, idle in transaction since 17:58:01Z)"
+	if got := watchLine(ev); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// up shows who blocks a long index build (here in a log: one line per
+// change of phase or blockers).
+func TestMigrateUpShowsTheBlocker(t *testing.T) {
+	db := pgtest.NewEmptyDB(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, "CREATE TABLE t (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	var pid int
+	if err := holder.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, "SET application_name = 'idle-writer'; BEGIN; INSERT INTO t VALUES (1)", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	release := time.AfterFunc(migrate.DefaultWatchAfter+2*time.Second, func() { _, _ = holder.Exec(context.Background(), "COMMIT") })
+	defer release.Stop()
+	dir := writeDir(t, map[string]string{"0001_i.sql": "-- meshctl:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n"})
+	code, _, stderr := runCLI(t, "--database-url", db.URL, "migrate", "up", "--dir", dir)
+	if code != 0 || !strings.Contains(stderr, "0001_i.sql #1 running") ||
+		!strings.Contains(stderr, fmt.Sprintf("blocked by pid %d (idle-writer, idle in transaction since ", pid)) {
+		t.Errorf("exit %d:\n%s", code, stderr)
 	}
 }
