@@ -100,7 +100,7 @@ func (s *session) probe(ctx context.Context) (tableExists, partialExists bool, e
 	// through poolers long enough to detect them.
 	err = s.conn.QueryRow(ctx, probeSQL, pgx.QueryExecModeSimpleProtocol, r.tableIdent(), r.partialIdent(), r.sideIdent(), r.cfg.schema).Scan(
 		&ti.tableExists, &ti.partialExists, &ti.sideExists, &ours, &ti.canSelect, &ti.canInsert, &ti.canUseSide, &ti.canSelectSide,
-		&ti.schemaExists, &ti.canCreate, &ti.user, &ti.database, &pid)
+		&ti.schemaExists, &ti.canCreate, &ti.user, &ti.database, &ti.timeZone, &pid)
 	if err != nil {
 		return false, false, dbErr("reading the tracking table", err)
 	}
@@ -110,6 +110,7 @@ func (s *session) probe(ctx context.Context) (tableExists, partialExists bool, e
 		return false, false, &PoolerError{}
 	}
 	ti.extrasOnTable = ours == len(extraColumns)
+	ti.zone = s.zone(ti.timeZone)
 	s.info, s.extras = ti, ti.mode()
 	return ti.tableExists, ti.partialExists, nil
 }
@@ -172,6 +173,7 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 				rs.Close()
 				return nil, dbErr("reading the tracking table", err)
 			}
+			tr.appliedAt = s.appliedAt(tr.appliedAt, how != nil)
 			if how != nil {
 				tr.how = *how
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -48,6 +49,11 @@ type trackingInfo struct {
 	canCreate                              bool // CREATE on the schema (or, without the schema, on the database)
 	schemaExists                           bool
 	user, database                         string
+	timeZone                               string
+	// zone is timeZone loaded in Go, to read local wall times without
+	// converting every row on the server; nil when Go does not know the
+	// zone (then the server converts).
+	zone *time.Location
 }
 
 const probeSQL = `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL, to_regclass($3) IS NOT NULL,
@@ -59,7 +65,7 @@ const probeSQL = `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NUL
 	(SELECT n.oid IS NOT NULL FROM (SELECT 1) x LEFT JOIN pg_namespace n ON n.nspname = $4),
 	CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $4) THEN has_schema_privilege($4, 'CREATE')
 	     ELSE has_database_privilege(current_database(), 'CREATE') END,
-	current_user, current_database(), pg_backend_pid()`
+	current_user, current_database(), current_setting('TimeZone'), pg_backend_pid()`
 
 // mode decides where extras go for this session.
 func (ti *trackingInfo) mode() extrasMode {
@@ -146,11 +152,12 @@ func (s *session) rowSQL(f *File, how, duration string, ifAbsent bool) string {
 		r.tableIdent(), literal(f.Name), literal(f.SHA256), conflict)
 }
 
-// readSQL selects filename, sha256, applied_at (as timestamptz), duration,
-// how, normalised hash of every tracking row. Rows meshctl wrote with
-// extras hold UTC wall time; the others (upstream's, or meshctl's without
-// extras) hold now() of a session in the server's time zone, read here in
-// this session's TimeZone (the server's, unless the connection set one).
+// readSQL selects filename, sha256, applied_at, duration, how, normalised
+// hash of every tracking row. Rows meshctl wrote with extras hold UTC wall
+// time; the others (upstream's, or meshctl's without extras) hold now() of
+// a session in the server's time zone, read in this session's TimeZone
+// (the server's, unless the connection set one): by Go when it knows the
+// zone (appliedAt), else converted by the server here.
 func (s *session) readSQL() string {
 	r := s.r
 	dur, how, norm, from := "NULL::float8", "NULL::text", "NULL::text", r.tableIdent()+" t"
@@ -161,8 +168,22 @@ func (s *session) readSQL() string {
 		dur, how, norm = "m.duration_ms", "m.applied_how", "m.normalized_sha256"
 		from += " LEFT JOIN " + r.sideIdent() + " m USING (filename)"
 	}
-	return fmt.Sprintf("SELECT t.filename, t.sha256, CASE WHEN %s IS NULL THEN t.applied_at AT TIME ZONE current_setting('TimeZone') "+
-		"ELSE t.applied_at AT TIME ZONE 'UTC' END, %s, %s, %s FROM %s", how, dur, how, norm, from)
+	at := "t.applied_at"
+	if s.info.zone == nil {
+		at = fmt.Sprintf("CASE WHEN %s IS NULL THEN t.applied_at AT TIME ZONE (SELECT current_setting('TimeZone')) "+
+			"ELSE t.applied_at AT TIME ZONE 'UTC' END", how)
+	}
+	return fmt.Sprintf("SELECT t.filename, t.sha256, %s, %s, %s, %s FROM %s", at, dur, how, norm, from)
+}
+
+// appliedAt turns a scanned applied_at into the instant it names.
+func (s *session) appliedAt(t time.Time, ours bool) time.Time {
+	if ours || s.info.zone == nil {
+		return t // UTC wall time, or already converted by the server
+	}
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	return time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), s.info.zone).UTC()
 }
 
 // ident quotes a name for SQL only where PostgreSQL needs it, so that the
@@ -216,4 +237,18 @@ func (p *plan) noTransaction() bool {
 		}
 	}
 	return false
+}
+
+// zone loads a PostgreSQL TimeZone setting as a Go location, once per
+// session; nil for names Go does not know (POSIX-style zones, or no time
+// zone database on this machine), which the server then converts.
+func (s *session) zone(name string) *time.Location {
+	if s.info.zone != nil && s.info.timeZone == name {
+		return s.info.zone
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "" || name == "Local" {
+		return nil
+	}
+	return loc
 }

@@ -222,7 +222,7 @@ func warmRun(ctx context.Context, w io.Writer, fresh func(string) (string, func(
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"mesh", "__cmh_migrations"}, []string{"filename", "sha256"}, pgx.CopyFromRows(data)); err != nil {
 		return err
 	}
-	var withNew, upOnly []float64
+	var withNew, upOnly, status []float64
 	for i := 0; i < runs; i++ {
 		start := time.Now()
 		r, err := migrate.New(db, fsys)
@@ -240,11 +240,21 @@ func warmRun(ctx context.Context, w io.Writer, fresh func(string) (string, func(
 		}
 		withNew = append(withNew, float64(end.Sub(start).Microseconds())/1000)
 		upOnly = append(upOnly, float64(end.Sub(mid).Microseconds())/1000)
+		start = time.Now()
+		st, err := r.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Counts[migrate.StateApplied] != rows {
+			return fmt.Errorf("warm status: %d applied, want %d", st.Counts[migrate.StateApplied], rows)
+		}
+		status = append(status, float64(time.Since(start).Microseconds())/1000)
 	}
-	a, b := stats(withNew), stats(upOnly)
+	a, b, c := stats(withNew), stats(upOnly), stats(status)
 	fmt.Fprintf(w, "warm run, %d tracked rows, nothing pending (%d runs):\n", rows, runs)
 	fmt.Fprintf(w, "  New (read + hash %d files) + Up: median %.1f ms, min %.1f, max %.1f\n", rows, a.median, a.min, a.max)
 	fmt.Fprintf(w, "  Up alone (connect, read table, compare): median %.1f ms, min %.1f, max %.1f\n", b.median, b.min, b.max)
+	fmt.Fprintf(w, "  Status (connect, read every row with times and extras, classify): median %.1f ms, min %.1f, max %.1f\n", c.median, c.min, c.max)
 	return nil
 }
 
