@@ -76,15 +76,7 @@ func TestLeastPrivilegeUpstreamTable(t *testing.T) {
 		t.Error("side table created without the privilege")
 	}
 	// Every time is right whatever wrote the row.
-	st, err := r.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range st.Files {
-		if f.AppliedAt == nil || time.Since(*f.AppliedAt).Abs() > 2*time.Minute {
-			t.Errorf("%s: applied_at %v, now %v", f.Filename, f.AppliedAt, time.Now().UTC())
-		}
-	}
+	appliedNow(t, r, "")
 
 	// With CREATE on mesh, the side table appears and holds the extras.
 	mustExec(t, db.Pool, "GRANT CREATE ON SCHEMA mesh TO "+role)
@@ -101,15 +93,7 @@ func TestLeastPrivilegeUpstreamTable(t *testing.T) {
 	if how != migrate.HowExecuted || version != "v-test" {
 		t.Errorf("extras %q %q", how, version)
 	}
-	st, err = r.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range st.Files {
-		if f.AppliedAt == nil || time.Since(*f.AppliedAt).Abs() > 2*time.Minute {
-			t.Errorf("%s: applied_at %v, now %v", f.Filename, f.AppliedAt, time.Now().UTC())
-		}
-	}
+	appliedNow(t, r, "")
 
 	// Without INSERT: refused before anything runs, naming the grant.
 	mustExec(t, db.Pool, "REVOKE INSERT ON mesh.__cmh_migrations FROM "+role)
@@ -158,17 +142,24 @@ func TestAppliedAtWhateverTheServerTimeZone(t *testing.T) {
 			INSERT INTO mesh.__cmh_migrations (filename, sha256) VALUES ('0001_up.sql', 'x')`)
 		r := testRunner(t, db.URL, mapFS(map[string]string{"0002_me.sql": "CREATE TABLE me (id int);"}))
 		mustUp(t, r)
-		st, err := r.Status(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(st.Files) != 2 {
-			t.Fatalf("files %+v", st.Files)
-		}
-		for _, f := range st.Files {
-			if f.AppliedAt == nil || time.Since(*f.AppliedAt).Abs() > 2*time.Minute {
-				t.Errorf("%s: %s: applied_at %v, now %v", zone, f.Filename, f.AppliedAt, time.Now().UTC())
-			}
+		if n := appliedNow(t, r, zone); n != 2 {
+			t.Errorf("%s: %d files", zone, n)
 		}
 	}
+}
+
+// appliedNow checks that status gives every file an applied_at within two
+// minutes of now (the rows were just written), and returns how many.
+func appliedNow(t *testing.T, r *migrate.Runner, label string) int {
+	t.Helper()
+	st, err := r.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range st.Files {
+		if f.AppliedAt == nil || time.Since(*f.AppliedAt).Abs() > 2*time.Minute {
+			t.Errorf("%s %s: applied_at %v, now %v", label, f.Filename, f.AppliedAt, time.Now().UTC())
+		}
+	}
+	return len(st.Files)
 }
