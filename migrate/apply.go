@@ -314,7 +314,7 @@ func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart
 	if !errors.As(err, &pe) {
 		return &FileError{File: f.Name, Message: err.Error()}
 	}
-	fe := &FileError{File: f.Name, SQLState: pe.Code, Message: pe.Message, Detail: s.r.detail(pe.Detail), Hint: pe.Hint}
+	fe := &FileError{File: f.Name, SQLState: pe.Code, Message: s.r.message(pe.Message), Detail: s.r.detail(pe.Detail), Hint: pe.Hint}
 	bodyChars := utf8.RuneCountInString(f.Body)
 	if pe.Position > 0 {
 		p := int(pe.Position) - 1 - bodyStart
@@ -495,7 +495,7 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 			fe := &FileError{File: f.Name, Statement: i + 1, Line: st.Line, Col: st.Col, NoTransaction: true, Message: err.Error()}
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) {
-				fe.SQLState, fe.Message, fe.Detail, fe.Hint = pe.Code, pe.Message, r.detail(pe.Detail), pe.Hint
+				fe.SQLState, fe.Message, fe.Detail, fe.Hint = pe.Code, r.message(pe.Message), r.detail(pe.Detail), pe.Hint
 				if pe.Position > 0 {
 					fe.Line, fe.Col = LineCol(f.Body, st.Offset+runeOffset(st.Text, int(pe.Position)-1))
 				}

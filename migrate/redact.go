@@ -46,6 +46,24 @@ func redactDetail(d string) string {
 	return d
 }
 
+// inputValue: messages that quote a value, which may come from a row
+// (ALTER COLUMN ... TYPE int USING token::int on a row holding a token).
+var inputValue = regexp.MustCompile(`(?s)^(invalid input (?:syntax|value) for (?:type|enum) [^:]+: )".*"$`)
+
+func redactMessage(m string) string {
+	if sm := inputValue.FindStringSubmatch(m); sm != nil {
+		return sm[1] + `"` + hidden + `"`
+	}
+	return m
+}
+
+func (r *Runner) message(m string) string {
+	if r.cfg.showRowValues {
+		return m
+	}
+	return redactMessage(m)
+}
+
 func (r *Runner) detail(d string) string {
 	if r.cfg.showRowValues {
 		return d

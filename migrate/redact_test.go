@@ -18,6 +18,7 @@ func TestFailingFileDetailHidesRowValues(t *testing.T) {
 		{"duplicate", "CREATE UNIQUE INDEX keys_token ON keys (token);", "Key (token)=(…) is duplicated"},
 		{"foreign-key", "ALTER TABLE keys ADD CONSTRAINT keys_tok_fk FOREIGN KEY (token) REFERENCES allowed (token);", "Key (token)=(…) is not present in table \"allowed\""},
 		{"unique", "INSERT INTO uniq SELECT token FROM keys LIMIT 1;", "Key (token)=(…) already exists"},
+		{"cast", "ALTER TABLE keys ALTER COLUMN token TYPE int USING token::int;", `invalid input syntax for type integer: "…"`},
 	}
 	for _, tc := range cases {
 		for _, show := range []bool{false, true} {
