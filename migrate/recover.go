@@ -39,7 +39,12 @@ func (e *ConnectionLostError) Error() string {
 		fmt.Fprintf(&b, "; the tracking table shows %s committed", list(e.Committed))
 	}
 	if e.NoTransaction && len(e.NotCommitted) > 0 {
-		fmt.Fprintf(&b, "; %s (no-transaction) stopped at statement #%d: the statements before it stay applied, that one may or may not have taken effect; `meshctl migrate status` shows the file, rerun with --resume to continue there", list(e.NotCommitted), e.Statement)
+		if e.Statement > 0 {
+			fmt.Fprintf(&b, "; %s (no-transaction) stopped at statement #%d: the statements before it stay applied, that one may or may not have taken effect", list(e.NotCommitted), e.Statement)
+		} else {
+			fmt.Fprintf(&b, "; %s (no-transaction) did not finish", list(e.NotCommitted))
+		}
+		b.WriteString("; `meshctl migrate status` shows how far it got; continue with `meshctl migrate up --resume`")
 		return b.String()
 	}
 	if len(e.NotCommitted) > 0 {

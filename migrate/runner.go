@@ -512,6 +512,22 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		if f.NoTransaction {
 			r.emit(Event{Kind: EventFileStart, File: f.Name, NoTransaction: true, Index: i + 1, Total: len(plan.todo)})
 			fr, err := s.applyNoTx(ctx, f, plan.partial[f.Name])
+			var cl *ConnectionLostError
+			if err != nil && !errors.As(err, &cl) && ctx.Err() == nil && s.conn.PgConn().IsClosed() {
+				// Lost in meshctl's own statements around the file (its
+				// setup, progress, the final row): the row may have
+				// committed; the table says.
+				done, lost := r.afterLostConnection(ctx, s, []*File{f}, err)
+				if errors.As(lost, &cl) {
+					cl.NoTransaction = true
+				}
+				for _, d := range done {
+					d.NoTransaction = true
+					res.Applied = append(res.Applied, d)
+					r.emit(Event{Kind: EventFileDone, File: f.Name, NoTransaction: true, Index: i + 1, Total: len(plan.todo)})
+				}
+				return res, lost
+			}
 			if err != nil {
 				return res, err
 			}
