@@ -9,6 +9,14 @@
 //     all: the file body, the INSERT of its row and COMMIT are one
 //     simple-protocol batch on one connection. After a failure nothing of
 //     the file remains and there is no dirty marker to clear.
+//   - Nothing is reported applied before its commit is durable: flushed,
+//     and replicated where synchronous replication is configured (the last
+//     file of each batch commits under the session's own
+//     synchronous_commit, never weaker than on; see WithBatch). When the
+//     connection drops, what committed is read back from the table.
+//   - The tracking table keeps upstream's three columns and is never
+//     altered: SELECT and INSERT on it are enough. meshctl's extras live
+//     in <table>_meshctl when the role may create it.
 //   - A tracking row means "applied": failures and progress of
 //     non-transactional files live in a separate <table>_partial table that
 //     upstream never reads.

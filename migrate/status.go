@@ -93,19 +93,20 @@ func (r *Runner) partialIdent() string {
 	return pgx.Identifier{r.cfg.schema, r.cfg.table + partialSuffix}.Sanitize()
 }
 
-// probe reports whether the tracking and partial tables exist, notes
-// whether ours has meshctl's columns, and records the backend pid: a pid
-// that changes between calls means a transaction pooler.
+// probe reports whether the tracking and partial tables exist, learns
+// what the role may do with them (session.info) and where meshctl's extras
+// go (session.extras), and records the backend pid: a pid that changes
+// between calls means a transaction pooler.
 func (s *session) probe(ctx context.Context) (tableExists, partialExists bool, err error) {
 	r := s.r
+	var ti trackingInfo
 	var ours int
 	var pid uint32
 	// Simple protocol throughout: one round trip per query, and it works
 	// through poolers long enough to detect them.
-	err = s.conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL,
-		(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND NOT attisdropped
-		 AND attname IN ('duration_ms', 'applied_how', 'meshctl_version', 'normalized_sha256')), pg_backend_pid()`,
-		pgx.QueryExecModeSimpleProtocol, r.tableIdent(), r.partialIdent()).Scan(&tableExists, &partialExists, &ours, &pid)
+	err = s.conn.QueryRow(ctx, probeSQL, pgx.QueryExecModeSimpleProtocol, r.tableIdent(), r.partialIdent(), r.sideIdent(), r.cfg.schema).Scan(
+		&ti.tableExists, &ti.partialExists, &ti.sideExists, &ours, &ti.canSelect, &ti.canInsert, &ti.canUseSide, &ti.canSelectSide,
+		&ti.schemaExists, &ti.canCreate, &ti.user, &ti.database, &ti.timeZone, &pid)
 	if err != nil {
 		return false, false, dbErr("reading the tracking table", err)
 	}
@@ -114,8 +115,10 @@ func (s *session) probe(ctx context.Context) (tableExists, partialExists bool, e
 	} else if pid != s.pid {
 		return false, false, &PoolerError{}
 	}
-	s.hasOurColumns = ours == len(extraColumns)
-	return tableExists, partialExists, nil
+	ti.extrasOnTable = ours == len(extraColumns)
+	ti.zone = s.zone(ti.timeZone)
+	s.info, s.extras = ti, ti.mode()
+	return ti.tableExists, ti.partialExists, nil
 }
 
 // upToDate is the warm path of Up: only filename and sha256 travel (no
@@ -160,12 +163,11 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 	rows := map[string]trackRow{}
 	partial := map[string]*Failure{}
 	if st.TableExists {
-		// An upstream table lacks our columns: read NULLs instead.
-		extra := "NULL::float8, NULL::text, NULL::text"
-		if s.hasOurColumns {
-			extra = "duration_ms, applied_how, normalized_sha256"
+		if !s.info.canSelect {
+			return nil, &PrivilegeError{Role: s.info.user, Why: "cannot read the tracking table",
+				Grant: fmt.Sprintf("GRANT SELECT ON %s TO %s", r.Table(), ident(s.info.user))}
 		}
-		rs, err := s.conn.Query(ctx, "SELECT filename, sha256, applied_at, "+extra+" FROM "+r.tableIdent(), pgx.QueryExecModeSimpleProtocol)
+		rs, err := s.conn.Query(ctx, s.readSQL(), pgx.QueryExecModeSimpleProtocol)
 		if err != nil {
 			return nil, dbErr("reading the tracking table", err)
 		}
@@ -177,6 +179,7 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 				rs.Close()
 				return nil, dbErr("reading the tracking table", err)
 			}
+			tr.appliedAt = s.appliedAt(tr.appliedAt, how != nil)
 			if how != nil {
 				tr.how = *how
 			}
@@ -481,42 +484,6 @@ func (r *Runner) step(f *File, state State, p *plan) Step {
 		}
 	}
 	return step
-}
-
-// tracking table DDL and rows
-
-func (r *Runner) ensureTableSQL() string {
-	return fmt.Sprintf("CREATE SCHEMA IF NOT EXISTS %s;\n"+
-		"CREATE TABLE IF NOT EXISTS %s (filename text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamp NOT NULL DEFAULT now(), "+
-		"duration_ms double precision, applied_how text, meshctl_version text, normalized_sha256 text);\n",
-		pgx.Identifier{r.cfg.schema}.Sanitize(), r.tableIdent())
-}
-
-// extraColumns are ours, nullable, added to an upstream table when missing.
-var extraColumns = []string{"duration_ms double precision", "applied_how text", "meshctl_version text", "normalized_sha256 text"}
-
-// upgradeTable adds our nullable columns to a table created by upstream.
-// status must have run first (it sees which columns exist).
-func (s *session) upgradeTable(ctx context.Context) error {
-	if s.hasOurColumns {
-		return nil
-	}
-	var b strings.Builder
-	for _, c := range extraColumns {
-		fmt.Fprintf(&b, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s;\n", s.r.tableIdent(), c)
-	}
-	if _, err := s.conn.PgConn().Exec(ctx, b.String()).ReadAll(); err != nil {
-		return dbErr("adding meshctl's columns to the tracking table", err)
-	}
-	return nil
-}
-
-// insertSQL is the tracking INSERT for f. duration is an SQL expression.
-// applied_at is UTC wall time whatever the session's TimeZone.
-func (r *Runner) insertSQL(f *File, how, duration string) string {
-	return fmt.Sprintf("INSERT INTO %s (filename, sha256, applied_at, duration_ms, applied_how, meshctl_version, normalized_sha256) "+
-		"VALUES (%s, %s, now() AT TIME ZONE 'UTC', %s, %s, %s, %s)",
-		r.tableIdent(), literal(f.Name), literal(f.SHA256), duration, literal(how), nullable(r.cfg.version), literal(f.Normalized()))
 }
 
 // literal quotes s as an E” string so the result is right whatever

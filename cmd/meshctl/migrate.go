@@ -58,6 +58,7 @@ meshctl --json migrate plan --dir ./migrations`,
 				UsageText: `meshctl migrate up
 meshctl migrate up --dir ./migrations --to 0003_topics.sql --lock-wait 2m
 meshctl migrate up --strict --statement-timeout 5m
+meshctl migrate up --batch 1   # one durable commit per file
 meshctl migrate up --dry-run`,
 				Flags: flags(
 					&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"},
@@ -69,6 +70,9 @@ meshctl migrate up --dry-run`,
 					&cli.BoolFlag{Name: "dry-run", Usage: "show the plan; write nothing"},
 					&cli.BoolFlag{Name: "resume", Usage: "continue a failed non-transactional file at the statement that failed"},
 					&cli.BoolFlag{Name: "retry-file", Usage: "run a failed non-transactional file again from its first statement"},
+					&cli.BoolFlag{Name: "show-row-values", Usage: "show row values in the DETAIL of a failing statement (hidden by default: they may be secrets)"},
+					&cli.IntFlag{Name: "batch", Value: migrate.DefaultBatchFiles, Usage: "send up to `N` consecutive transactional files per round trip, each its own transaction; " +
+						"the last of each batch commits durably (flushed) before any is reported; 1: every commit durable on its own (see docs/migrate.md)"},
 				),
 				Action: migrateUp,
 			},
@@ -84,6 +88,7 @@ meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dir ./mi
 				),
 				Action: migrateBootstrap,
 			},
+			repairCommand(source, lockWait),
 			{
 				Name:      "new",
 				Usage:     "create the next migration file: the next version, zero-padded like the folder's files",
@@ -135,28 +140,51 @@ func migrateError(err error) error {
 		lk *migrate.LockError
 		de *migrate.DriftError
 		oe *migrate.OptionError
-		re *migrate.RenameError
+		rn *migrate.RenameError
 		fh *migrate.ForeignHistoryError
+		rp *migrate.RepairError
 	)
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &re):
+	case errors.As(err, &rn):
 		var cmds []string
-		for _, r := range re.Renames {
+		for _, r := range rn.Renames {
 			cmds = append(cmds, "meshctl migrate "+r.Repair)
 		}
 		return withCode(ExitDrift, fmt.Errorf("%w; record each rename with: %s", err, strings.Join(cmds, "; ")))
 	case errors.As(err, &fh):
 		return withCode(ExitUsage, fmt.Errorf("%w; pass --dir with the folder this database was migrated from (or --table for another tracking table)", err))
-	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &le), errors.As(err, &oe):
+	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &le), errors.As(err, &oe), errors.As(err, &rp):
 		return withCode(ExitUsage, err)
 	case errors.As(err, &lk):
 		return withCode(ExitLocked, err)
 	case errors.As(err, &de):
+		if a := driftAdvice(de); a != "" {
+			err = fmt.Errorf("%w; %s", err, a)
+		}
 		return withCode(ExitDrift, err)
 	}
 	return err
+}
+
+// driftAdvice names the command that gets out of a drift refusal.
+func driftAdvice(de *migrate.DriftError) string {
+	file := "FILE"
+	if len(de.Files) == 1 {
+		file = de.Files[0]
+	}
+	switch r := de.Reason; {
+	case strings.Contains(r, "files changed"):
+		return "once the change is reviewed, `meshctl migrate repair accept " + file + "` records the new hash"
+	case strings.Contains(r, "missing from the folder"):
+		return "restore the file, or `meshctl migrate repair forget " + file + "` drops its row"
+	case strings.Contains(r, "sort before the newest"):
+		return "rename the files to sort last, or run `meshctl migrate up` without --strict to apply them"
+	case strings.Contains(r, "stopped part-way"), strings.Contains(r, "--resume needs the same file"):
+		return "if you completed it by hand, `meshctl migrate repair resolve --applied " + file + "`"
+	}
+	return ""
 }
 
 // jsonError returns err. Under --json the error's errorJSON reaches stdout
@@ -168,8 +196,29 @@ func jsonError(_ *env, err error) error { return err }
 // without --no-progress) a run of several files numbers them, [n/N]; logs
 // and CI output keep the plain lines.
 func progress(e *env) migrate.Option {
-	counted, _ := e.progressTerminal()
+	counted, width := e.progressTerminal()
+	var lastWatch string // the last statement-progress text shown
 	return migrate.WithProgress(func(ev migrate.Event) {
+		if ev.Kind == migrate.EventStatementProgress {
+			line := watchLine(ev)
+			switch {
+			case counted:
+				if width > 0 && len([]rune(line)) >= width {
+					line = string([]rune(line)[:width-1])
+				}
+				fmt.Fprintf(e.stderr, "\r\033[K%s", line)
+				lastWatch = line
+			case watchKey(ev) != lastWatch:
+				// Logs get a line when the phase or the blockers change.
+				fmt.Fprintln(e.stderr, line)
+				lastWatch = watchKey(ev)
+			}
+			return
+		}
+		if counted && lastWatch != "" {
+			fmt.Fprint(e.stderr, "\r\033[K")
+		}
+		lastWatch = ""
 		switch ev.Kind {
 		case migrate.EventLockWait:
 			if ev.Holder != nil {
@@ -197,6 +246,50 @@ func progress(e *env) migrate.Option {
 			fmt.Fprintf(e.stderr, "warning: %s\n", ev.Message)
 		}
 	})
+}
+
+// watchLine describes a long-running no-transaction statement:
+//
+//	0005_idx.sql #2 running 12s: building index: scanning table 1,234/56,789 blocks; blocked by pid 4242 (psql, idle in transaction since 17:58:01Z)
+func watchLine(ev migrate.Event) string {
+	p := ev.Progress
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s #%d running %s", ev.File, ev.Statement, ev.Duration.Round(time.Second))
+	if p.Phase != "" {
+		b.WriteString(": " + p.Phase)
+		switch {
+		case p.BlocksTotal > 0:
+			fmt.Fprintf(&b, " %s/%s blocks", thousands(p.BlocksDone), thousands(p.BlocksTotal))
+		case p.TuplesTotal > 0:
+			fmt.Fprintf(&b, " %s/%s tuples", thousands(p.TuplesDone), thousands(p.TuplesTotal))
+		}
+	}
+	for i, bl := range p.Blockers {
+		if i == 0 {
+			b.WriteString("; blocked by")
+		} else {
+			b.WriteString(",")
+		}
+		app := bl.ApplicationName
+		if app == "" {
+			app = "no application_name"
+		}
+		fmt.Fprintf(&b, " pid %d (%s, %s", bl.PID, app, bl.State)
+		if bl.Since != nil {
+			fmt.Fprintf(&b, " since %s", bl.Since.UTC().Format("15:04:05Z"))
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// watchKey is what, when it changes, earns a new log line.
+func watchKey(ev migrate.Event) string {
+	k := ev.Progress.Phase
+	for _, b := range ev.Progress.Blockers {
+		k += fmt.Sprintf(" %d", b.PID)
+	}
+	return k
 }
 
 func migrateStatus(c *cli.Context) error {
@@ -409,6 +502,8 @@ func migrateUp(c *cli.Context) error {
 			migrate.WithLockTimeout(c.Duration("lock-timeout")),
 			migrate.WithStatementTimeout(c.Duration("statement-timeout")),
 			migrate.WithLockRetries(c.Int("lock-retries"), 500*time.Millisecond),
+			migrate.WithBatch(c.Int("batch"), migrate.DefaultBatchBytes),
+			migrate.WithShowRowValues(c.Bool("show-row-values")),
 			progress(e),
 		)
 		var r *migrate.Runner

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/claudemesh/meshctl/internal/dbconn"
 	"github.com/claudemesh/meshctl/mesh"
@@ -155,25 +153,6 @@ func resolveMesh(ctx context.Context, conn *pgx.Conn, ref string) (string, error
 	return id, nil
 }
 
-// confirm asks on the terminal before a destructive change. Without a
-// terminal to ask on it refuses unless --yes was given.
-func confirm(c *cli.Context, e *env, what string) error {
-	if c.Bool("yes") {
-		return nil
-	}
-	in, ok := c.App.Reader.(*os.File)
-	if !ok || !term.IsTerminal(int(in.Fd())) {
-		return usageError("refusing to %s without --yes: stdin is not a terminal to ask on (use --dry-run to see the change first)", what)
-	}
-	fmt.Fprintf(e.stderr, "%s? [y/N] ", termSafe(what))
-	line, _ := bufio.NewReader(in).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return nil
-	}
-	return errors.New("cancelled: nothing was changed")
-}
-
 // inTx runs fn in one transaction: committed when fn succeeds and dry is
 // false, rolled back otherwise.
 func inTx(ctx context.Context, conn *pgx.Conn, dry bool, fn func(pgx.Tx) error) error {
@@ -278,7 +257,7 @@ func apikeyRevoke(c *cli.Context) error {
 		return dbError(err)
 	}
 	if found.Result == mesh.Revoked && !found.AlreadyRevoked && !dry {
-		if err := confirm(c, e, fmt.Sprintf("revoke API key %s of mesh %s", found.ID, meshID)); err != nil {
+		if err := askFirst(c, e, fmt.Sprintf("revoke API key %s of mesh %s", found.ID, meshID)); err != nil {
 			return err
 		}
 		if err := inTx(c.Context, conn, false, func(tx pgx.Tx) error {
@@ -357,7 +336,7 @@ func memberBan(c *cli.Context, ban bool) error {
 		return dbError(err)
 	}
 	if ch.Changed && !dry {
-		if err := confirm(c, e, fmt.Sprintf("%s member %s (%s) of mesh %s", verb, ch.Member.DisplayName, ch.Member.ID, meshID)); err != nil {
+		if err := askFirst(c, e, fmt.Sprintf("%s member %s (%s) of mesh %s", verb, ch.Member.DisplayName, ch.Member.ID, meshID)); err != nil {
 			return err
 		}
 		if err := run(false); err != nil {
@@ -425,7 +404,7 @@ func sweepOrphans(c *cli.Context) error {
 	deleted := int64(0)
 	dry := c.Bool("dry-run")
 	if n > 0 && !dry {
-		if err := confirm(c, e, fmt.Sprintf("delete %s undelivered message_queue rows older than %s", thousands(n), age)); err != nil {
+		if err := askFirst(c, e, fmt.Sprintf("delete %s undelivered message_queue rows older than %s", thousands(n), age)); err != nil {
 			return err
 		}
 		var bar *rowBar

@@ -120,7 +120,7 @@ func TestAPIKeyVerbs(t *testing.T) {
 	}
 	// No terminal, no --yes: refused, nothing changed.
 	code, _, stderr = runCLI(t, append(dsn, "apikey", "revoke", "--mesh", "m1", "key_aaa222")...)
-	if code != ExitUsage || !strings.Contains(stderr, "without --yes") {
+	if code != ExitUsage || !strings.Contains(stderr, "--yes") {
 		t.Errorf("no --yes: exit %d %q", code, stderr)
 	}
 	// Ambiguous and missing meshes.
@@ -149,7 +149,7 @@ func TestMemberVerbs(t *testing.T) {
 		{[]string{"member", "bans", "--mesh", "my-team"}, 0, "mallory"},
 		{[]string{"member", "unban", "--mesh", "my-team", "b1", "--yes"}, 0, "unbanned member mallory"},
 		{[]string{"member", "unban", "--mesh", "my-team", "b1", "--yes"}, 0, "not banned"},
-		{[]string{"member", "ban", "--mesh", "my-team", "c2"}, ExitUsage, "without --yes"},
+		{[]string{"member", "ban", "--mesh", "my-team", "c2"}, ExitUsage, "pass --yes"},
 	} {
 		code, stdout, stderr := runCLI(t, append(dsn, tt.args...)...)
 		if code != tt.exit || !strings.Contains(stdout+stderr, tt.want) {
@@ -250,7 +250,7 @@ func TestConfirmationPrompt(t *testing.T) {
 			k, _ := master.Read(buf)
 			prompt = append(prompt, buf[:k]...)
 		}
-		if !bytes.Contains(prompt, []byte("ban member mallory (b1) of mesh m1? [y/N]")) {
+		if !bytes.Contains(prompt, []byte("This will ban member mallory (b1) of mesh m1.\r\nProceed? [y/N]")) {
 			t.Errorf("prompt %q", prompt)
 		}
 		_, _ = master.Write([]byte(answer))
