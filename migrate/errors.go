@@ -121,10 +121,23 @@ func (e *PoolerError) Error() string {
 // TargetError names a file (--to, --through) that is not in the source.
 type TargetError struct {
 	Flag, Name string
+	Last       string // the last file of the source, for an example
 }
 
 func (e *TargetError) Error() string {
-	return fmt.Sprintf("%s %q is not a migration file in the folder; give a file name such as 0003_topics.sql", e.Flag, e.Name)
+	msg := fmt.Sprintf("%s %q is not a migration file in the folder", e.Flag, e.Name)
+	if e.Last != "" {
+		msg += fmt.Sprintf("; give the name of one, such as %s", e.Last)
+	}
+	return msg
+}
+
+// lastName is the name of the source's last file ("" when empty).
+func (s *Source) lastName() string {
+	if len(s.Files) == 0 {
+		return ""
+	}
+	return s.Files[len(s.Files)-1].Name
 }
 
 // DBError is a failure of the runner's own SQL (reading or creating the

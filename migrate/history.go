@@ -65,6 +65,11 @@ func (e *RenameError) Error() string {
 	return "applied files were renamed; they are not run again: " + strings.Join(parts, ", ")
 }
 
+// minForeignRows is the fewest tracking rows that can be called a history
+// from another folder: one or two rows that name no file are reported as
+// missing files (a hand-made row, a deleted file), not as a foreign folder.
+const minForeignRows = 3
+
 // ForeignHistoryError means the tracking table records a history that is
 // not this folder's: rows exist, none of them names a file of the folder,
 // and most of them match no file's content either. Applying the folder

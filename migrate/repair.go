@@ -257,6 +257,14 @@ func (s *session) repairStates(ctx context.Context) (map[string]repairState, err
 		out[f.Name] = repairState{file: f}
 	}
 	for _, fs := range st.Files {
+		if fs.State == StateRenamed {
+			// The row is the old name's: status shows it on the file it
+			// was renamed to, which has none of its own.
+			x := out[fs.RenamedFrom]
+			x.row, x.rowSHA = true, fs.AppliedSHA256
+			out[fs.RenamedFrom] = x
+			continue
+		}
 		x := out[fs.Filename]
 		if fs.AppliedSHA256 != "" {
 			x.row, x.rowSHA = true, fs.AppliedSHA256

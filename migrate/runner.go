@@ -208,7 +208,7 @@ func newRunner(dsn string, conn *pgx.Conn, fsys fs.FS, opts []Option) (*Runner, 
 	}
 	r.src = src
 	if r.cfg.to != "" && src.Lookup(r.cfg.to) == nil {
-		return nil, &TargetError{Flag: "--to", Name: r.cfg.to}
+		return nil, &TargetError{Flag: "--to", Name: r.cfg.to, Last: r.src.lastName()}
 	}
 	return r, nil
 }
@@ -668,10 +668,10 @@ type BootstrapResult struct {
 // "bootstrapped". With dryRun it only reports what it would mark.
 func (r *Runner) Bootstrap(ctx context.Context, through string, dryRun bool) (*BootstrapResult, error) {
 	if through == "" {
-		return nil, &TargetError{Flag: "--through", Name: ""}
+		return nil, &TargetError{Flag: "--through", Name: "", Last: r.src.lastName()}
 	}
 	if r.src.Lookup(through) == nil {
-		return nil, &TargetError{Flag: "--through", Name: through}
+		return nil, &TargetError{Flag: "--through", Name: through, Last: r.src.lastName()}
 	}
 	res := &BootstrapResult{Through: through, DryRun: dryRun}
 	s, err := r.open(ctx)

@@ -267,7 +267,7 @@ func classify(st *Status, src *Source, rows map[string]trackRow, partial map[str
 		}
 		st.Files = append(st.Files, fs)
 	}
-	if len(rows) > 0 && byName == 0 && 2*len(renamed) < len(rows) {
+	if len(rows) >= minForeignRows && byName == 0 && 2*len(renamed) < len(rows) {
 		e := &ForeignHistoryError{Table: st.Table, Rows: len(rows), Unknown: len(rows) - len(renamed), Files: len(src.Files)}
 		for name := range rows {
 			if !renamed[name] {

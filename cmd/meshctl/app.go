@@ -81,8 +81,23 @@ func setUsageErrors(c *cli.Command, parent string) {
 		}
 	}
 	if len(c.Subcommands) == 0 {
+		// Required flags are checked by checkInput like every other
+		// mistake: urfave/cli would print the whole help on stdout (no
+		// JSON under --json) and exit 1.
+		var required []string
+		for _, f := range c.Flags {
+			if sf, ok := f.(*cli.StringFlag); ok && sf.Required {
+				sf.Required = false
+				required = append(required, sf.Name)
+			}
+		}
 		before := c.Before
 		c.Before = func(ctx *cli.Context) error {
+			for _, name := range required {
+				if !ctx.IsSet(name) {
+					return usageError("--%s is required (see %s --help)", name, path)
+				}
+			}
 			if err := checkInput(ctx, path); err != nil {
 				return err
 			}

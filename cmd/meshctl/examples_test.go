@@ -173,6 +173,12 @@ func TestHelpExamplesRun(t *testing.T) {
 		if strings.Contains(ex.line, "completion zsh") {
 			continue // a zsh script: bash cannot source it
 		}
+		if strings.HasPrefix(ex.command, "migrate repair") {
+			// Each needs a database in the state it repairs (a changed,
+			// missing, failed or renamed file): TestMigrateRepairCLI and
+			// TestFailureMessagesNameACommandThatWorks run them so.
+			continue
+		}
 		line := strings.ReplaceAll(ex.line, "postgres://ops@db:5432/claudemesh", db.URL)
 		line = strings.ReplaceAll(line, "DATABASE_URL=postgres://ops@db/claudemesh ", "")
 		if ex.hasYes && !strings.Contains(line, "--dry-run") && !strings.Contains(line, "--yes") {

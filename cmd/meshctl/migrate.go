@@ -56,7 +56,7 @@ meshctl --json migrate plan --dir ./migrations`,
 				Name:  "up",
 				Usage: "apply pending files, each in one transaction with its tracking row",
 				UsageText: `meshctl migrate up
-meshctl migrate up --dir ./migrations --to 0003_topics.sql --lock-wait 2m
+meshctl migrate up --dir ./migrations --to 0002_topics.sql --lock-wait 2m
 meshctl migrate up --strict --statement-timeout 5m
 meshctl migrate up --batch 1   # one durable commit per file
 meshctl migrate up --dry-run`,
@@ -79,8 +79,8 @@ meshctl migrate up --dry-run`,
 			{
 				Name:  "bootstrap",
 				Usage: "record files up to and including --through as applied without running them (database migrated by hand)",
-				UsageText: `meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dry-run
-meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dir ./migrations`,
+				UsageText: `meshctl migrate bootstrap --through 0001_audit_log.sql --dry-run
+meshctl migrate bootstrap --through 0001_audit_log.sql --dir ./migrations`,
 				Flags: flags(
 					&cli.StringFlag{Name: "through", Usage: "last `FILE` already applied by hand (required)"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "list what would be marked; write nothing"},

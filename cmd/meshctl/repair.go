@@ -29,7 +29,7 @@ asks for confirmation on a terminal; elsewhere pass --yes. --dry-run writes noth
 		Subcommands: []*cli.Command{
 			{
 				Name: "accept", Usage: "record the current sha256 of a changed applied file (the old one kept in the history)",
-				ArgsUsage: "FILE", UsageText: "meshctl migrate repair accept --reason 'reformatted only' 0003_topics.sql",
+				ArgsUsage: "FILE", UsageText: "meshctl migrate repair accept --reason 'reformatted only' 0002_topics.sql",
 				Flags: flags(), Action: repairAction(migrate.RepairAccept, 1),
 			},
 			{
