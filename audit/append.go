@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,15 +38,32 @@ type Entry struct {
 // ErrInvalidEvent reports an event that cannot be appended.
 var ErrInvalidEvent = errors.New("invalid audit event")
 
+// ErrUnstorable reports a payload that is valid JSON but that PostgreSQL
+// cannot store faithfully as jsonb: a \u0000 or a lone surrogate (text
+// cannot hold them), a number beyond numeric's range, nesting beyond its
+// stack, or anything jsonb would give back with another canonical form.
+// Errors carrying it also match ErrInvalidEvent.
+var ErrUnstorable = errors.New("payload cannot be stored faithfully as jsonb")
+
 // Append writes e as the next row of its mesh's chain inside tx. It takes
 // the mesh's transaction-level advisory lock (the key upstream writers
 // use), so concurrent writers on any connection queue up instead of
 // forking the chain; the lock is held until tx ends, so the caller must
-// commit promptly. The payload is canonicalised first, so the hash covers
-// exactly what jsonb gives back. On any error the caller must roll tx back:
-// a payload that jsonb alters is detected only after the INSERT.
+// commit promptly.
+//
+// Append stores exactly what it hashes: it has PostgreSQL convert the
+// payload to jsonb and back inside tx, hashes the canonical form of what
+// comes back, stores that jsonb, and checks the stored row once more. A
+// payload jsonb cannot hold faithfully is refused with ErrUnstorable and
+// nothing is written; \u0000 and lone surrogates are refused before any
+// statement runs, so tx stays usable. On any other error the caller must
+// roll tx back.
 func Append(ctx context.Context, tx pgx.Tx, e Event) (Entry, error) {
 	return appendEvent(ctx, tx, e, true)
+}
+
+func unstorable(format string, args ...any) error {
+	return fmt.Errorf("%w: %w: "+format, append([]any{ErrInvalidEvent, ErrUnstorable}, args...)...)
 }
 
 func appendEvent(ctx context.Context, tx pgx.Tx, e Event, lock bool) (Entry, error) {
@@ -56,9 +74,13 @@ func appendEvent(ctx context.Context, tx pgx.Tx, e Event, lock bool) (Entry, err
 	if payload == nil {
 		payload = []byte("{}")
 	}
-	canon, err := Canonical(payload)
+	var c Canonicalizer
+	canon, err := c.Append(nil, payload)
 	if err != nil {
 		return Entry{}, fmt.Errorf("%w: payload: %v", ErrInvalidEvent, err)
+	}
+	if c.notText >= 0 {
+		return Entry{}, unstorable("a \\u0000 or lone surrogate escape before byte %d (PostgreSQL text cannot hold it)", c.notText)
 	}
 	created := e.CreatedAt
 	if created.IsZero() {
@@ -78,7 +100,16 @@ func appendEvent(ctx context.Context, tx pgx.Tx, e Event, lock bool) (Entry, err
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return Entry{}, fmt.Errorf("audit append: reading the chain tail: %w", err)
 	}
-	hash, err := HashV1(prev, e.MeshID, e.EventType, e.Actor, canon, created)
+	// The payload as jsonb will give it back to every verifier.
+	var stored string
+	if err := tx.QueryRow(ctx, `SELECT $1::text::jsonb::text`, string(payload)).Scan(&stored); err != nil {
+		return Entry{}, jsonbError(err)
+	}
+	hashed, err := c.Append(nil, []byte(stored))
+	if err != nil || !bytes.Equal(hashed, canon) {
+		return Entry{}, unstorable("jsonb gives it back as another document")
+	}
+	hash, err := HashV1(prev, e.MeshID, e.EventType, e.Actor, hashed, created)
 	if err != nil {
 		return Entry{}, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 	}
@@ -90,20 +121,29 @@ func appendEvent(ctx context.Context, tx pgx.Tx, e Event, lock bool) (Entry, err
 	(mesh_id, event_type, actor_member_id, actor_display_name, payload, prev_hash, hash, created_at)
 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8::text::timestamp)
 RETURNING id, payload::text`,
-		e.MeshID, e.EventType, e.Actor, e.ActorDisplayName, string(canon), prev, hash,
+		e.MeshID, e.EventType, e.Actor, e.ActorDisplayName, stored, prev, hash,
 		created.Format("2006-01-02 15:04:05.000")).Scan(&id, &back)
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "22P05" || pe.Code == "22P02") {
-		return Entry{}, fmt.Errorf("%w: payload: jsonb refuses it: %s", ErrInvalidEvent, pe.Message)
-	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit append: %w", err)
 	}
-	// jsonb may refuse or alter what JSON allows (\u0000, lone surrogates);
-	// never leave a row whose hash would not verify.
-	again, err := Canonical([]byte(back))
-	if err != nil || string(again) != string(canon) {
-		return Entry{}, fmt.Errorf("%w: payload does not survive jsonb unchanged", ErrInvalidEvent)
+	// Never leave a row whose hash would not verify.
+	again, err := c.Append(nil, []byte(back))
+	if err != nil || !bytes.Equal(again, hashed) {
+		return Entry{}, unstorable("the stored row does not give back the hashed payload")
 	}
-	return Entry{ID: id, MeshID: e.MeshID, PrevHash: prev, Hash: hash, CreatedAt: created, Payload: canon}, nil
+	return Entry{ID: id, MeshID: e.MeshID, PrevHash: prev, Hash: hash, CreatedAt: created, Payload: hashed}, nil
+}
+
+// jsonbError classifies an error from converting a payload to jsonb.
+func jsonbError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "22P05", "22P02", "22003", "54001", "54000":
+			// untranslatable character, invalid text, numeric out of
+			// range, stack depth, program limit
+			return unstorable("jsonb refuses it: %s", pe.Message)
+		}
+	}
+	return fmt.Errorf("audit append: converting the payload to jsonb: %w", err)
 }

@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -43,24 +45,46 @@ func Canonical(payload []byte) ([]byte, error) {
 // row. The zero value is ready to use; it is not safe for concurrent use.
 type Canonicalizer struct {
 	members []member // stack of object members being sorted
-	keys    []byte   // decoded (WTF-8) names of the members on the stack
+	keys    []byte   // decoded (WTF-8) names, of the members on the stack, that hold escapes
 	tmp     []byte   // scratch for reordering an object's members
 	in      []byte
 	pos     int
 	depth   int
+	// notText is the offset of the first \u0000 or lone surrogate escape
+	// in the last document, or -1: JSON allows them, PostgreSQL's text
+	// and jsonb do not.
+	notText int
 }
 
-// member is one object member: its decoded name in keys and its canonical
-// `"name":value` bytes in the output.
+// member is one object member: its decoded name and its canonical
+// `"name":value` bytes in the output. A name without escapes is its own
+// decoded form and is read from the output (keyOff has inOut set);
+// others are decoded into keys. 16 bytes, as a large object holds
+// millions of members.
 type member struct {
-	keyOff, keyEnd int
-	outOff, outEnd int
+	keyOff, keyEnd uint32
+	outOff, outEnd uint32
+}
+
+// inOut marks a member whose decoded name is in the output.
+const inOut = 1 << 31
+
+// errTooLarge reports a document whose canonical form exceeds what the
+// member offsets can address (2 GiB; jsonb holds at most 255 MB).
+const errTooLarge = "document too large to canonicalise"
+
+// key returns m's decoded name; out is the output holding its bytes.
+func (c *Canonicalizer) key(m member, out []byte) []byte {
+	if m.keyOff&inOut != 0 {
+		return out[m.keyOff&^inOut : m.keyEnd]
+	}
+	return c.keys[m.keyOff:m.keyEnd]
 }
 
 // Append appends the canonical form of the JSON document in src to dst.
 // On error dst is returned unchanged in length.
 func (c *Canonicalizer) Append(dst, src []byte) ([]byte, error) {
-	c.in, c.pos, c.depth = src, 0, 0
+	c.in, c.pos, c.depth, c.notText = src, 0, 0, -1
 	c.members = c.members[:0]
 	c.keys = c.keys[:0]
 	start := len(dst)
@@ -193,12 +217,21 @@ func (c *Canonicalizer) object(dst []byte) ([]byte, error) {
 		if c.pos >= len(c.in) || c.in[c.pos] != '"' {
 			return dst, c.errorf("expected a string as object key")
 		}
-		m := member{keyOff: len(c.keys), outOff: len(dst)}
+		if len(dst) >= inOut-1 || len(c.keys) >= inOut {
+			return dst, c.errorf("%s", errTooLarge)
+		}
+		m := member{keyOff: uint32(len(c.keys)), outOff: uint32(len(dst))}
 		var err error
 		if dst, err = c.str(dst, true); err != nil {
 			return dst, err
 		}
-		m.keyEnd = len(c.keys)
+		if len(dst)-int(m.outOff)-2 == len(c.keys)-int(m.keyOff) {
+			// No escapes: the output between the quotes is the name.
+			c.keys = c.keys[:m.keyOff]
+			m.keyOff, m.keyEnd = (m.outOff+1)|inOut, uint32(len(dst)-1)
+		} else {
+			m.keyEnd = uint32(len(c.keys))
+		}
 		c.skipSpace()
 		if c.pos >= len(c.in) || c.in[c.pos] != ':' {
 			return dst, c.errorf("expected ':' after object key")
@@ -209,10 +242,13 @@ func (c *Canonicalizer) object(dst []byte) ([]byte, error) {
 		if dst, err = c.value(dst); err != nil {
 			return dst, err
 		}
-		m.outEnd = len(dst)
+		if len(dst) >= inOut {
+			return dst, c.errorf("%s", errTooLarge)
+		}
+		m.outEnd = uint32(len(dst))
 		if len(c.members) > base && sorted {
 			prev := c.members[len(c.members)-1]
-			if compareUTF16(c.keys[prev.keyOff:prev.keyEnd], c.keys[m.keyOff:m.keyEnd]) >= 0 {
+			if compareUTF16(c.key(prev, dst), c.key(m, dst)) >= 0 {
 				sorted = false // out of order, or a repeated key
 			}
 		}
@@ -235,40 +271,181 @@ func (c *Canonicalizer) object(dst []byte) ([]byte, error) {
 	if !sorted {
 		dst = c.reorder(dst, base, body)
 	}
+	dst = append(dst, '}')
 	c.members = c.members[:base]
 	c.keys = c.keys[:keysBase]
 	c.depth--
-	return append(dst, '}'), nil
+	return dst, nil
+}
+
+// sortMembers sorts the members from base in UTF-16 key order and empties
+// (outEnd = outOff) all but the last of repeated keys (JSON.parse keeps
+// the last). Distinct names never compare equal.
+func (c *Canonicalizer) sortMembers(out []byte, base int) []member {
+	ms := c.members[base:]
+	slices.SortStableFunc(ms, func(a, b member) int {
+		return compareUTF16(c.key(a, out), c.key(b, out))
+	})
+	for i := 0; i+1 < len(ms); i++ {
+		if bytes.Equal(c.key(ms[i], out), c.key(ms[i+1], out)) {
+			ms[i].outEnd = ms[i].outOff // a later member repeats this very key and wins
+		}
+	}
+	return ms
 }
 
 // reorder rewrites the members written since body in UTF-16 key order,
-// keeping only the last of repeated keys (JSON.parse semantics).
+// keeping only the last of repeated keys.
 func (c *Canonicalizer) reorder(dst []byte, base, body int) []byte {
-	ms := c.members[base:]
-	keys := c.keys
-	slices.SortStableFunc(ms, func(a, b member) int {
-		return compareUTF16(keys[a.keyOff:a.keyEnd], keys[b.keyOff:b.keyEnd])
-	})
+	ms := c.sortMembers(dst, base)
 	c.tmp = append(c.tmp[:0], dst[body:]...)
 	dst = dst[:body]
 	first := true
-	for i, m := range ms {
-		if i+1 < len(ms) && compareUTF16(keys[m.keyOff:m.keyEnd], keys[ms[i+1].keyOff:ms[i+1].keyEnd]) == 0 {
-			continue // a later member repeats this key and wins
+	for _, m := range ms {
+		if m.outEnd == m.outOff {
+			continue
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = append(dst, c.tmp[m.outOff-body:m.outEnd-body]...)
+		dst = append(dst, c.tmp[int(m.outOff)-body:int(m.outEnd)-body]...)
 	}
 	return dst
+}
+
+// writeTo writes the canonical form of src to w, using scratch (returned,
+// possibly grown) as working space. A top-level object is read twice
+// rather than held in canonical form: the first pass validates it and
+// notes each member's name and where it lies in src, the second writes
+// the members to w in order, canonicalising one value at a time. A large
+// object then costs 16 bytes a member (plus its escaped names) and its
+// largest member's canonical form, not a copy of itself; an object nested
+// inside it is still built and sorted in scratch.
+func (c *Canonicalizer) writeTo(w io.Writer, scratch, src []byte) ([]byte, error) {
+	c.in, c.pos, c.depth, c.notText = src, 0, 0, -1
+	c.members = c.members[:0]
+	c.keys = c.keys[:0]
+	c.skipSpace()
+	var err error
+	if c.pos < len(src) && src[c.pos] == '{' {
+		scratch, err = c.streamObject(w, scratch)
+	} else {
+		scratch, err = c.value(scratch[:0])
+		if err == nil {
+			w.Write(scratch)
+		}
+	}
+	if err == nil {
+		c.skipSpace()
+		if c.pos != len(c.in) {
+			err = c.errorf("unexpected data after the JSON value")
+		}
+	}
+	c.in = nil
+	return scratch, err
+}
+
+// streamObject is writeTo for a top-level object. Its members' offsets
+// are into the input: outOff where the name starts, outEnd where the
+// value ends; a name without escapes is read from the input.
+func (c *Canonicalizer) streamObject(w io.Writer, scratch []byte) ([]byte, error) {
+	in := c.in
+	if len(in) >= inOut {
+		return scratch, c.errorf("%s", errTooLarge)
+	}
+	// Sized once rather than grown: at most one member per ':', and a
+	// member takes at least 5 bytes.
+	if n := min(bytes.Count(in, []byte{':'}), len(in)/5) + 1; cap(c.members) < n {
+		c.members = make([]member, 0, n)
+	}
+	c.depth = 1
+	c.pos++ // {
+	c.skipSpace()
+	empty := c.pos < len(in) && in[c.pos] == '}'
+	sorted := true
+	for !empty {
+		c.skipSpace()
+		if c.pos >= len(in) || in[c.pos] != '"' {
+			return scratch, c.errorf("expected a string as object key")
+		}
+		m := member{keyOff: uint32(len(c.keys)), outOff: uint32(c.pos)}
+		var err error
+		if scratch, err = c.str(scratch[:0], true); err != nil {
+			return scratch, err
+		}
+		if c.pos-int(m.outOff)-2 == len(c.keys)-int(m.keyOff) {
+			// No escapes: the input between the quotes is the name.
+			c.keys = c.keys[:m.keyOff]
+			m.keyOff, m.keyEnd = (m.outOff+1)|inOut, uint32(c.pos-1)
+		} else {
+			m.keyEnd = uint32(len(c.keys))
+		}
+		c.skipSpace()
+		if c.pos >= len(in) || in[c.pos] != ':' {
+			return scratch, c.errorf("expected ':' after object key")
+		}
+		c.pos++
+		c.skipSpace()
+		if scratch, err = c.value(scratch[:0]); err != nil {
+			return scratch, err
+		}
+		m.outEnd = uint32(c.pos)
+		if n := len(c.members); n > 0 && sorted && compareUTF16(c.key(c.members[n-1], in), c.key(m, in)) >= 0 {
+			sorted = false
+		}
+		c.members = append(c.members, m)
+		c.skipSpace()
+		if c.pos >= len(in) {
+			return scratch, c.errorf("unexpected end of input in object")
+		}
+		if in[c.pos] == ',' {
+			c.pos++
+			continue
+		}
+		if in[c.pos] != '}' {
+			return scratch, c.errorf("expected ',' or '}' in object")
+		}
+		break
+	}
+	end := c.pos + 1
+	ms := c.members
+	if !sorted {
+		ms = c.sortMembers(in, 0)
+	}
+	sep := byte('{')
+	for _, m := range ms {
+		if m.outEnd == m.outOff {
+			continue // a repeated name
+		}
+		c.pos = int(m.outOff)
+		out := append(scratch[:0], sep)
+		sep = ','
+		out, _ = c.str(out, false)
+		c.skipSpace()
+		c.pos++ // :
+		c.skipSpace()
+		out = append(out, ':')
+		var err error
+		if scratch, err = c.value(out); err != nil {
+			return scratch, err // cannot happen: the first pass read it
+		}
+		w.Write(scratch)
+	}
+	if sep == '{' {
+		w.Write([]byte{'{'})
+	}
+	w.Write([]byte{'}'})
+	c.pos, c.depth = end, 0
+	return scratch, nil
 }
 
 // compareUTF16 orders two WTF-8 strings by their UTF-16 code units, as
 // JavaScript's default sort and RFC 8785 do. UTF-8 byte order equals code
 // point order, which differs from UTF-16 order only between a supplementary
-// character (a surrogate pair) and U+E000..U+FFFF.
+// character (a surrogate pair) and U+E000..U+FFFF; and two supplementary
+// characters with the same lead surrogate are ordered by their trail
+// surrogates, so the comparison walks code units until they differ.
 func compareUTF16(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0
@@ -281,21 +458,57 @@ func compareUTF16(a, b []byte) int {
 	if a[i] < 0x80 && b[i] < 0x80 {
 		return int(a[i]) - int(b[i])
 	}
-	// Back up to the start of the differing character.
+	// Back up to the start of the differing character: the bytes before it
+	// are equal, so it starts at the same offset in both.
 	for i > 0 && a[i]&0xC0 == 0x80 {
 		i--
 	}
-	ra, _ := decodeWTF8(a[i:])
-	rb, _ := decodeWTF8(b[i:])
-	return int(utf16Lead(ra)) - int(utf16Lead(rb))
+	ua, ub := units{s: a[i:]}, units{s: b[i:]}
+	for {
+		x, okA := ua.next()
+		y, okB := ub.next()
+		switch {
+		case !okA || !okB:
+			return cmpBool(okA, okB)
+		case x != y:
+			return int(x) - int(y)
+		}
+	}
 }
 
-func utf16Lead(r rune) rune {
-	if r >= 0x10000 {
-		r1, _ := utf16.EncodeRune(r)
-		return r1
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
 	}
-	return r
+	return -1
+}
+
+// units yields the UTF-16 code units of a WTF-8 string.
+type units struct {
+	s     []byte
+	trail uint16 // pending trail surrogate of the last character; 0 = none
+}
+
+func (u *units) next() (uint16, bool) {
+	if u.trail != 0 {
+		t := u.trail
+		u.trail = 0
+		return t, true
+	}
+	if len(u.s) == 0 {
+		return 0, false
+	}
+	r, size := decodeWTF8(u.s)
+	u.s = u.s[size:]
+	if r >= 0x10000 {
+		lead, trail := utf16.EncodeRune(r)
+		u.trail = uint16(trail)
+		return uint16(lead), true
+	}
+	return uint16(r), true
 }
 
 // decodeWTF8 decodes one character, accepting encoded lone surrogates
@@ -384,6 +597,9 @@ func (c *Canonicalizer) str(dst []byte, key bool) ([]byte, error) {
 			}
 		default:
 			return dst, c.errorf("invalid escape \\%c", e)
+		}
+		if (r == 0 || utf16.IsSurrogate(r)) && c.notText < 0 {
+			c.notText = c.pos
 		}
 		dst = appendEscaped(dst, r)
 		if key {

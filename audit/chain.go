@@ -3,11 +3,11 @@ package audit
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -35,6 +35,12 @@ const (
 	Rewrite Class = "rewrite"
 	// Unreadable: the row cannot be hashed (payload or created_at unusable).
 	Unreadable Class = "unreadable"
+	// Precision: created_at holds a fraction of a millisecond. The v1 hash
+	// covers milliseconds only, so an edit within the millisecond is
+	// invisible to it; upstream and Append write whole milliseconds, so
+	// such a row was written by something else or edited. A warning
+	// (Report.Warnings), or a finding with VerifyOptions.Strict.
+	Precision Class = "precision"
 )
 
 // Finding is one break in a chain.
@@ -59,7 +65,11 @@ type MeshResult struct {
 	FirstID  int64  `json:"first_id"`
 	LastID   int64  `json:"last_id"`
 	HeadHash string `json:"head_hash"`
-	Findings int    `json:"findings"`
+	// MerkleRoot is the hex RFC 6962 root over the mesh's row hashes
+	// (VerifyOptions.MerkleRoots), as a checkpoint records it.
+	MerkleRoot string `json:"merkle_root,omitempty"`
+	Findings   int    `json:"findings"`
+	Warnings   int    `json:"warnings"`
 }
 
 // Clean reports whether the mesh's chain showed no break.
@@ -72,7 +82,12 @@ type Report struct {
 	// FindingsOmitted counts findings beyond MaxFindings (counted in the
 	// meshes' Findings, not listed).
 	FindingsOmitted int64 `json:"findings_omitted"`
-	Rows            int64 `json:"rows"`
+	// Warnings are findings that are not tampering by themselves
+	// (precision, unless VerifyOptions.Strict); WarningsOmitted counts
+	// those beyond MaxFindings.
+	Warnings        []Finding `json:"warnings"`
+	WarningsOmitted int64     `json:"warnings_omitted"`
+	Rows            int64     `json:"rows"`
 }
 
 // Clean reports whether no mesh showed a break.
@@ -80,13 +95,14 @@ func (r *Report) Clean() bool {
 	return len(r.Findings) == 0 && r.FindingsOmitted == 0
 }
 
-// Head is one mesh's checkpointed state: how many rows its chain had, and
-// the id and hash of the last one.
+// Head is one mesh's checkpointed state: how many rows its chain had, the
+// id and hash of the last one, and the Merkle root over all of them.
 type Head struct {
 	MeshID   string
-	Rows     int64
+	Rows     int64 // the tree size
 	HeadID   int64
 	HeadHash string
+	Root     string // hex RFC 6962 root over the first Rows row hashes; "" = not checked
 }
 
 // Row is one audit_log row as stored, for verifying rows held in memory.
@@ -117,8 +133,10 @@ type rowView struct {
 	prev, hash                  []byte
 	actorNull                   bool
 	ms                          int64 // created_at, ms since the Unix epoch
+	subMs                       int32 // created_at's nanoseconds beyond ms (µs precision from PostgreSQL)
 	computed                    [32]byte
 	problem                     string // non-empty: unreadable, and why
+	ready                       bool   // computed (or problem) already set
 }
 
 // meshState is what the checker keeps per mesh: O(1), whatever the rows.
@@ -128,10 +146,8 @@ type meshState struct {
 	lastHash []byte
 	runStart int // findings of the mesh's last bad row: rep.Findings[runStart:runEnd]
 	runEnd   int
-	head     *Head // checkpointed head, if any
-	headSeen bool
-	headHash string
-	headPos  int64
+	heads    []headState  // checkpointed heads, if any (see heads.go)
+	tree     *treeBuilder // the mesh's Merkle tree, while one is needed
 }
 
 // ringEntry remembers one recent row's prev_hash, for fork detection.
@@ -148,8 +164,10 @@ type ringEntry struct {
 // content hashes arrive precomputed.
 type checker struct {
 	rep         Report
+	strict      bool // precision findings are tampering, not warnings
 	maxFindings int
-	heads       map[string]Head
+	heads       map[string][]Head
+	merkleRoots bool // compute every mesh's Merkle root
 	meshes      map[string]*meshState
 	last        *meshState // the previous row's mesh (runs are common)
 	seed        maphash.Seed
@@ -170,9 +188,10 @@ func newChecker(window, maxFindings int, heads []Head) *checker {
 		ring: make([]ringEntry, window), claims: make(map[uint64]int, window)}
 	k.rep.Meshes = []MeshResult{}
 	k.rep.Findings = []Finding{}
-	k.heads = make(map[string]Head, len(heads))
+	k.rep.Warnings = []Finding{}
+	k.heads = make(map[string][]Head, len(heads))
 	for _, h := range heads {
-		k.heads[h.MeshID] = h
+		k.heads[h.MeshID] = append(k.heads[h.MeshID], h)
 	}
 	return k
 }
@@ -204,6 +223,30 @@ func (k *checker) add(m *meshState, f Finding) {
 	k.rep.Findings = append(k.rep.Findings, f)
 }
 
+// warn records a finding that is not tampering by itself.
+func (k *checker) warn(m *meshState, f Finding) {
+	if k.strict {
+		k.add(m, f)
+		return
+	}
+	m.res.Warnings++
+	if len(k.rep.Warnings) >= k.maxFindings {
+		k.rep.WarningsOmitted++
+		return
+	}
+	k.rep.Warnings = append(k.rep.Warnings, f)
+}
+
+// precisionFinding describes a created_at with a sub-millisecond part.
+func precisionFinding(mesh string, r *rowView) Finding {
+	iso := appendISO(nil, r.ms)
+	iso = iso[:len(iso)-1] // drop the Z
+	frac := fmt.Sprintf("%06d", r.subMs)
+	return Finding{MeshID: mesh, RowID: r.id, Class: Precision,
+		Expected: "whole milliseconds (" + string(iso) + "Z)",
+		Found:    string(iso) + strings.TrimRight(frac, "0") + "Z"}
+}
+
 func (k *checker) mesh(id []byte) *meshState {
 	if k.last != nil && string(id) == k.last.res.MeshID {
 		return k.last
@@ -212,9 +255,7 @@ func (k *checker) mesh(id []byte) *meshState {
 	if !ok {
 		m = &meshState{res: MeshResult{MeshID: string(id)}}
 		m.salt = maphash.String(k.seed, m.res.MeshID) * 0x9E3779B97F4A7C15
-		if h, ok := k.heads[m.res.MeshID]; ok {
-			m.head = &h
-		}
+		k.startHeads(m)
 		k.meshes[m.res.MeshID] = m
 	}
 	k.last = m
@@ -235,6 +276,9 @@ func (k *checker) row(r *rowView) {
 		hex.Encode(k.hexBuf[:], r.computed[:])
 		if !bytes.Equal(k.hexBuf[:], r.hash) {
 			k.add(m, Finding{MeshID: mesh, RowID: r.id, Class: ContentMismatch, Expected: string(k.hexBuf[:]), Found: value(r.hash)})
+		}
+		if r.subMs != 0 {
+			k.warn(m, precisionFinding(mesh, r))
 		}
 	}
 
@@ -272,8 +316,8 @@ func (k *checker) row(r *rowView) {
 	m.res.LastID = r.id
 	m.lastHash = append(m.lastHash[:0], r.hash...)
 	k.rep.Rows++
-	if m.head != nil && r.id == m.head.HeadID {
-		m.headSeen, m.headHash, m.headPos = true, string(r.hash), m.res.Rows
+	if m.tree != nil || m.heads != nil {
+		k.trackHeads(m, r)
 	}
 }
 
@@ -313,31 +357,6 @@ func (k *checker) remember(m *meshState, key uint64, r *rowView) {
 	k.ringNext = (slot + 1) % len(k.ring)
 }
 
-// checkHead compares a checkpointed head with the chain as found.
-func (k *checker) checkHead(m *meshState) {
-	h, rows, lastID := *m.head, m.res.Rows, m.res.LastID
-	switch {
-	case !m.headSeen && (rows < h.Rows || lastID < h.HeadID):
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
-			Expected: fmt.Sprintf("%d rows up to id %d", h.Rows, h.HeadID),
-			Found:    fmt.Sprintf("%d rows up to id %d", rows, lastID)})
-	case !m.headSeen:
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
-			Expected: "row " + strconv.FormatInt(h.HeadID, 10) + " with hash " + h.HeadHash,
-			Found:    "no row with that id"})
-	case m.headHash != h.HeadHash:
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite, Expected: h.HeadHash, Found: m.headHash})
-	case m.headPos < h.Rows:
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
-			Expected: fmt.Sprintf("row %d at position %d", h.HeadID, h.Rows),
-			Found:    fmt.Sprintf("position %d (rows before it deleted)", m.headPos)})
-	case m.headPos > h.Rows:
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
-			Expected: fmt.Sprintf("row %d at position %d", h.HeadID, h.Rows),
-			Found:    fmt.Sprintf("position %d (rows inserted before it)", m.headPos)})
-	}
-}
-
 // finish checks the checkpointed heads of the meshes in scope (all, or the
 // one asked for; a checkpointed mesh with no rows left is a truncation) and
 // returns the report, meshes sorted by id and findings by mesh and row.
@@ -355,23 +374,28 @@ func (k *checker) finish(scope string) *Report {
 	for _, id := range ids {
 		m := k.meshes[id]
 		m.res.HeadHash = string(m.lastHash)
-		if m.head != nil {
-			k.checkHead(m)
-		}
+		k.finishHeads(m)
 		k.rep.Meshes = append(k.rep.Meshes, m.res)
 	}
-	slices.SortStableFunc(k.rep.Findings, func(a, b Finding) int {
+	byRow := func(a, b Finding) int {
 		if c := strings.Compare(a.MeshID, b.MeshID); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.RowID, b.RowID)
-	})
+	}
+	slices.SortStableFunc(k.rep.Findings, byRow)
+	slices.SortStableFunc(k.rep.Warnings, byRow)
 	return &k.rep
 }
 
 // compute fills r.computed with the v1 hash of r's fields, or sets
-// r.problem when the row cannot be hashed.
+// r.problem when the row cannot be hashed. canon is scratch space, returned
+// for reuse.
 func (h *hasher) compute(r *rowView, canon []byte) []byte {
+	if len(r.payload) >= largePayload {
+		h.computeLarge(r)
+		return canon
+	}
 	canon, err := h.canon.Append(canon[:0], r.payload)
 	if err != nil {
 		r.problem = "payload: " + err.Error()
@@ -385,11 +409,44 @@ func (h *hasher) compute(r *rowView, canon []byte) []byte {
 	return canon
 }
 
+// largePayload is the payload size from which a row is hashed as a
+// stream (see computeLarge) rather than in one buffer.
+const largePayload = 1 << 20
+
+// computeLarge hashes a large payload's row without holding the canonical
+// form twice: the top-level value streams into SHA-256, and only the
+// bytes that must be sorted are buffered. The buffers are not kept for
+// the next row.
+func (h *hasher) computeLarge(r *rowView) {
+	if h.sha == nil {
+		h.sha = sha256.New()
+	}
+	d := h.sha
+	d.Reset()
+	b := h.prefix(h.buf[:0], r.prev, r.mesh, r.event, r.actor, r.actorNull)
+	d.Write(b)
+	scratch := make([]byte, 0, len(r.payload)+64)
+	_, err := h.canon.writeTo(d, scratch, r.payload)
+	switch {
+	case err != nil:
+		r.problem = "payload: " + err.Error()
+	case r.ms < -maxDateMs || r.ms > maxDateMs:
+		r.problem = ErrTimeRange.Error()
+	default:
+		b = appendISO(append(b[:0], '|'), r.ms)
+		d.Write(b)
+		d.Sum(r.computed[:0])
+	}
+	h.buf = b
+	h.canon = Canonicalizer{}
+}
+
 // VerifyRows verifies rows held in memory, grouped by mesh and in id order
 // within each mesh, against optional checkpointed heads. It is Verify
 // without the database, for tests and for tools that read rows elsewhere.
 func VerifyRows(rows []Row, heads []Head) *Report {
 	k := newChecker(0, 0, heads)
+	k.merkleRoots = true
 	var h hasher
 	var canon []byte
 	for i := range rows {
@@ -401,6 +458,7 @@ func VerifyRows(rows []Row, heads []Head) *Report {
 		}
 		if ms, ok := unixMilli(r.CreatedAt); ok {
 			v.ms = ms
+			v.subMs = int32(r.CreatedAt.Sub(time.UnixMilli(ms)))
 		} else {
 			v.ms = maxDateMs + 1
 		}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/hex"
 	"fmt"
 	"testing"
 	"time"
@@ -120,9 +121,20 @@ func TestVerifyRowsClasses(t *testing.T) {
 func TestVerifyRowsSummary(t *testing.T) {
 	rows := append(memChain(t, "a|b", 3), memChain(t, "c", 2)...)
 	rep := VerifyRows(rows, nil)
+	root := func(rows []Row) string {
+		var leaves [][]byte
+		for _, r := range rows {
+			leaves = append(leaves, LeafData([]byte(r.Hash)))
+		}
+		h, err := TreeRoot(leaves)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hex.EncodeToString(h[:])
+	}
 	want := []MeshResult{
-		{MeshID: "a|b", Rows: 3, FirstID: 10, LastID: 30, HeadHash: rows[2].Hash},
-		{MeshID: "c", Rows: 2, FirstID: 10, LastID: 20, HeadHash: rows[4].Hash},
+		{MeshID: "a|b", Rows: 3, FirstID: 10, LastID: 30, HeadHash: rows[2].Hash, MerkleRoot: root(rows[:3])},
+		{MeshID: "c", Rows: 2, FirstID: 10, LastID: 20, HeadHash: rows[4].Hash, MerkleRoot: root(rows[3:])},
 	}
 	if diff := cmp.Diff(want, rep.Meshes); diff != "" {
 		t.Errorf("meshes (-want +got):\n%s", diff)

@@ -47,7 +47,16 @@ type hasher struct {
 
 // sum hashes one row whose payload is already canonical.
 func (h *hasher) sum(prev, mesh, event, actor []byte, actorNull bool, canon []byte, ms int64) [sha256.Size]byte {
-	b := h.buf[:0]
+	b := h.prefix(h.buf[:0], prev, mesh, event, actor, actorNull)
+	b = append(b, canon...)
+	b = append(b, '|')
+	b = appendISO(b, ms)
+	h.buf = b
+	return sha256.Sum256(b)
+}
+
+// prefix appends the hashed fields before the payload, with their "|".
+func (h *hasher) prefix(b, prev, mesh, event, actor []byte, actorNull bool) []byte {
 	b = append(b, prev...)
 	b = append(b, '|')
 	b = append(b, mesh...)
@@ -59,12 +68,7 @@ func (h *hasher) sum(prev, mesh, event, actor []byte, actorNull bool, canon []by
 	} else {
 		b = append(b, actor...)
 	}
-	b = append(b, '|')
-	b = append(b, canon...)
-	b = append(b, '|')
-	b = appendISO(b, ms)
-	h.buf = b
-	return sha256.Sum256(b)
+	return append(b, '|')
 }
 
 // JavaScript Date's range: ±8.64e15 ms around the epoch.

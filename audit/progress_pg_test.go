@@ -49,14 +49,17 @@ func TestVerifyProgress(t *testing.T) {
 		{"nobody", 0},
 	} {
 		var calls []int64 // guarded by mu
+		lastDone := false
 		mu.Lock()
 		returned = false
 		mu.Unlock()
-		rep, err := Verify(ctx, conn, VerifyOptions{MeshID: tt.mesh, Workers: 2, Progress: func(rows int64) {
+		rep, err := Verify(ctx, conn, VerifyOptions{MeshID: tt.mesh, Workers: 2, Progress: func(p Progress) {
+			rows := p.Rows
 			mu.Lock()
 			defer mu.Unlock()
 			late = late || returned
 			calls = append(calls, rows)
+			lastDone = p.Done
 		}})
 		mu.Lock()
 		returned = true
@@ -66,6 +69,9 @@ func TestVerifyProgress(t *testing.T) {
 		}
 		if rep.Rows != tt.rows {
 			t.Fatalf("mesh %q: report has %d rows, want %d", tt.mesh, rep.Rows, tt.rows)
+		}
+		if !lastDone {
+			t.Errorf("mesh %q: the last progress report is not marked Done", tt.mesh)
 		}
 		if len(calls) == 0 {
 			t.Fatalf("mesh %q: Progress was never called", tt.mesh)
@@ -90,7 +96,7 @@ func TestVerifyProgress(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	var calls int
-	if _, err := Verify(cctx, conn, VerifyOptions{Progress: func(int64) { calls++ }}); err == nil {
+	if _, err := Verify(cctx, conn, VerifyOptions{Progress: func(Progress) { calls++ }}); err == nil {
 		t.Fatal("Verify with a cancelled context succeeded")
 	}
 	if calls != 0 {

@@ -19,23 +19,36 @@ import (
 type VerifyOptions struct {
 	// MeshID limits verification to one mesh; empty means every mesh.
 	MeshID string
-	// Heads are checkpointed heads (from OpenCheckpoints) to check the
-	// chains against; nil checks the chains alone.
+	// Heads are checkpointed heads (Checkpoint.Heads) to check the chains
+	// against, any number per mesh; nil checks the chains alone.
 	Heads []Head
+	// MerkleRoots computes each mesh's Merkle root (MeshResult.MerkleRoot),
+	// as a checkpoint needs.
+	MerkleRoots bool
 	// Workers canonicalise and hash rows in parallel; 0 means GOMAXPROCS.
 	Workers int
+	// Strict makes precision findings (created_at with a fraction of a
+	// millisecond) tampering; by default they are warnings.
+	Strict bool
 	// Window and MaxFindings default to DefaultWindow and DefaultMaxFindings.
 	Window      int
 	MaxFindings int
 	// Progress, when set, is told how many rows have been verified so
 	// far: about every ProgressInterval while Verify runs, and once more
-	// with the final count (Report.Rows) when it succeeds. It is called
-	// from one goroutine, never concurrently and never after Verify
-	// returns; it never sees a smaller count than the call before. The
-	// pipeline only adds each batch's size to a counter, so a slow
+	// with the final count (Report.Rows, Done set) when it succeeds. It is
+	// called from one goroutine, never concurrently and never after
+	// Verify returns; it never sees a smaller count than the call before.
+	// The pipeline only adds each batch's size to a counter, so a slow
 	// callback cannot slow verification down (but it delays Verify's
 	// return by its last call).
-	Progress func(rows int64)
+	Progress func(Progress)
+}
+
+// Progress is a progress report of Verify: like migrate's and backfill's
+// Events, a typed value handed to a caller's func.
+type Progress struct {
+	Rows int64 // rows verified so far
+	Done bool  // the final report: Rows is Report.Rows
 }
 
 // ProgressInterval is how often VerifyOptions.Progress is called.
@@ -124,6 +137,7 @@ type pipeline struct {
 	doneCh  chan struct{}
 	err     error
 	checked atomic.Int64 // rows through the checker, added once per batch
+	large   hasher       // hashes large payloads on the COPY goroutine
 }
 
 func newPipeline(opt VerifyOptions) *pipeline {
@@ -139,6 +153,8 @@ func newPipeline(opt VerifyOptions) *pipeline {
 		checker: newChecker(opt.Window, opt.MaxFindings, opt.Heads),
 		doneCh:  make(chan struct{}),
 	}
+	p.checker.strict = opt.Strict
+	p.checker.merkleRoots = opt.MerkleRoots
 	for i := 0; i < batches; i++ {
 		p.free <- &batch{arena: make([]byte, 0, batchBytes+64<<10), rows: make([]rowView, 0, batchRows), spans: make([]rowSpans, 0, batchRows)}
 	}
@@ -154,7 +170,9 @@ func (p *pipeline) start() {
 			var canon []byte
 			for b := range p.work {
 				for i := range b.rows {
-					canon = h.compute(&b.rows[i], canon)
+					if !b.rows[i].ready {
+						canon = h.compute(&b.rows[i], canon)
+					}
 				}
 				close(b.done)
 			}
@@ -177,7 +195,7 @@ func (p *pipeline) start() {
 // ProgressInterval, on its own goroutine, until the returned function is
 // called; that makes one last call with final (unless it is negative) and
 // returns when fn will not be called again.
-func (p *pipeline) reportProgress(fn func(rows int64)) func(final int64) {
+func (p *pipeline) reportProgress(fn func(Progress)) func(final int64) {
 	stop := make(chan int64)
 	done := make(chan struct{})
 	go func() {
@@ -187,10 +205,10 @@ func (p *pipeline) reportProgress(fn func(rows int64)) func(final int64) {
 		for {
 			select {
 			case <-t.C:
-				fn(p.checked.Load())
+				fn(Progress{Rows: p.checked.Load()})
 			case final := <-stop:
 				if final >= 0 {
-					fn(final)
+					fn(Progress{Rows: final, Done: true})
 				}
 				return
 			}
@@ -338,7 +356,10 @@ func (p *pipeline) addTuple(t []byte, lens [8]int) error {
 	} else {
 		payload = payload[1:]
 	}
-	sp.payload = put(payload)
+	large := len(payload) >= largePayload
+	if !large {
+		sp.payload = put(payload)
+	}
 	prev, _ := field(5)
 	sp.prev = put(prev)
 	hash, _ := field(6)
@@ -347,9 +368,20 @@ func (p *pipeline) addTuple(t []byte, lens [8]int) error {
 	if !ok || len(ts) != 8 {
 		return errCopyFormat
 	}
-	r.ms, ok = timestampMillis(int64(binary.BigEndian.Uint64(ts)))
+	r.ms, r.subMs, ok = timestampMillis(int64(binary.BigEndian.Uint64(ts)))
 	if !ok && r.problem == "" {
 		r.problem = "created_at: " + ErrTimeRange.Error()
+	}
+	if large {
+		// Hashed here, from the COPY buffer, one at a time: a large
+		// payload is never copied into a batch, nor held by several
+		// workers at once.
+		if r.problem == "" {
+			v := rowView{mesh: mesh, event: ev, actor: actor, actorNull: r.actorNull, payload: payload, prev: prev, hash: hash, ms: r.ms}
+			p.large.computeLarge(&v)
+			r.computed, r.problem = v.computed, v.problem
+		}
+		r.ready = true
 	}
 	b.rows = append(b.rows, r)
 	b.spans = append(b.spans, sp)
@@ -360,19 +392,20 @@ func (p *pipeline) addTuple(t []byte, lens [8]int) error {
 }
 
 // timestampMillis converts a binary timestamp (µs since 2000-01-01) to
-// Unix milliseconds, flooring as JavaScript's Date does.
-func timestampMillis(us int64) (int64, bool) {
+// Unix milliseconds, flooring as JavaScript's Date does, and the
+// nanoseconds the floor drops.
+func timestampMillis(us int64) (ms int64, subMs int32, ok bool) {
 	const epoch2000 = 946684800 * 1_000_000
 	const limit = maxDateMs * 1000
 	if us > limit-epoch2000 || us < -limit-epoch2000 {
-		return 0, false // includes 'infinity' and '-infinity'
+		return 0, 0, false // includes 'infinity' and '-infinity'
 	}
 	u := us + epoch2000
-	ms := u / 1000
+	ms = u / 1000
 	if u%1000 < 0 {
 		ms--
 	}
-	return ms, true
+	return ms, int32(u-ms*1000) * 1000, true
 }
 
 // seal cuts the current batch's slices and hands it to the workers and

@@ -4,6 +4,7 @@ import (
 	"golang.org/x/crypto/blake2b"
 	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/secretbox"
+	//lint:ignore SA1019 HSalsa20 is the KDF of crypto_box_beforenm and crypto_box_seal; the deprecation steers new designs to AEADs, this reproduces libsodium's.
 	"golang.org/x/crypto/salsa20/salsa"
 )
 

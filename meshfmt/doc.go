@@ -2,17 +2,22 @@
 // the broker and meshctl must agree on byte for byte (SPEC §4): API-key
 // secrets, ed25519 → x25519 key conversion, topic-key sealed copies,
 // message bodies v1/v2, hello signatures, invites v1/v2, the root-key
-// sealed box, and the advisory-lock keys.
+// sealed box, and the advisory-lock keys. Token payloads are read strictly
+// (see ParseInviteV1): what JavaScript's JSON.parse could read differently
+// is refused.
 //
 // It is the single source of truth for each format: the broker, the
 // backfills, the audit writer, the migration runner and the crypto vectors
 // all import it, so a format can never drift between two copies.
 //
 // Invariants and security contracts:
-//   - libsodium semantics. The broker uses libsodium 1.0.18, so every
-//     verdict here is libsodium's: ed25519 signatures are verified with
-//     VerifyStrict (never crypto/ed25519.Verify, which accepts small-order
-//     and non-canonical keys libsodium refuses); every x25519 computation
+//   - libsodium semantics. The broker and CLI run libsodium-wrappers 0.7.15,
+//     which is libsodium 1.0.20 compiled to WebAssembly, so every verdict
+//     here is libsodium 1.0.20's (its rules for the functions used here are
+//     those of Debian's 1.0.18 too; the vectors are checked against both):
+//     ed25519 signatures are verified with VerifyStrict (never
+//     crypto/ed25519.Verify, which accepts small-order and non-canonical
+//     keys libsodium refuses); every x25519 computation
 //     refuses a small-order peer key (all-zero shared secret), which
 //     golang.org/x/crypto/nacl/box.Precompute does not. The crypto review
 //     vectors check both against libsodium itself.

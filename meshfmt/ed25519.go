@@ -9,7 +9,7 @@ import (
 )
 
 // VerifyStrict reports whether sig is a valid ed25519 signature of message
-// by publicKey under exactly the rules of libsodium 1.0.18's
+// by publicKey under exactly the rules of libsodium 1.0.20's
 // crypto_sign_verify_detached, which the broker uses:
 //
 //   - S (sig[32:]) must be canonical, S < L;
@@ -22,7 +22,7 @@ import (
 //     non-canonical R; k = SHA-512(R ‖ A ‖ M) uses the bytes as given.
 //
 // Points with a small-order component that are not on the block list (mixed
-// order) are accepted when the equation holds, as libsodium 1.0.18 accepts
+// order) are accepted when the equation holds, as libsodium 1.0.20 accepts
 // them. Go's crypto/ed25519.Verify differs only by accepting small-order R
 // and A and non-canonical A; signatures the broker would refuse must be
 // refused here too, so every mesh-format verification goes through this

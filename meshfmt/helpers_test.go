@@ -1,13 +1,11 @@
 package meshfmt
 
 import (
-	"encoding/base64"
+	"crypto/ed25519"
 	"testing"
 
 	"filippo.io/edwards25519"
 )
-
-func decodeRawURL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
 // addOrder2 returns the encoding of P + T2, T2 the point of order 2.
 func addOrder2(t *testing.T, p []byte) []byte {
@@ -22,3 +20,5 @@ func addOrder2(t *testing.T, p []byte) []byte {
 	}
 	return new(edwards25519.Point).Add(P, T2).Bytes()
 }
+
+func ed25519Sign(sk []byte, msg []byte) []byte { return ed25519.Sign(sk, msg) }

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -21,22 +20,40 @@ import (
 // signing, because they would make the canonical string ambiguous.
 //
 // v1 token: base64url (no padding) of the JSON object with keys, in this
-// order, v, mesh_id, mesh_slug, broker_url, expires_at, root_key, role,
+// order, v, mesh_id, mesh_slug, broker_url, expires_at, mesh_root_key, role,
 // owner_pubkey, signature, serialised as JavaScript's JSON.stringify does.
-// The signed string is "1|mesh_id|mesh_slug|broker_url|expires_at|root_key|role|owner_pubkey"
+// The signed string is "1|mesh_id|mesh_slug|broker_url|expires_at|mesh_root_key|role|owner_pubkey"
 // (expires_at in Unix seconds). The token carries the mesh root key: it is a
 // secret.
 //
 // v2 stored form: {"canonical":"v=2|mesh_id|invite_id|expires_at|role|owner_pubkey","signature":"<128 hex>"}.
+//
+// Reading is strict (see flatObject): exact-case keys, no repeated or extra
+// keys, v and expires_at JSON numbers in canonical integer spelling (never
+// strings), string fields non-empty, role one of RoleAdmin and RoleMember.
+// A token the broker could read differently (say member here, admin there)
+// is refused rather than reported.
+
+// Invite roles: the closed set upstream accepts.
+const (
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// validRole reports whether role is one an invite may grant.
+func validRole(role string) bool { return role == RoleAdmin || role == RoleMember }
+
+// inviteV1Keys are the v1 payload's keys in JSON.stringify order.
+var inviteV1Keys = []string{"v", "mesh_id", "mesh_slug", "broker_url", "expires_at", "mesh_root_key", "role", "owner_pubkey", "signature"}
 
 // InviteV1 is a decoded v1 invite.
 type InviteV1 struct {
 	MeshID      string
 	MeshSlug    string
 	BrokerURL   string
-	ExpiresAt   int64 // Unix seconds
-	RootKey     string
-	Role        string
+	ExpiresAt   int64  // Unix seconds
+	RootKey     string // JSON key mesh_root_key: base64url of the mesh's 32-byte root key
+	Role        string // RoleAdmin or RoleMember
 	OwnerPubkey string // 64 hex
 	Signature   string // 128 hex
 }
@@ -60,7 +77,7 @@ func (i InviteV1) payload() []byte {
 	b.WriteString(`,"mesh_slug":` + jsString(i.MeshSlug))
 	b.WriteString(`,"broker_url":` + jsString(i.BrokerURL))
 	b.WriteString(`,"expires_at":` + strconv.FormatInt(i.ExpiresAt, 10))
-	b.WriteString(`,"root_key":` + jsString(i.RootKey))
+	b.WriteString(`,"mesh_root_key":` + jsString(i.RootKey))
 	b.WriteString(`,"role":` + jsString(i.Role))
 	b.WriteString(`,"owner_pubkey":` + jsString(i.OwnerPubkey))
 	b.WriteString(`,"signature":` + jsString(i.Signature) + `}`)
@@ -69,6 +86,9 @@ func (i InviteV1) payload() []byte {
 
 func checkFields(fields ...string) error {
 	for _, f := range fields {
+		if f == "" {
+			return formatErr("invite", "a field is empty")
+		}
 		if strings.Contains(f, "|") {
 			return formatErr("invite", "a field contains '|'")
 		}
@@ -89,45 +109,51 @@ func SignInviteV1(i InviteV1, ownerSK ed25519.PrivateKey) (string, InviteV1, err
 	if err := checkFields(i.MeshID, i.MeshSlug, i.BrokerURL, i.RootKey, i.Role); err != nil {
 		return "", i, err
 	}
+	if !validRole(i.Role) {
+		return "", i, formatErr("role", "want %s or %s", RoleAdmin, RoleMember)
+	}
+	if i.ExpiresAt < 0 || i.ExpiresAt > maxSafeInteger {
+		return "", i, formatErr("expires_at", "want 0 to 2^53-1 seconds")
+	}
 	i.Signature = hex.EncodeToString(ed25519.Sign(ownerSK, i.Canonical()))
 	return i.Token(), i, nil
 }
 
-// ParseInviteV1 decodes a v1 token without verifying it.
+// ParseInviteV1 decodes a v1 token strictly, without verifying its
+// signature or expiry.
 func ParseInviteV1(token string) (InviteV1, error) {
 	raw, err := decodeB64(base64.RawURLEncoding, token)
 	if err != nil {
 		return InviteV1{}, formatErr("token", "not base64url without padding")
 	}
-	var p struct {
-		V           *json.Number `json:"v"`
-		MeshID      *string      `json:"mesh_id"`
-		MeshSlug    *string      `json:"mesh_slug"`
-		BrokerURL   *string      `json:"broker_url"`
-		ExpiresAt   *json.Number `json:"expires_at"`
-		RootKey     *string      `json:"root_key"`
-		Role        *string      `json:"role"`
-		OwnerPubkey *string      `json:"owner_pubkey"`
-		Signature   *string      `json:"signature"`
+	obj, err := flatObject(raw, inviteV1Keys...)
+	if err != nil {
+		return InviteV1{}, formatErr("token", "%v", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil || dec.More() {
-		return InviteV1{}, formatErr("token", "payload is not one JSON object")
+	v, err := intField(obj, "v", "token")
+	if err != nil {
+		return InviteV1{}, err
 	}
-	if p.V == nil || p.V.String() != "1" {
+	if v != 1 {
 		return InviteV1{}, formatErr("token", "v is not 1")
 	}
-	if p.MeshID == nil || p.MeshSlug == nil || p.BrokerURL == nil || p.ExpiresAt == nil ||
-		p.RootKey == nil || p.Role == nil || p.OwnerPubkey == nil || p.Signature == nil {
-		return InviteV1{}, formatErr("token", "a required key is missing")
+	var i InviteV1
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"mesh_id", &i.MeshID}, {"mesh_slug", &i.MeshSlug}, {"broker_url", &i.BrokerURL}, {"mesh_root_key", &i.RootKey},
+		{"role", &i.Role}, {"owner_pubkey", &i.OwnerPubkey}, {"signature", &i.Signature}} {
+		if *f.dst, err = stringField(obj, f.key, "token"); err != nil {
+			return InviteV1{}, err
+		}
 	}
-	exp, err := strconv.ParseInt(p.ExpiresAt.String(), 10, 64)
-	if err != nil {
-		return InviteV1{}, formatErr("expires_at", "not an integer number of seconds")
+	if i.ExpiresAt, err = intField(obj, "expires_at", "expires_at"); err != nil {
+		return InviteV1{}, err
 	}
-	return InviteV1{MeshID: *p.MeshID, MeshSlug: *p.MeshSlug, BrokerURL: *p.BrokerURL, ExpiresAt: exp,
-		RootKey: *p.RootKey, Role: *p.Role, OwnerPubkey: *p.OwnerPubkey, Signature: *p.Signature}, nil
+	if !validRole(i.Role) {
+		return InviteV1{}, formatErr("role", "want %s or %s", RoleAdmin, RoleMember)
+	}
+	return i, nil
 }
 
 // VerifyInviteV1 decodes token, verifies the owner's signature strictly and
@@ -165,6 +191,12 @@ func SignInviteV2(meshID, inviteID string, expiresAt int64, role string, ownerSK
 	if err := checkFields(meshID, inviteID, role); err != nil {
 		return "", err
 	}
+	if !validRole(role) {
+		return "", formatErr("role", "want %s or %s", RoleAdmin, RoleMember)
+	}
+	if expiresAt < 0 || expiresAt > maxSafeInteger {
+		return "", formatErr("expires_at", "want 0 to 2^53-1 seconds")
+	}
 	canonical := strings.Join([]string{"v=2", meshID, inviteID, strconv.FormatInt(expiresAt, 10), role,
 		hex.EncodeToString(ownerSK[32:])}, "|")
 	sig := hex.EncodeToString(ed25519.Sign(ownerSK, []byte(canonical)))
@@ -179,24 +211,36 @@ func InviteV2Stored(canonical, signatureHex string) string {
 // VerifyInviteV2 parses the stored JSON, verifies the signature over the
 // canonical string strictly and the expiry.
 func VerifyInviteV2(stored string, now time.Time) (InviteV2, error) {
-	var p struct {
-		Canonical *string `json:"canonical"`
-		Signature *string `json:"signature"`
+	obj, err := flatObject([]byte(stored), "canonical", "signature")
+	if err != nil {
+		return InviteV2{}, formatErr("invite", `want {"canonical":…,"signature":…}: %v`, err)
 	}
-	dec := json.NewDecoder(strings.NewReader(stored))
-	if err := dec.Decode(&p); err != nil || dec.More() || p.Canonical == nil || p.Signature == nil {
-		return InviteV2{}, formatErr("invite", `want {"canonical":…,"signature":…}`)
+	canonical, err := stringField(obj, "canonical", "invite")
+	if err != nil {
+		return InviteV2{}, err
 	}
-	parts := strings.Split(*p.Canonical, "|")
+	signature, err := stringField(obj, "signature", "invite")
+	if err != nil {
+		return InviteV2{}, err
+	}
+	parts := strings.Split(canonical, "|")
 	if len(parts) != 6 || parts[0] != "v=2" {
 		return InviteV2{}, formatErr("canonical", "want v=2 and 6 '|'-separated fields")
 	}
 	exp, err := strconv.ParseInt(parts[3], 10, 64)
-	if err != nil || strconv.FormatInt(exp, 10) != parts[3] {
+	if err != nil || !canonicalInt.MatchString(parts[3]) || exp > maxSafeInteger {
 		return InviteV2{}, formatErr("canonical", "expires_at is not a canonical integer")
 	}
+	for _, p := range parts[1:] {
+		if p == "" {
+			return InviteV2{}, formatErr("canonical", "a field is empty")
+		}
+	}
+	if !validRole(parts[4]) {
+		return InviteV2{}, formatErr("role", "want %s or %s", RoleAdmin, RoleMember)
+	}
 	i := InviteV2{MeshID: parts[1], InviteID: parts[2], ExpiresAt: exp, Role: parts[4], OwnerPubkey: parts[5],
-		Canonical: *p.Canonical, Signature: *p.Signature}
+		Canonical: canonical, Signature: signature}
 	if err := verifyOwnerSig(i.OwnerPubkey, i.Signature, []byte(i.Canonical)); err != nil {
 		return i, err
 	}

@@ -11,8 +11,9 @@ import (
 // MAC(16) ‖ ct(32) = 80 bytes, with the 24-byte nonce stored separately in
 // base64 std. Security contract: a nonce must never repeat for the same
 // (sender, recipient) pair; the sender secret key is used once per topic and
-// discarded after sealing; small-order public keys are refused on both
-// sides, as libsodium refuses them.
+// discarded after sealing (a CLI re-seal uses the re-sealing member's own
+// x25519 key instead, see OpenTopicKey); small-order public keys are
+// refused on both sides, as libsodium refuses them.
 const (
 	TopicKeyBlobSize = KeySize + BoxOverhead + KeySize // 80
 )
@@ -40,9 +41,18 @@ func SealTopicKey(topicKey [32]byte, nonce [24]byte, recipientPK, senderSK [32]b
 
 // OpenTopicKey opens a member's sealed copy with the member's x25519 secret
 // key. It returns the topic key and the sender public key embedded in the
-// blob (callers compare it with topic.encrypted_key_pubkey). Blobs that are
-// not exactly 80 bytes, nonces that are not 24 bytes, small-order sender
-// keys and failed MACs are all refused.
+// blob. Blobs that are not exactly 80 bytes, nonces that are not 24 bytes,
+// small-order sender keys and failed MACs are all refused.
+//
+// The embedded sender key is NOT in general topic.encrypted_key_pubkey, and
+// callers must not require it to be: only the creator's seal (broker
+// createTopic, dashboard #general) uses the topic's one-time sender key; a
+// CLI re-seal (sealTopicKeyFor) embeds the re-sealing member's own x25519
+// key, and upstream never compares the two. What the box authenticates is
+// that the holder of the embedded key's secret sealed it; whether that
+// holder may share the topic key is the caller's policy (e.g. the embedded
+// key converts from a current member's peer_pubkey, or equals the topic's
+// sender key).
 func OpenTopicKey(blob, nonceB64 string, recipientSK [32]byte) (topicKey, senderPK [32]byte, err error) {
 	raw, err := decodeB64(base64.StdEncoding, blob)
 	if err != nil {

@@ -17,7 +17,7 @@ var lMinusOne = [32]byte{
 
 // Ed25519PublicKeyToX25519 converts a member's ed25519 public key to the
 // x25519 public key used for every box addressed to that member, with the
-// checks of libsodium 1.0.18's crypto_sign_ed25519_pk_to_curve25519: the key
+// checks of libsodium 1.0.20's crypto_sign_ed25519_pk_to_curve25519: the key
 // must not be on the small-order block list, must decode to a curve point
 // and must lie in the prime-order subgroup; then u = (1+y)/(1-y).
 // Non-canonical y encodings are reduced, as libsodium reduces them.

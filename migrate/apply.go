@@ -19,21 +19,48 @@ import (
 // body starts so they map back to the file.
 const txPrefix = "BEGIN;\n"
 
-const asyncCommit = "SET LOCAL synchronous_commit = off;\n"
+// Durability. A file's commit in a batch need not wait for its WAL flush:
+// a crash can only lose a suffix of files, each together with its tracking
+// row (WAL is sequential). The last file of every batch commits under the
+// session's own synchronous_commit (raised to on when that is off or
+// local), and its commit flushes, and replicates where synchronous
+// replication is set up, every earlier commit of the batch: a commit waits
+// for WAL up to its own record. Nothing is reported applied before that.
+//
+// The setting is written after the file's body, so that a file's own SET,
+// SET LOCAL or RESET ALL cannot weaken it.
 
-// flushSQL commits a transaction that holds an xid (so its commit record
-// is written) synchronously: WAL is flushed, and replicated where
-// synchronous replication is set up, up to and including every earlier
-// asynchronous commit of the run. It keeps the server's own setting when
-// that is at least as strong (remote_write, remote_apply: a standby then
-// sees the migrations as upstream's per-file commits would make it) and
-// raises off/local to on.
-const flushSQL = "BEGIN; SELECT CASE WHEN current_setting('synchronous_commit') IN ('off', 'local') " +
-	"THEN set_config('synchronous_commit', 'on', true) END; SELECT txid_current(); COMMIT;"
+// durableSetting is the synchronous_commit meshctl's durable commits use:
+// the session's own when it flushes locally (on, remote_write,
+// remote_apply: never weaker than what the server was configured for),
+// else on.
+func durableSetting(server string) string {
+	switch server {
+	case "on", "remote_write", "remote_apply":
+		return server
+	}
+	return "on"
+}
+
+func syncCommitSQL(setting string) string {
+	return "SET LOCAL synchronous_commit = " + setting + ";\n"
+}
+
+// flushSQL makes every commit so far durable with a transaction that
+// writes WAL of its own (a commit without WAL, such as BEGIN; SELECT
+// txid_current(); COMMIT, does not wait for any flush): it inserts a row
+// into the tracking table in a subtransaction that it rolls back, so
+// nobody ever sees the row, and commits under the durable setting. It
+// needs nothing but the INSERT privilege every run needs.
+func (r *Runner) flushSQL(setting string) string {
+	return "BEGIN;\n" + syncCommitSQL(setting) + "SAVEPOINT meshctl_flush;\n" +
+		"INSERT INTO " + r.tableIdent() + " (filename, sha256) VALUES (E' meshctl durability probe', '');\n" +
+		"ROLLBACK TO SAVEPOINT meshctl_flush;\nCOMMIT;"
+}
 
 // flush makes the files committed so far durable.
 func (s *session) flush(ctx context.Context) error {
-	if _, err := s.conn.PgConn().Exec(ctx, flushSQL).ReadAll(); err != nil {
+	if _, err := s.conn.PgConn().Exec(ctx, s.r.flushSQL(s.durable)).ReadAll(); err != nil {
 		s.rollback(ctx)
 		return dbErr("flushing the applied files to disk", err)
 	}
@@ -46,8 +73,28 @@ func (s *session) flush(ctx context.Context) error {
 const fileStartSQL = "SELECT set_config('meshctl.file_start', clock_timestamp()::text, true);\n"
 
 // durationSQL is the body's server-side run time: from fileStartSQL to the
-// moment the tracking row is written.
-const durationSQL = "extract(epoch from clock_timestamp() - current_setting('meshctl.file_start')::timestamptz) * 1000"
+// moment the tracking row is written. A file may reset the setting (RESET
+// ALL): the duration is then unknown (NULL), and nothing else depends on it.
+const durationSQL = "extract(epoch from clock_timestamp() - nullif(current_setting('meshctl.file_start', true), '')::timestamptz) * 1000"
+
+// scsSQL re-asserts standard_conforming_strings: a file that turns it off
+// would otherwise change how the server reads the next query message,
+// which meshctl's lexer reads with it on. (A query message is parsed whole
+// on arrival, so the files of one batch are read alike.)
+const scsSQL = "SET standard_conforming_strings = on;\n"
+
+// sessionSQL re-asserts, after every file, the session settings meshctl
+// relies on, so that a file's SET or RESET ALL cannot carry over to the
+// next file.
+func (r *Runner) sessionSQL() string { return scsSQL + r.timeoutsSQL() }
+
+// timeoutsSQL re-asserts the timeouts; also after every statement of a
+// non-transactional file (whose own SET standard_conforming_strings holds
+// for its later statements, as it would in psql; lint reads them so).
+func (r *Runner) timeoutsSQL() string {
+	return fmt.Sprintf("SET lock_timeout = %d;\nSET statement_timeout = %d;\n",
+		r.cfg.lockTimeout.Milliseconds(), r.cfg.statementTimeout.Milliseconds())
+}
 
 // applyBatch runs consecutive transactional files as one simple-protocol
 // query: for each file BEGIN; body; [create tracking table]; tracking
@@ -57,13 +104,42 @@ const durationSQL = "extract(epoch from clock_timestamp() - current_setting('mes
 // back, and later ones never start. One round trip covers the whole batch.
 // It returns the files committed, also when it fails.
 func (s *session) applyBatch(ctx context.Context, files []*File, tableExists bool) ([]FileResult, error) {
+	done, err := s.runBatch(ctx, files, tableExists)
+	var cl *ConnectionLostError
+	if err != nil && len(done) > 0 && !errors.As(err, &cl) {
+		// The last committed file was committed asynchronously: make it
+		// durable before it is reported, also when the run was interrupted.
+		fctx, cancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil {
+			fctx, cancel = cleanupCtx(ctx)
+		}
+		ferr := s.flush(fctx)
+		cancel()
+		if ferr != nil {
+			names := make([]string, len(done))
+			for i, d := range done {
+				names[i] = d.Filename
+			}
+			return nil, errors.Join(err, &DurabilityError{Files: names, Err: ferr})
+		}
+	}
+	return done, err
+}
+
+func (s *session) runBatch(ctx context.Context, files []*File, tableExists bool) ([]FileResult, error) {
 	var done []FileResult
 	for attempt := 0; ; {
-		b := s.r.buildBatch(files, tableExists, s.r.asyncCommits())
+		b := s.buildBatch(files, tableExists)
 		start := time.Now()
 		results, err := s.conn.PgConn().Exec(ctx, b.sql).ReadAll()
 		elapsed := time.Since(start)
-		committed := committedFiles(results)
+		if err != nil && ctx.Err() == nil && s.conn.PgConn().IsClosed() {
+			// The server's answers for the files that committed may never
+			// have arrived: ask the database, from a new connection.
+			more, lost := s.r.afterLostConnection(ctx, s, files, err)
+			return append(done, more...), lost
+		}
+		committed, rolledBack := committedFiles(results)
 		for k, d := range committed {
 			fr := FileResult{Filename: files[k].Name, DurationMS: d, Duration: time.Duration(d * float64(time.Millisecond))}
 			if len(files) == 1 {
@@ -71,8 +147,14 @@ func (s *session) applyBatch(ctx context.Context, files []*File, tableExists boo
 			}
 			done = append(done, fr)
 		}
-		if err == nil {
+		if err == nil && !rolledBack && len(committed) == len(files) {
 			return done, nil
+		}
+		if err == nil {
+			// No error reached us, yet a file did not commit: its COMMIT
+			// was answered with ROLLBACK.
+			s.rollback(ctx)
+			return done, &FileError{File: files[len(committed)].Name, Message: "its COMMIT was answered with ROLLBACK (the transaction had failed)"}
 		}
 		s.rollback(ctx)
 		if len(committed) > 0 {
@@ -96,7 +178,7 @@ func (s *session) applyBatch(ctx context.Context, files []*File, tableExists boo
 		// position names the file at fault, and the files before it are
 		// sent again on their own.
 		if k := b.segmentAt(err); k > failed {
-			more, err2 := s.applyBatch(ctx, files[failed:k], tableExists)
+			more, err2 := s.runBatch(ctx, files[failed:k], tableExists)
 			done = append(done, more...)
 			if err2 != nil {
 				return done, err2
@@ -128,12 +210,11 @@ type batch struct {
 	segStart, bodyStart []int // character offsets of each file's segment and body
 }
 
-// asyncCommits: batched runs commit each file without waiting for its WAL
-// flush and flush once per batch; with one file per round trip (WithBatch(1,
-// ...)) every commit is synchronous, as upstream's are.
-func (r *Runner) asyncCommits() bool { return r.cfg.batchFiles > 1 }
-
-func (r *Runner) buildBatch(files []*File, tableExists, async bool) batch {
+// buildBatch writes the query for consecutive transactional files. All
+// but the last commit with synchronous_commit off; the last commits under
+// durable, which flushes them all (see durableSetting).
+func (s *session) buildBatch(files []*File, tableExists bool) batch {
+	r := s.r
 	var b strings.Builder
 	out := batch{}
 	chars := 0
@@ -141,16 +222,9 @@ func (r *Runner) buildBatch(files []*File, tableExists, async bool) batch {
 		b.WriteString(s)
 		chars += utf8.RuneCountInString(s)
 	}
-	for _, f := range files {
+	for k, f := range files {
 		out.segStart = append(out.segStart, chars)
 		write(txPrefix)
-		// Each file's commit need not wait for its WAL flush: a crash can
-		// only lose a suffix of files, each together with its tracking row
-		// (WAL is sequential), and Up ends with a synchronous commit that
-		// flushes them all (session.flush) before it reports success.
-		if async {
-			write(asyncCommit)
-		}
 		write(fileStartSQL)
 		out.bodyStart = append(out.bodyStart, chars)
 		write(f.Body)
@@ -163,8 +237,14 @@ func (r *Runner) buildBatch(files []*File, tableExists, async bool) batch {
 			write(r.ensureTableSQL())
 			tableExists = true
 		}
-		write(r.insertSQL(f, HowExecuted, durationSQL) + " RETURNING duration_ms")
+		if k == len(files)-1 {
+			write(syncCommitSQL(s.durable))
+		} else {
+			write(syncCommitSQL("off"))
+		}
+		write(s.rowSQL(f, HowExecuted, durationSQL, false))
 		write(";\nCOMMIT;\n")
+		write(r.sessionSQL())
 	}
 	out.segStart = append(out.segStart, chars)
 	out.sql = b.String()
@@ -172,22 +252,31 @@ func (r *Runner) buildBatch(files []*File, tableExists, async bool) batch {
 }
 
 // committedFiles reads, from the results of a batch, the server-side
-// duration of each committed file: every COMMIT is preceded by its
+// duration of each committed file: every file's COMMIT is preceded by its
 // tracking INSERT ... RETURNING duration_ms. Lint keeps COMMIT out of file
-// bodies, so COMMIT tags count files.
-func committedFiles(results []*pgconn.Result) []float64 {
-	var out []float64
+// bodies, so COMMIT tags count files. rolledBack reports a file's COMMIT
+// answered with ROLLBACK (its transaction had failed without an error
+// reaching the client): that file is not applied.
+func committedFiles(results []*pgconn.Result) (durations []float64, rolledBack bool) {
 	for i, r := range results {
-		if r.Err != nil || r.CommandTag.String() != "COMMIT" {
+		if r.Err != nil {
+			continue
+		}
+		tag := r.CommandTag.String()
+		ours := i > 0 && results[i-1].CommandTag.Insert() && len(results[i-1].Rows) == 1 && len(results[i-1].Rows[0]) == 1
+		if tag == "ROLLBACK" && ours {
+			return durations, true
+		}
+		if tag != "COMMIT" {
 			continue
 		}
 		var d float64
-		if i > 0 && len(results[i-1].Rows) == 1 && len(results[i-1].Rows[0]) == 1 {
+		if ours {
 			d, _ = strconv.ParseFloat(string(results[i-1].Rows[0][0]), 64)
 		}
-		out = append(out, d)
+		durations = append(durations, d)
 	}
-	return out
+	return durations, false
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -225,7 +314,7 @@ func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart
 	if !errors.As(err, &pe) {
 		return &FileError{File: f.Name, Message: err.Error()}
 	}
-	fe := &FileError{File: f.Name, SQLState: pe.Code, Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint}
+	fe := &FileError{File: f.Name, SQLState: pe.Code, Message: s.r.message(pe.Message), Detail: s.r.detail(pe.Detail), Hint: pe.Hint}
 	bodyChars := utf8.RuneCountInString(f.Body)
 	if pe.Position > 0 {
 		p := int(pe.Position) - 1 - bodyStart
@@ -312,13 +401,20 @@ func (r *Runner) partialDDL() string {
 func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileResult, error) {
 	r := s.r
 	pc := s.conn.PgConn()
-	setup := "BEGIN;\n" + r.ensureTableSQL() + r.partialDDL() + "COMMIT;"
-	if _, err := pc.Exec(ctx, setup).ReadAll(); err != nil {
+	setup := scsSQL + "BEGIN;\n"
+	if !s.info.tableExists {
+		setup += r.ensureTableSQL()
+	}
+	if !s.info.partialExists {
+		setup += r.partialDDL()
+	}
+	if _, err := pc.Exec(ctx, setup+"COMMIT;").ReadAll(); err != nil {
 		s.rollback(ctx)
 		return FileResult{}, dbErr("creating the tracking tables", err)
 	}
-	first := 0
-	if prior != nil && r.cfg.resume {
+	s.info.tableExists, s.info.partialExists = true, true
+	first, resuming := 0, prior != nil && r.cfg.resume
+	if resuming {
 		first = prior.StatementsDone
 	}
 	if err := s.progress(ctx, f, first, 0, 0, ""); err != nil {
@@ -330,6 +426,24 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 		st := f.Statements()[i]
 		if st.Empty() {
 			continue
+		}
+		if resuming && i == first {
+			there, err := s.effectThere(ctx, f, i)
+			if err != nil {
+				if perr := s.progress(ctx, f, i, i+1, st.Line, err.Error()); perr != nil {
+					return FileResult{}, errors.Join(err, perr)
+				}
+				return FileResult{}, err
+			}
+			if there {
+				// Done before meshctl could record it: mark it, go on.
+				n++
+				if err := s.progress(ctx, f, i+1, 0, 0, ""); err != nil {
+					return FileResult{}, err
+				}
+				r.emit(Event{Kind: EventStatementDone, File: f.Name, Statement: i + 1, Message: "already in effect"})
+				continue
+			}
 		}
 		// A CONCURRENTLY build waits, by design, for every transaction that
 		// could see the table; lock_timeout would cancel it and leave an
@@ -347,7 +461,16 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 				return FileResult{}, dbErr("clearing lock_timeout", err)
 			}
 		}
+		stopWatch := s.watch(ctx, f, i+1)
 		err := s.execRetry(ctx, f.Name, st.Text)
+		stopWatch()
+		if err != nil && ctx.Err() == nil && pc.IsClosed() {
+			_, lost := r.afterLostConnection(ctx, s, []*File{f}, err)
+			if cl, ok := lost.(*ConnectionLostError); ok {
+				cl.NoTransaction, cl.Statement = true, i+1
+			}
+			return FileResult{}, lost
+		}
 		if cic {
 			if _, rerr := pc.Exec(ctx, fmt.Sprintf("SET lock_timeout = %d", r.cfg.lockTimeout.Milliseconds())).ReadAll(); rerr != nil && err == nil {
 				return FileResult{}, dbErr("restoring lock_timeout", rerr)
@@ -372,7 +495,7 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 			fe := &FileError{File: f.Name, Statement: i + 1, Line: st.Line, Col: st.Col, NoTransaction: true, Message: err.Error()}
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) {
-				fe.SQLState, fe.Message, fe.Detail, fe.Hint = pe.Code, pe.Message, pe.Detail, pe.Hint
+				fe.SQLState, fe.Message, fe.Detail, fe.Hint = pe.Code, r.message(pe.Message), r.detail(pe.Detail), pe.Hint
 				if pe.Position > 0 {
 					fe.Line, fe.Col = LineCol(f.Body, st.Offset+runeOffset(st.Text, int(pe.Position)-1))
 				}
@@ -396,8 +519,8 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 		r.emit(Event{Kind: EventStatementDone, File: f.Name, Statement: i + 1})
 	}
 	d := time.Since(start)
-	done := "BEGIN;\n" + r.insertSQL(f, HowExecuted, fmt.Sprintf("%g", ms(d))) + ";\n" +
-		"DELETE FROM " + r.partialIdent() + " WHERE filename = " + literal(f.Name) + ";\nCOMMIT;"
+	done := "BEGIN;\n" + syncCommitSQL(s.durable) + s.rowSQL(f, HowExecuted, fmt.Sprintf("%g", ms(d)), false) + ";\n" +
+		"DELETE FROM " + r.partialIdent() + " WHERE filename = " + literal(f.Name) + ";\nCOMMIT;\n" + r.sessionSQL()
 	if _, err := pc.Exec(ctx, done).ReadAll(); err != nil {
 		s.rollback(ctx)
 		return FileResult{}, dbErr("recording "+f.Name, err)
@@ -427,7 +550,7 @@ func (s *session) progress(ctx context.Context, f *File, done, failed, line int,
 		"VALUES (%s, %s, %d, %s, %s, %s, now() AT TIME ZONE 'UTC') ON CONFLICT (filename) DO UPDATE SET "+
 		"sha256 = excluded.sha256, statements_done = excluded.statements_done, failed_statement = excluded.failed_statement, "+
 		"failed_line = excluded.failed_line, error = excluded.error, updated_at = excluded.updated_at",
-		s.r.partialIdent(), literal(f.Name), literal(f.SHA256), done, nullInt(failed), nullInt(line), nullable(msg))
+		s.r.partialIdent(), literal(f.Name), literal(f.SHA256), done, nullInt(failed), nullInt(line), nullable(msg)) + ";\n" + s.r.timeoutsSQL()
 	if _, err := s.conn.PgConn().Exec(ctx, q).ReadAll(); err != nil {
 		return dbErr("recording progress of "+f.Name, err)
 	}

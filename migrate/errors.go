@@ -21,6 +21,7 @@ type FileError struct {
 	NoTransaction  bool
 	InvalidIndexes []string // left behind by a failed CONCURRENTLY build
 	InTracking     bool     // the failure was in the runner's own bookkeeping SQL
+	Advice         string   // what to do, when it is not the usual for the kind of file
 }
 
 func (e *FileError) Error() string {
@@ -41,8 +42,10 @@ func (e *FileError) Error() string {
 		b.WriteString(" (hint: " + e.Hint + ")")
 	}
 	switch {
+	case e.Advice != "":
+		b.WriteString("; " + e.Advice)
 	case e.SQLState == "42501":
-		b.WriteString("; the database role lacks a privilege: grant it CREATE on the database and schema, or run as the schema owner")
+		b.WriteString("; the database role lacks the privilege the message names: have it granted, or run the file as a role that has it")
 	case e.InTracking:
 		b.WriteString("; the runner could not record the file, so it was rolled back")
 	case e.NoTransaction:
@@ -51,12 +54,14 @@ func (e *FileError) Error() string {
 		} else {
 			b.WriteString("; its first statement failed")
 		}
-		b.WriteString(": fix the file, then rerun with --resume (continue at the failed statement) or --retry-file (run the whole file again)")
+		b.WriteString(": if the cause is outside the file (a lock, the data), remove it and run `meshctl migrate up --resume` (continues at that statement, the file unchanged); " +
+			"to change the file, make it safe to run again from the start and run `meshctl migrate up --retry-file`; " +
+			"if you completed it by hand, `meshctl migrate repair resolve --applied " + e.File + "`")
 		if len(e.InvalidIndexes) > 0 {
 			b.WriteString("; invalid indexes left behind (drop them before retrying): " + strings.Join(e.InvalidIndexes, ", "))
 		}
 	default:
-		b.WriteString("; the file was rolled back completely: fix it and rerun")
+		b.WriteString("; the file was rolled back completely: fix it and rerun `meshctl migrate up`")
 	}
 	return b.String()
 }
@@ -116,10 +121,23 @@ func (e *PoolerError) Error() string {
 // TargetError names a file (--to, --through) that is not in the source.
 type TargetError struct {
 	Flag, Name string
+	Last       string // the last file of the source, for an example
 }
 
 func (e *TargetError) Error() string {
-	return fmt.Sprintf("%s %q is not a migration file in the folder; give a file name such as 0003_topics.sql", e.Flag, e.Name)
+	msg := fmt.Sprintf("%s %q is not a migration file in the folder", e.Flag, e.Name)
+	if e.Last != "" {
+		msg += fmt.Sprintf("; give the name of one, such as %s", e.Last)
+	}
+	return msg
+}
+
+// lastName is the name of the source's last file ("" when empty).
+func (s *Source) lastName() string {
+	if len(s.Files) == 0 {
+		return ""
+	}
+	return s.Files[len(s.Files)-1].Name
 }
 
 // DBError is a failure of the runner's own SQL (reading or creating the
@@ -133,7 +151,7 @@ type DBError struct {
 func (e *DBError) Error() string {
 	msg := e.Op + ": " + e.Message
 	if e.SQLState == "42501" {
-		msg += "; the database role lacks a privilege: grant it CREATE on the database and schema, or run as the owner"
+		msg += "; the database role lacks the privilege the message names"
 	}
 	return msg
 }
@@ -161,7 +179,7 @@ func (e *InterruptedError) Error() string {
 	if !e.NoTransaction {
 		return "interrupted while applying " + e.File + ": it was rolled back completely; files before it stay applied; rerun to continue"
 	}
-	msg := fmt.Sprintf("interrupted while applying %s (no-transaction) at statement #%d: the statements before it stay applied; rerun with --resume or --retry-file", e.File, e.Statement)
+	msg := fmt.Sprintf("interrupted while applying %s (no-transaction) at statement #%d: the statements before it stay applied; continue with `meshctl migrate up --resume` (or run it again from the start with --retry-file)", e.File, e.Statement)
 	if len(e.InvalidIndexes) > 0 {
 		msg += "; invalid indexes left behind (drop them before retrying): " + strings.Join(e.InvalidIndexes, ", ")
 	}

@@ -13,6 +13,11 @@ const (
 	EventStatementDone EventKind = "statement-done" // a statement of a non-transactional file finished
 	EventRetry         EventKind = "retry"          // lock_not_available; retrying after Duration
 	EventWarning       EventKind = "warning"        // Message explains
+	// EventStatementProgress: a no-transaction statement has run for a
+	// while (Duration); Progress says how far it got and who blocks it.
+	// It comes from a watching goroutine while Up waits for the statement;
+	// no other event is emitted meanwhile.
+	EventStatementProgress EventKind = "statement-progress"
 )
 
 // Event is what the runner reports while it works. The library never
@@ -28,4 +33,5 @@ type Event struct {
 	// Index is a file's 1-based place among the Total files this run of
 	// Up applies (file-start and file-done events only; 0 otherwise).
 	Index, Total int
+	Progress     *StatementProgress // statement-progress events only
 }

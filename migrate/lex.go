@@ -16,7 +16,7 @@ const (
 	TokQIdent                  // "quoted identifier"
 	TokString                  // '...', E'...', U&'...', $tag$...$tag$
 	TokNumber                  // numeric literal
-	TokPunct                   // operator or punctuation (one byte)
+	TokPunct                   // operator (as PostgreSQL's scanner cuts it: <=, ::, ->>) or punctuation
 	TokSemi                    // the ';' that ends a statement
 )
 
@@ -32,7 +32,7 @@ type Token struct {
 // keywords compare without regard to case.
 func (t Token) Upper() string {
 	if t.Kind == TokWord {
-		return strings.ToUpper(t.Text)
+		return upperASCII(t.Text)
 	}
 	return t.Text
 }
@@ -86,28 +86,56 @@ func (e *SyntaxError) Error() string {
 }
 
 // Split cuts src into top-level statements with a lexer that knows
-// PostgreSQL's quoting: standard and E” strings, quoted identifiers,
-// dollar quotes, nested block comments, line comments, and BEGIN ATOMIC
-// bodies of SQL-standard functions. It never loses a byte: the statements'
+// PostgreSQL's quoting: standard and E'...' strings, quoted identifiers,
+// dollar quotes, nested block comments, line comments, parentheses (CREATE
+// RULE ... DO ALSO (INSERT ...; INSERT ...) is one statement) and BEGIN
+// ATOMIC bodies of SQL-standard functions. Strings are read as with
+// standard_conforming_strings on. It never loses a byte: the statements'
 // Text joined equal src even when it also returns a *SyntaxError.
 func Split(src string) ([]Statement, *SyntaxError) {
-	lx := lexer{src: src}
+	return split(src, false, false)
+}
+
+// split is Split starting with standard_conforming_strings off when scsOff.
+// With track, a SET or RESET of standard_conforming_strings changes how the
+// statements after it are read, as happens when they are sent to the server
+// one by one; a multi-statement query string is parsed whole in the mode it
+// started with, so a file sent in one piece is read without track.
+func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
+	lx := lexer{src: src, scsOff: scsOff}
 	var (
-		stmts  []Statement
-		cur    []Token
+		stmts []Statement
+		// The tokens go into large chunks (a token for every 4 to 8 bytes
+		// of SQL is usual); each statement's Tokens is a window of one. A
+		// slice per statement, grown token by token, cost more than the
+		// lexing, and one array grown by copying kept every old copy alive.
+		chunk  = len(src)/16 + 64
+		all    = make([]Token, 0, 2*chunk)
+		first  int // index in all of the current statement's first token
 		start  int
 		depth  int // BEGIN ... END nesting inside CREATE FUNCTION/PROCEDURE
+		parens int // ( nesting: a ';' inside parentheses ends nothing
 		synErr *SyntaxError
+		pos    = lineCursor{src: src, line: 1, col: 1}
 	)
 	flush := func(end int) {
-		s := Statement{Text: src[start:end], Offset: start, Tokens: cur}
-		pos := start
-		if len(cur) > 0 {
-			pos = cur[0].Off
+		cur := all[first:len(all):len(all)]
+		if len(cur) == 0 {
+			cur = nil
 		}
-		s.Line, s.Col = LineCol(src, pos)
+		s := Statement{Text: src[start:end], Offset: start, Tokens: cur}
+		at := start
+		if len(cur) > 0 {
+			at = cur[0].Off
+		}
+		s.Line, s.Col = pos.at(at)
 		stmts = append(stmts, s)
-		cur, start, depth = nil, end, 0
+		if track {
+			if off, ok := scsSetting(cur); ok {
+				lx.scsOff = off
+			}
+		}
+		first, start, depth, parens = len(all), end, 0, 0
 	}
 	for {
 		tok, ok, err := lx.next()
@@ -118,13 +146,25 @@ func Split(src string) ([]Statement, *SyntaxError) {
 		if !ok {
 			break
 		}
-		cur = append(cur, tok)
-		if tok.Kind == TokWord && isRoutine(cur) {
-			switch strings.ToUpper(tok.Text) {
+		if len(all) == cap(all) {
+			// A new chunk, carrying the current statement's tokens over.
+			next := make([]Token, 0, max(chunk, 2*(len(all)-first)+64))
+			all, first = append(next, all[first:]...), 0
+		}
+		all = append(all, tok)
+		switch {
+		case tok.Kind == TokPunct && tok.Text == "(":
+			parens++
+		case tok.Kind == TokPunct && tok.Text == ")":
+			if parens > 0 {
+				parens--
+			}
+		case tok.Kind == TokWord && isRoutine(all[first:]):
+			switch upperASCII(tok.Text) {
 			case "ATOMIC":
 				// Only BEGIN ATOMIC opens a body; a bare BEGIN may be a
 				// parameter or column name.
-				if prev := cur[len(cur)-2]; prev.Kind == TokWord && strings.EqualFold(prev.Text, "BEGIN") {
+				if len(all)-first > 1 && all[len(all)-2].Kind == TokWord && strings.EqualFold(all[len(all)-2].Text, "BEGIN") {
 					depth++
 				}
 			case "CASE":
@@ -137,13 +177,13 @@ func Split(src string) ([]Statement, *SyntaxError) {
 				}
 			}
 		}
-		if tok.Kind == TokSemi && depth == 0 {
+		if tok.Kind == TokSemi && depth == 0 && parens == 0 {
 			flush(tok.Off + 1)
 		}
 	}
 	if synErr != nil {
 		// Keep the rest of the file as one statement so no byte is lost.
-		cur = append(cur, lx.rest...)
+		all = append(all, lx.rest...)
 		flush(len(src))
 		return stmts, synErr
 	}
@@ -151,6 +191,98 @@ func Split(src string) ([]Statement, *SyntaxError) {
 		flush(len(src))
 	}
 	return stmts, nil
+}
+
+// lineCursor turns increasing byte offsets into line and column in time
+// linear in the size of the file (LineCol from the start each time made
+// a file of many statements quadratic).
+type lineCursor struct {
+	src       string
+	off       int
+	line, col int
+}
+
+func (c *lineCursor) at(off int) (line, col int) {
+	if off < c.off {
+		c.off, c.line, c.col = 0, 1, 1
+	}
+	seg := c.src[c.off:off]
+	if nl := strings.Count(seg, "\n"); nl > 0 {
+		c.line += nl
+		seg = seg[strings.LastIndexByte(seg, '\n')+1:]
+		c.col = 1
+	}
+	c.col += utf8.RuneCountInString(seg)
+	c.off = off
+	return c.line, c.col
+}
+
+// scsSetting reports the standard_conforming_strings value a SET or RESET
+// statement, or a set_config('standard_conforming_strings', 'v', false)
+// call, gives the session (off = true for off). SET LOCAL lasts only to
+// the end of a transaction and is not followed.
+func scsSetting(toks []Token) (off, ok bool) {
+	for i := 0; i+7 < len(toks); i++ {
+		if toks[i].Kind == TokWord && strings.EqualFold(toks[i].Text, "set_config") && toks[i+1].Text == "(" &&
+			strings.EqualFold(toks[i+2].Text, "'standard_conforming_strings'") && toks[i+3].Text == "," &&
+			toks[i+4].Kind == TokString && toks[i+5].Text == "," && toks[i+7].Text == ")" {
+			if local, valid := parseBool(strings.Trim(toks[i+6].Text, "'")); !valid || local {
+				return false, false
+			}
+			if b, valid := parseBool(strings.Trim(toks[i+4].Text, "'")); valid {
+				return !b, true
+			}
+		}
+	}
+	w := func(i int) string {
+		if i < len(toks) && toks[i].Kind != TokSemi {
+			return upperASCII(toks[i].Text)
+		}
+		return ""
+	}
+	switch w(0) {
+	case "RESET":
+		if w(1) == "ALL" || w(1) == "STANDARD_CONFORMING_STRINGS" {
+			return false, true
+		}
+	case "SET":
+		i := 1
+		if w(i) == "SESSION" {
+			i++
+		}
+		if w(i) != "STANDARD_CONFORMING_STRINGS" || (w(i+1) != "TO" && w(i+1) != "=") {
+			return false, false
+		}
+		v := toks[i+2:]
+		if len(v) == 0 || v[0].Kind == TokSemi {
+			return false, false
+		}
+		val := v[0].Text
+		if v[0].Kind == TokString || v[0].Kind == TokQIdent {
+			val = strings.Trim(val, `'"`)
+		}
+		if strings.EqualFold(val, "DEFAULT") && v[0].Kind == TokWord {
+			return false, true
+		}
+		if b, valid := parseBool(val); valid {
+			return !b, true
+		}
+	}
+	return false, false
+}
+
+// parseBool reads a boolean setting as PostgreSQL's parse_bool does
+// (unambiguous prefixes of true, false, yes, no; on, off; 1, 0).
+func parseBool(v string) (value, ok bool) {
+	v = strings.ToLower(v)
+	prefix := func(word string, min int) bool { return len(v) >= min && strings.HasPrefix(word, v) }
+	switch {
+	case prefix("true", 1), prefix("yes", 1), v == "on", v == "1":
+		return true, true
+	case prefix("false", 1), prefix("no", 1), prefix("off", 2), v == "0":
+		return false, true
+	}
+	return false, false
 }
 
 // isRoutine reports whether the statement so far is CREATE [OR REPLACE]
@@ -185,9 +317,10 @@ func LineCol(src string, off int) (line, col int) {
 }
 
 type lexer struct {
-	src  string
-	pos  int
-	rest []Token // tokens of an unterminated construct, for Split's error path
+	src    string
+	pos    int
+	scsOff bool    // standard_conforming_strings off: \ escapes in plain strings
+	rest   []Token // tokens of an unterminated construct, for Split's error path
 }
 
 func isSpace(c byte) bool {
@@ -199,8 +332,13 @@ func isIdentStart(c byte) bool {
 }
 
 func isIdentCont(c byte) bool {
-	return isIdentStart(c) || (c >= '0' && c <= '9') || c == '$'
+	return isIdentStart(c) || isDigit(c) || c == '$'
 }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// isOpChar: the characters PostgreSQL builds operators from.
+func isOpChar(c byte) bool { return strings.IndexByte("~!@#^&|`?+-*/%<>=", c) >= 0 }
 
 // next returns the next significant token, skipping whitespace and
 // comments. ok is false at the end of input.
@@ -277,7 +415,7 @@ func (lx *lexer) token() (Token, bool, *SyntaxError) {
 		lx.pos++
 		return emit(TokSemi)
 	case c == '\'':
-		if err := lx.quoted('\'', false, start); err != nil {
+		if err := lx.quoted('\'', lx.scsOff, start); err != nil {
 			return Token{}, false, err
 		}
 		return emit(TokString)
@@ -297,7 +435,7 @@ func (lx *lexer) token() (Token, bool, *SyntaxError) {
 			return emit(TokString)
 		}
 		lx.pos++ // $1 parameter or a stray '$'
-		for lx.pos < len(s) && s[lx.pos] >= '0' && s[lx.pos] <= '9' {
+		for lx.pos < len(s) && isDigit(s[lx.pos]) {
 			lx.pos++
 		}
 		return emit(TokPunct)
@@ -305,14 +443,23 @@ func (lx *lexer) token() (Token, bool, *SyntaxError) {
 		for lx.pos < len(s) && isIdentCont(s[lx.pos]) {
 			lx.pos++
 		}
-		word := s[start:lx.pos]
-		switch {
-		case (word == "E" || word == "e") && lx.peek(0) == '\'':
-			if err := lx.quoted('\'', true, start); err != nil {
-				return Token{}, false, err
+		if lx.pos == start+1 && lx.peek(0) == '\'' {
+			switch c {
+			case 'E', 'e':
+				if err := lx.quoted('\'', true, start); err != nil {
+					return Token{}, false, err
+				}
+				return emit(TokString)
+			case 'B', 'b', 'X', 'x', 'N', 'n':
+				// Bit strings and national characters are one token:
+				// B '1' (a space) would be a type named b.
+				if err := lx.quoted('\'', (c == 'N' || c == 'n') && lx.scsOff, start); err != nil {
+					return Token{}, false, err
+				}
+				return emit(TokString)
 			}
-			return emit(TokString)
-		case (word == "U" || word == "u") && lx.peek(0) == '&' && (lx.peek(1) == '\'' || lx.peek(1) == '"'):
+		}
+		if lx.pos == start+1 && (c == 'U' || c == 'u') && lx.peek(0) == '&' && (lx.peek(1) == '\'' || lx.peek(1) == '"') {
 			q := lx.peek(1)
 			lx.pos++
 			if err := lx.quoted(q, false, start); err != nil {
@@ -324,20 +471,86 @@ func (lx *lexer) token() (Token, bool, *SyntaxError) {
 			return emit(TokString)
 		}
 		return emit(TokWord)
-	case c >= '0' && c <= '9':
-		for lx.pos < len(s) && (isIdentCont(s[lx.pos]) || s[lx.pos] == '.') {
-			lx.pos++
-		}
+	case isDigit(c) || (c == '.' && isDigit(lx.peek(1))):
+		lx.number()
 		return emit(TokNumber)
+	case c == ':' && (lx.peek(1) == ':' || lx.peek(1) == '='):
+		lx.pos += 2 // :: (typecast) and := are tokens of their own
+		return emit(TokPunct)
+	case c == '.' && lx.peek(1) == '.':
+		lx.pos += 2
+		return emit(TokPunct)
+	case isOpChar(c):
+		lx.operator()
+		return emit(TokPunct)
 	}
-	lx.pos++
+	_, n := utf8.DecodeRuneInString(s[start:])
+	lx.pos += n
 	return emit(TokPunct)
 }
 
+// number reads a numeric literal as PostgreSQL does: digits, a fraction,
+// an exponent with its sign (1e-5 is one token, 1e - 5 is not), and any
+// identifier characters glued to it (0x1F, 1_000, or trailing junk the
+// server rejects), so that a space added or removed inside changes the
+// tokens.
+func (lx *lexer) number() {
+	s := lx.src
+	for lx.pos < len(s) && isDigit(s[lx.pos]) {
+		lx.pos++
+	}
+	if lx.peek(0) == '.' && lx.peek(1) != '.' {
+		lx.pos++
+		for lx.pos < len(s) && isDigit(s[lx.pos]) {
+			lx.pos++
+		}
+	}
+	if c := lx.peek(0); c == 'e' || c == 'E' {
+		n := 1
+		if lx.peek(1) == '+' || lx.peek(1) == '-' {
+			n = 2
+		}
+		if isDigit(lx.peek(n)) {
+			lx.pos += n
+		}
+	}
+	for lx.pos < len(s) && (isIdentCont(s[lx.pos]) || (s[lx.pos] == '.' && lx.peek(1) != '.')) {
+		lx.pos++
+	}
+}
+
+// operator reads an operator with the rules of PostgreSQL's scanner: the
+// longest run of operator characters, cut where a comment starts inside it;
+// a multi-character operator cannot end in + or - unless it contains one
+// of ~ ! @ # ^ & | ` ? % (so =- is = then -, while ^- is one operator).
+func (lx *lexer) operator() {
+	s, start := lx.src, lx.pos
+	end := start
+	for end < len(s) && isOpChar(s[end]) {
+		if end > start && (s[end-1] == '/' && s[end] == '*' || s[end-1] == '-' && s[end] == '-') {
+			end--
+			break
+		}
+		end++
+	}
+	n := end - start
+	if n > 1 && (s[start+n-1] == '+' || s[start+n-1] == '-') {
+		if !strings.ContainsAny(s[start:start+n-1], "~!@#^&|`?%") {
+			for n > 1 && (s[start+n-1] == '+' || s[start+n-1] == '-') {
+				n--
+			}
+		}
+	}
+	lx.pos = start + n
+}
+
 // quoted consumes a quoted construct starting at lx.pos (the opening quote).
-// A doubled quote is an escaped quote; with backslash, \x escapes x (E”).
+// A doubled quote is an escaped quote; with backslash, \x escapes x (E'...').
 func (lx *lexer) quoted(q byte, backslash bool, start int) *SyntaxError {
 	s := lx.src
+	for lx.pos < len(s) && s[lx.pos] != q {
+		lx.pos++ // a prefix: E, U&, B, X, N
+	}
 	lx.pos++
 	for lx.pos < len(s) {
 		c := s[lx.pos]
@@ -353,6 +566,7 @@ func (lx *lexer) quoted(q byte, backslash bool, start int) *SyntaxError {
 			lx.pos++
 		}
 	}
+	lx.pos = len(s)
 	if q == '"' {
 		return lx.errAt(start, `quoted identifier " is never closed: add the closing "`)
 	}
@@ -378,23 +592,89 @@ func (lx *lexer) dollarTag() (string, bool) {
 	return "", false
 }
 
-// NormalizedSHA256 hashes a file's significant tokens, one space apart, so
-// two versions that differ only in whitespace, line endings or comments
-// hash alike. It classifies changed applied files as cosmetic or semantic.
-func NormalizedSHA256(src string) string {
-	stmts, _ := Split(src)
-	return normalizedHash(stmts)
-}
-
-func normalizedHash(stmts []Statement) string {
-	h := sha256.New()
-	for _, st := range stmts {
-		for _, t := range st.Tokens {
-			h.Write([]byte(t.Text))
-			h.Write([]byte{' '})
+// upperASCII upper-cases ASCII letters only, as PostgreSQL folds unquoted
+// identifiers in a multibyte encoding.
+func upperASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'a' && c <= 'z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'a' && b[j] <= 'z' {
+					b[j] -= 'a' - 'A'
+				}
+			}
+			return string(b)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return s
+}
+
+// normalizedVersion prefixes normalised hashes; stored hashes without it
+// came from an older algorithm that could not tell `a <= b` from
+// `a < = b`, and are not compared.
+const normalizedVersion = "v2:"
+
+// NormalizedSHA256 hashes what PostgreSQL sees of a file: its tokens as the
+// server's scanner cuts them (operators whole, so `<=` differs from `< =`),
+// with keywords and unquoted identifiers case-folded as the server folds
+// them, and whether the file is marked no-transaction. Two versions that
+// differ only in whitespace, line endings, comments or the case of
+// unquoted names hash alike. It classifies changed applied files as
+// cosmetic or semantic.
+func NormalizedSHA256(src string) string {
+	noTx := hasNoTxMarker(src)
+	stmts, _ := split(src, false, noTx)
+	return normalizedHash(src, stmts, noTx)
+}
+
+func normalizedHash(src string, stmts []Statement, noTx bool) string {
+	h := sha256.New()
+	buf := make([]byte, 0, 64<<10)
+	if noTx {
+		buf = append(buf, "no-transaction\x00"...)
+	}
+	var prev *Token
+	for _, st := range stmts {
+		for i := range st.Tokens {
+			t := &st.Tokens[i]
+			// 'a'<newline>'b' is one string, 'ab'; 'a' 'b' is an error.
+			if prev != nil && prev.Kind == TokString && t.Kind == TokString && prev.Text[len(prev.Text)-1] == '\'' &&
+				strings.ContainsAny(src[prev.Off+len(prev.Text):t.Off], "\n\r") {
+				buf = append(buf, '\x01')
+			}
+			buf = append(buf, byte('a'+t.Kind))
+			switch t.Kind {
+			case TokWord:
+				buf = appendLowerASCII(buf, t.Text)
+			case TokString, TokQIdent:
+				// The prefix of E'x', B'1', X'f', N'x', U&'x' folds too.
+				q := strings.IndexAny(t.Text, `'"$`)
+				buf = appendLowerASCII(buf, t.Text[:q])
+				buf = append(buf, t.Text[q:]...)
+			default:
+				buf = append(buf, t.Text...)
+			}
+			buf = append(buf, 0)
+			if len(buf) > 60<<10 {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+			prev = t
+		}
+	}
+	h.Write(buf)
+	return normalizedVersion + hex.EncodeToString(h.Sum(nil))
+}
+
+func appendLowerASCII(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // RedactLiterals replaces every string literal of an SQL text (standard,

@@ -51,6 +51,10 @@ func TestSplit(t *testing.T) {
 		{"parameter named begin", "CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql AS 'SELECT 1'; COMMIT; SELECT 2;",
 			[]string{"CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql AS 'SELECT 1';", "COMMIT;", "SELECT 2;"}},
 		{"transaction begin is a statement", "BEGIN; SELECT 1; COMMIT;", []string{"BEGIN;", "SELECT 1;", "COMMIT;"}},
+		{"rule with a parenthesised action list", "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2)); SELECT 2;",
+			[]string{"CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));", "SELECT 2;"}},
+		{"stray closing parenthesis", "SELECT 1); SELECT 2;", []string{"SELECT 1);", "SELECT 2;"}},
+		{"operator before a comment", "SELECT 1 <--x\n; SELECT 2;", []string{"SELECT 1 <--x\n;", "SELECT 2;"}},
 		{"only comments", "-- nothing\n/* here */", nil},
 		{"empty", "", nil},
 	}
@@ -67,6 +71,90 @@ func TestSplit(t *testing.T) {
 				t.Errorf("join changed the input: %q", got)
 			}
 		})
+	}
+}
+
+// TestOperatorTokens checks operators are cut as PostgreSQL's scanner cuts
+// them (scan.l's operator rule): the longest run of operator characters,
+// stopped by a comment, and a trailing + or - split off unless the
+// operator holds one of ~ ! @ # ^ & | ` ? %.
+func TestOperatorTokens(t *testing.T) {
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{"a <= b", []string{"a", "<=", "b"}},
+		{"a < = b", []string{"a", "<", "=", "b"}},
+		{"x::int", []string{"x", "::", "int"}},
+		{"x: :int", []string{"x", ":", ":", "int"}},
+		{"j->>'k'", []string{"j", "->>", "'k'"}},
+		{"j-> >'k'", []string{"j", "->", ">", "'k'"}},
+		{"2 ^ -1", []string{"2", "^", "-", "1"}},
+		{"2^-1", []string{"2", "^-", "1"}},
+		{"a=-1", []string{"a", "=", "-", "1"}},
+		{"a+-b", []string{"a", "+", "-", "b"}},
+		{"a@-b", []string{"a", "@-", "b"}},
+		{"a</* c */=b", []string{"a", "<", "=", "b"}},
+		{"1e-5 + .5 - 1.5e+3", []string{"1e-5", "+", ".5", "-", "1.5e+3"}},
+		{"1e - 5", []string{"1e", "-", "5"}},
+		{"a := 1", []string{"a", ":=", "1"}},
+		{"B'101' b '101'", []string{"B'101'", "b", "'101'"}},
+		{"$1 || $2", []string{"$1", "||", "$2"}},
+	}
+	for _, tt := range tests {
+		stmts, err := Split(tt.src)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.src, err)
+		}
+		var got []string
+		for _, tok := range stmts[0].Tokens {
+			got = append(got, tok.Text)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%q tokens (-want +got):\n%s", tt.src, diff)
+		}
+	}
+}
+
+// TestSplitStandardConformingStrings: a file sent statement by statement
+// is read after SET standard_conforming_strings = off as the server reads
+// it then, with \' escaping a quote in a plain string.
+func TestSplitStandardConformingStrings(t *testing.T) {
+	src := "SET standard_conforming_strings = off;\nSELECT 'a\\'; COMMIT; --';\nRESET standard_conforming_strings;\nSELECT 'b\\'; SELECT 2;"
+	tracked, err := split(src, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"SET standard_conforming_strings = off;", "SELECT 'a\\'; COMMIT; --';", "RESET standard_conforming_strings;", "SELECT 'b\\';", "SELECT 2;"}
+	if diff := cmp.Diff(want, texts(tracked)); diff != "" {
+		t.Errorf("tracked (-want +got):\n%s", diff)
+	}
+	whole, _ := Split(src)
+	if len(texts(whole)) == len(want) {
+		t.Errorf("read as one query string, the SET must not change the reading: %q", texts(whole))
+	}
+	for _, tt := range []struct {
+		stmt     string
+		off, set bool
+	}{
+		{"SET standard_conforming_strings TO off", true, true},
+		{"set session standard_conforming_strings = 'of'", true, true},
+		{"SET standard_conforming_strings = false", true, true},
+		{"SET standard_conforming_strings = 0", true, true},
+		{"SET standard_conforming_strings = on", false, true},
+		{"SET standard_conforming_strings TO DEFAULT", false, true},
+		{"RESET ALL", false, true},
+		{"SET LOCAL standard_conforming_strings = off", false, false},
+		{"SELECT set_config('standard_conforming_strings', 'off', false)", true, true},
+		{"SELECT SET_CONFIG('standard_conforming_strings', 'on', false)", false, true},
+		{"SELECT set_config('standard_conforming_strings', 'off', true)", false, false},
+		{"SET search_path = off", false, false},
+	} {
+		st, _ := Split(tt.stmt)
+		off, set := scsSetting(st[0].Tokens)
+		if off != tt.off || set != tt.set {
+			t.Errorf("%q: off=%v set=%v, want %v %v", tt.stmt, off, set, tt.off, tt.set)
+		}
 	}
 }
 
@@ -128,6 +216,11 @@ func TestNormalizedSHA256(t *testing.T) {
 		{"reindented", "CREATE   TABLE t (\n  a int\n);\nSELECT 'x  y';", true},
 		{"string content", strings.Replace(base, "x  y", "x y", 1), false},
 		{"identifier", strings.Replace(base, "a int", "b int", 1), false},
+		{"keyword case", "create table T (A INT);\nselect 'x  y';\n", true},
+		{"quoted identifier case", strings.Replace(base, "t (", `"T" (`, 1), false},
+		{"no-transaction marker added", NoTransactionMarker + "\n" + base, false},
+		{"operator respaced", strings.Replace(base, "SELECT 'x  y'", "SELECT 1 <= 2", 1), false},
+		{"string continued on the next line", "CREATE TABLE t (a int);\nSELECT 'x '\n' y';\n", false},
 	}
 	for _, tt := range tests {
 		if got := NormalizedSHA256(tt.other) == NormalizedSHA256(base); got != tt.cosmetic {
@@ -142,11 +235,21 @@ func FuzzSplit(f *testing.F) {
 	for _, s := range []string{
 		"SELECT 1; SELECT 2", "SELECT 'a;b'", "E'\\'';", "$a$ ; $a$;", "/* /* */ */;", "-- x\n;", `"a;""b";`,
 		"CREATE FUNCTION f() BEGIN ATOMIC SELECT 1; END; SELECT 2;", "U&'x';", "$1;$$", "café;日本;",
+		"CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT 1; INSERT 2); X;", "a<=-1;b::c;d->>e;", "1e-5;.5;1..2;", "(;", ");",
+		"SET standard_conforming_strings = off; SELECT 'a\\'';'", "B'1';x'f';N'n';",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		stmts, err := Split(src)
+		checkSplit(t, src, false)
+		checkSplit(t, src, true)
+	})
+}
+
+func checkSplit(t *testing.T, src string, track bool) {
+	t.Helper()
+	{
+		stmts, err := split(src, false, track)
 		if got := join(stmts); got != src {
 			t.Fatalf("join(Split(%q)) = %q", src, got)
 		}
@@ -165,7 +268,17 @@ func FuzzSplit(f *testing.F) {
 		if err != nil && (err.Line < 1 || err.Col < 1) {
 			t.Fatalf("bad error position %v", err)
 		}
-	})
+		// Positions (counted incrementally) agree with LineCol.
+		for _, s := range stmts {
+			at := s.Offset
+			if len(s.Tokens) > 0 {
+				at = s.Tokens[0].Off
+			}
+			if l, c := LineCol(src, at); l != s.Line || c != s.Col {
+				t.Fatalf("statement at %d: position %d:%d, LineCol says %d:%d", at, s.Line, s.Col, l, c)
+			}
+		}
+	}
 }
 
 func TestRedactLiterals(t *testing.T) {
@@ -180,5 +293,23 @@ func TestRedactLiterals(t *testing.T) {
 		if got := RedactLiterals(tt.in); got != tt.want {
 			t.Errorf("RedactLiterals(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestSplitLarge crosses token chunk boundaries (statements that start in
+// one chunk and end in the next) and checks nothing is lost.
+func TestSplitLarge(t *testing.T) {
+	src := bigMigration(1 << 20)
+	checkSplit(t, src, false)
+	stmts, _ := Split(src)
+	n := 0
+	for _, s := range stmts {
+		n += len(s.Tokens)
+	}
+	if n < len(src)/16*3 {
+		t.Fatalf("%d tokens: the test no longer crosses chunks", n)
+	}
+	if got := strings.Count(src, "-- block"); len(texts(stmts)) != 6*got {
+		t.Errorf("%d statements, want %d", len(texts(stmts)), 6*got)
 	}
 }

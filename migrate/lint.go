@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -25,6 +26,10 @@ const (
 	RuleSetNotNull          = "set-not-null"
 	RuleEnumAddValueInTx    = "enum-add-value-in-transaction"
 	RuleDuplicateVersion    = "duplicate-version"
+	RuleCopyStdin           = "copy-from-stdin"
+	RulePsqlMeta            = "psql-meta-command"
+	RuleByteOrderMark       = "byte-order-mark"
+	RuleConformingStrings   = "standard-conforming-strings"
 )
 
 // Finding is one lint result: where, which rule, why it matters, and how
@@ -41,10 +46,31 @@ type Finding struct {
 }
 
 // Lint checks every file of src. Lint never touches a database.
+//
+// It follows standard_conforming_strings from file to file: meshctl turns
+// it on again before each file, but upstream's runner keeps one session
+// for the whole run, so a file after one that turns it off is read there
+// with backslash escapes in plain strings. A file that would be cut into
+// different statements that way is reported.
 func Lint(src *Source) []Finding {
 	var out []Finding
 	seen := map[string]string{} // version prefix -> first file
+	scsOffBy := ""              // file:line of the SET that turned it off, "" while on
 	for _, f := range src.Files {
+		if scsOffBy != "" && readsDifferentlyWithoutSCS(f) {
+			out = append(out, Finding{File: f.Name, Line: 1, Col: 1, Rule: RuleConformingStrings, Severity: SeverityWarning,
+				Message: "this file is cut into different statements while standard_conforming_strings is off, as " + scsOffBy + " leaves it",
+				Why:     "meshctl turns the setting on again before each file, but upstream's runner (the broker at start-up) runs every file in one session, where a backslash in a plain string escapes the quote",
+				Fix:     "remove the SET from " + scsOffBy + ", or write E'...' strings where backslash escapes are meant"})
+		}
+		for _, st := range f.Statements() {
+			if off, ok := scsSetting(st.Tokens); ok {
+				scsOffBy = ""
+				if off {
+					scsOffBy = fmt.Sprintf("%s:%d", f.Name, st.Line)
+				}
+			}
+		}
 		if v := versionPrefix(f.Name); v != "" {
 			if first, dup := seen[v]; dup {
 				out = append(out, Finding{File: f.Name, Line: 1, Col: 1, Rule: RuleDuplicateVersion, Severity: SeverityWarning,
@@ -70,8 +96,14 @@ func versionPrefix(name string) string {
 	return name[:i]
 }
 
-// LintFile checks one file statement by statement.
+// LintFile checks one file statement by statement. The findings are
+// computed once per file (Lint, the plan and Up all ask).
 func LintFile(f *File) []Finding {
+	f.lintOnce.Do(func() { f.findings = lintFile(f) })
+	return f.findings
+}
+
+func lintFile(f *File) []Finding {
 	var out []Finding
 	add := func(st Statement, rule string, sev Severity, msg, why, fix string) {
 		out = append(out, Finding{File: f.Name, Line: st.Line, Col: st.Col, Rule: rule, Severity: sev, Message: msg, Why: why, Fix: fix})
@@ -82,7 +114,8 @@ func LintFile(f *File) []Finding {
 			Why:     "the runner cannot tell where statements end, so it cannot send the file safely",
 			Fix:     "close the construct; the rest of the file is currently swallowed by it"})
 	}
-	created := map[string]bool{}
+	out = append(out, contentFindings(f, false)...)
+	created := createdTables{}
 	nonEmpty := 0
 	for _, st := range f.Statements() {
 		if !st.Empty() {
@@ -93,9 +126,17 @@ func LintFile(f *File) []Finding {
 		if st.Empty() {
 			continue
 		}
+		if off, ok := scsSetting(st.Tokens); ok && off {
+			why := "the file is sent in one piece and parsed before it runs, so its own statements are read with the setting on; every later file of the session would be read with backslash escapes in plain strings"
+			if f.NoTransaction {
+				why = "the statements after it are sent one by one and read with backslash escapes in plain strings ('it\\'s' is one string), and so would every later file of the session"
+			}
+			add(st, RuleConformingStrings, SeverityWarning, "SET standard_conforming_strings = off changes how PostgreSQL reads later SQL",
+				why, "leave the setting on and write E'...' strings where backslash escapes are meant")
+		}
 		sh := shapeOf(st.Tokens)
 		if sh.createTable != "" {
-			created[sh.createTable] = true
+			created.add(sh.createTable)
 		}
 		switch {
 		case sh.needsNoTx != "" && !f.NoTransaction:
@@ -117,12 +158,12 @@ func LintFile(f *File) []Finding {
 				"it destroys data; the file cannot be undone or safely re-run",
 				"make sure a backup exists and the data is not needed; prefer renaming or archiving")
 		}
-		if sh.indexOn != "" && !sh.concurrently && !isCreated(created, sh.indexOn) {
+		if sh.indexOn != "" && !sh.concurrently && !created.has(sh.indexOn) {
 			add(st, RuleIndexBlocking, SeverityWarning, "CREATE INDEX on existing table "+sh.indexOn+" without CONCURRENTLY",
 				"it blocks writes to the table for the whole build",
 				"use CREATE INDEX CONCURRENTLY in its own "+NoTransactionMarker+" file")
 		}
-		if sh.alterTable != "" && !isCreated(created, sh.alterTable) {
+		if sh.alterTable != "" && !created.has(sh.alterTable) {
 			if sh.addConstraint != "" && !sh.notValid {
 				add(st, RuleConstraintValidate, SeverityWarning, "ADD "+sh.addConstraint+" on existing table "+sh.alterTable+" without NOT VALID",
 					"validating the constraint scans the whole table while holding a lock that blocks writes",
@@ -425,15 +466,152 @@ func nameAt(toks []Token, i int) (string, int) {
 	return strings.Join(parts, "."), i
 }
 
-// isCreated matches name against tables created earlier in the file; an
-// unqualified name matches a qualified one with the same last part.
-func isCreated(created map[string]bool, name string) bool {
-	if created[name] {
+// createdTables are the tables created earlier in a file, by name and by
+// last part: an unqualified name matches a qualified one with the same
+// last part. Lookups are constant time (a scan of every table created so
+// far made a file of many tables quadratic).
+type createdTables map[string]bool
+
+func lastPart(name string) string { return name[strings.LastIndexByte(name, '.')+1:] }
+
+func (c createdTables) add(name string) {
+	c[name] = true
+	last := lastPart(name)
+	c["\x00any:"+last] = true
+	if !strings.Contains(name, ".") {
+		c["\x00bare:"+last] = true
+	}
+}
+
+func (c createdTables) has(name string) bool {
+	if c[name] {
 		return true
 	}
-	last := name[strings.LastIndexByte(name, '.')+1:]
-	for c := range created {
-		if c[strings.LastIndexByte(c, '.')+1:] == last && (!strings.Contains(c, ".") || !strings.Contains(name, ".")) {
+	if strings.Contains(name, ".") {
+		return c["\x00bare:"+lastPart(name)]
+	}
+	return c["\x00any:"+name]
+}
+
+// readsDifferentlyWithoutSCS reports whether f is cut into other tokens
+// when read with standard_conforming_strings off.
+func readsDifferentlyWithoutSCS(f *File) bool {
+	if !strings.Contains(f.Body, "\\") {
+		return false
+	}
+	on := f.Statements()
+	off, _ := split(f.Body, true, f.NoTransaction)
+	if len(on) != len(off) {
+		return true
+	}
+	for i := range on {
+		if len(on[i].Tokens) != len(off[i].Tokens) {
+			return true
+		}
+		for j := range on[i].Tokens {
+			if on[i].Tokens[j].Text != off[i].Tokens[j].Text {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// contentFindings are the problems that make a file unusable whatever the
+// database: a byte order mark, psql meta-commands, COPY FROM STDIN. With
+// first it stops at the first one (for LoadSource).
+func contentFindings(f *File, first bool) []Finding {
+	var out []Finding
+	if strings.HasPrefix(f.Body, "\uFEFF") {
+		out = append(out, Finding{File: f.Name, Line: 1, Col: 1, Rule: RuleByteOrderMark, Severity: SeverityError,
+			Message: "the file starts with a UTF-8 byte order mark (bytes EF BB BF)",
+			Why:     "PostgreSQL reads the invisible mark as part of the first word and fails with a syntax error that does not show it; it also hides a " + NoTransactionMarker + " first line",
+			Fix:     "save the file as UTF-8 without BOM (e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)"})
+		if first {
+			return out
+		}
+	}
+	// Cheap filters first: most files have neither a backslash nor STDIN,
+	// and a warm run must not lex them.
+	meta := strings.IndexByte(f.Body, '\\') >= 0
+	stdin := containsFoldASCII(f.Body, "stdin")
+	if !meta && !stdin {
+		return out
+	}
+	for _, st := range f.Statements() {
+		if meta {
+			for i, t := range st.Tokens {
+				if t.Kind != TokPunct || t.Text != "\\" || !(i == 0 || startsLine(f.Body, t.Off)) {
+					continue
+				}
+				cmd := "\\"
+				if i+1 < len(st.Tokens) && st.Tokens[i+1].Off == t.Off+1 {
+					cmd += st.Tokens[i+1].Text
+				}
+				if cmd == "\\." {
+					continue // the end of COPY data, reported as COPY FROM STDIN
+				}
+				line, col := LineCol(f.Body, t.Off)
+				out = append(out, Finding{File: f.Name, Line: line, Col: col, Rule: RulePsqlMeta, Severity: SeverityError,
+					Message: "psql meta-command " + cmd + " is not SQL",
+					Why:     "migration files go to the server as they are, not through psql: variables (\\set), includes (\\i, \\ir) and \\copy do not exist there, and the file fails with a syntax error at \"\\\"",
+					Fix:     "replace it with SQL: inline the included file, write the value, or load rows with INSERT or a server-side COPY"})
+				if first {
+					return out
+				}
+			}
+		}
+		if stdin && isCopyFromStdin(st.Tokens) {
+			out = append(out, Finding{File: f.Name, Line: st.Line, Col: st.Col, Rule: RuleCopyStdin, Severity: SeverityError,
+				Message: "COPY ... FROM STDIN reads its rows from the client",
+				Why:     "the runner sends no data, so the server waits for it forever while the migration lock is held (upstream's runner fails at once)",
+				Fix:     "load the rows with INSERT ... VALUES, or COPY FROM a file the server can read"})
+			if first {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// isCopyFromStdin matches COPY ... FROM STDIN.
+func isCopyFromStdin(toks []Token) bool {
+	if len(toks) == 0 || toks[0].Kind != TokWord || !strings.EqualFold(toks[0].Text, "COPY") {
+		return false
+	}
+	for i := 1; i+1 < len(toks); i++ {
+		if toks[i].Kind == TokWord && strings.EqualFold(toks[i].Text, "FROM") && toks[i+1].Kind == TokWord && strings.EqualFold(toks[i+1].Text, "STDIN") {
+			return true
+		}
+	}
+	return false
+}
+
+// startsLine reports whether only blanks precede off on its line.
+func startsLine(src string, off int) bool {
+	for i := off - 1; i >= 0; i-- {
+		switch src[i] {
+		case '\n', '\r':
+			return true
+		case ' ', '\t', '\f', '\v':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// containsFoldASCII reports whether s contains the lower-case ASCII word
+// sub in any letter case.
+func containsFoldASCII(s, sub string) bool {
+	set := string([]byte{sub[0], sub[0] - ('a' - 'A')})
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := strings.IndexAny(s[i:], set)
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i+len(sub) <= len(s) && strings.EqualFold(s[i:i+len(sub)], sub) {
 			return true
 		}
 	}

@@ -142,3 +142,41 @@ func TestLintDuplicateVersion(t *testing.T) {
 		t.Errorf("duplicate-version findings (-want +got):\n%s", diff)
 	}
 }
+
+// TestLintFollowsConformingStrings: lint follows
+// standard_conforming_strings across statements and files. The SET is
+// reported where it is; a later file that upstream's single session would
+// read differently (with the setting off) is reported too, and one that
+// reads the same, or comes after the setting is restored, is not.
+func TestLintFollowsConformingStrings(t *testing.T) {
+	src, err := LoadSource(fstest.MapFS{
+		"0001_off.sql":     file("CREATE TABLE t (s text);\nSET standard_conforming_strings = off;\n"),
+		"0002_plain.sql":   file("INSERT INTO t VALUES ('plain');"),
+		"0003_path.sql":    file("INSERT INTO t VALUES ('C:\\'); SELECT ';';"),
+		"0004_on.sql":      file("RESET standard_conforming_strings;"),
+		"0005_path.sql":    file("INSERT INTO t VALUES ('C:\\');"),
+		"0006_notx.sql":    file(NoTransactionMarker + "\nSET standard_conforming_strings TO 'off';\nSELECT 'it\\'s';\nSET standard_conforming_strings = on;\n"),
+		"0007_after.sql":   file("SELECT 'D:\\';"),
+		"0008_unended.sql": file("SET SESSION standard_conforming_strings = false;"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type hit struct {
+		File string
+		Line int
+	}
+	var got []hit
+	for _, f := range Lint(src) {
+		if f.Rule == RuleConformingStrings {
+			got = append(got, hit{f.File, f.Line})
+		}
+		if f.Severity == SeverityError {
+			t.Errorf("unexpected error finding %+v", f)
+		}
+	}
+	want := []hit{{"0001_off.sql", 2}, {"0003_path.sql", 1}, {"0006_notx.sql", 2}, {"0008_unended.sql", 1}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}

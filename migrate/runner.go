@@ -51,6 +51,9 @@ type config struct {
 	onEvent          func(Event)
 	batchFiles       int
 	batchBytes       int
+	showRowValues    bool
+	watchAfter       time.Duration
+	watchEvery       time.Duration
 }
 
 // maxIdent is PostgreSQL's identifier length (NAMEDATALEN - 1).
@@ -125,13 +128,18 @@ func WithLockRetries(n int, backoff time.Duration) Option {
 
 // WithBatch sets how many consecutive transactional files (and how many
 // bytes of SQL) may travel in one round trip. Each file remains its own
-// transaction with its tracking row; batching only saves round trips, at
-// the price of progress events arriving when the batch returns. files = 1
-// sends every file on its own.
+// transaction with its tracking row; batching only saves round trips and
+// WAL flushes, at the price of progress events arriving when the batch
+// returns. All but the last file of a batch commit with synchronous_commit
+// off; the last commits durably (flushed, and replicated where synchronous
+// replication is set up), which makes the earlier ones durable too, and
+// only then are they reported. Until then other sessions may already see
+// their tracking rows. files = 1 sends every file on its own, each commit
+// durable.
 func WithBatch(files, bytes int) Option {
 	return func(c *config) error {
 		if files < 1 || bytes < 1 {
-			return &OptionError{Msg: "batch limits must be at least 1"}
+			return &OptionError{Msg: fmt.Sprintf("--batch must be at least 1, not %d", min(files, bytes))}
 		}
 		c.batchFiles, c.batchBytes = files, bytes
 		return nil
@@ -187,6 +195,7 @@ func newRunner(dsn string, conn *pgx.Conn, fsys fs.FS, opts []Option) (*Runner, 
 		lockKey: meshfmt.MigrationLockKey, lockWait: DefaultLockWait, lockPoll: DefaultLockPoll,
 		lockTimeout: DefaultLockTimeout, lockRetries: DefaultLockRetries, retryBackoff: 500 * time.Millisecond,
 		batchFiles: DefaultBatchFiles, batchBytes: DefaultBatchBytes,
+		watchAfter: DefaultWatchAfter, watchEvery: DefaultWatchEvery,
 	}}
 	for _, o := range opts {
 		if err := o(&r.cfg); err != nil {
@@ -199,7 +208,7 @@ func newRunner(dsn string, conn *pgx.Conn, fsys fs.FS, opts []Option) (*Runner, 
 	}
 	r.src = src
 	if r.cfg.to != "" && src.Lookup(r.cfg.to) == nil {
-		return nil, &TargetError{Flag: "--to", Name: r.cfg.to}
+		return nil, &TargetError{Flag: "--to", Name: r.cfg.to, Last: r.src.lastName()}
 	}
 	return r, nil
 }
@@ -223,8 +232,13 @@ type session struct {
 	own    bool
 	pid    uint32
 	locked bool
-	// hasOurColumns: the tracking table has meshctl's extra columns (set by status).
-	hasOurColumns bool
+	// info and extras: the tracking tables, the role's privileges on them,
+	// and where meshctl's extras go (set by probe).
+	info   trackingInfo
+	extras extrasMode
+	// durable is the synchronous_commit of commits that must be durable
+	// (see durableSetting); backendStart identifies this backend with pid.
+	durable, backendStart string
 }
 
 func (r *Runner) open(ctx context.Context) (*session, error) {
@@ -240,9 +254,17 @@ func (r *Runner) open(ctx context.Context) (*session, error) {
 	// does with standard_conforming_strings on (the default since 9.1). A
 	// database or role that turns it off would make the server end a
 	// string elsewhere, so lint could miss a statement (even a COMMIT).
-	if _, err := s.conn.PgConn().Exec(ctx, "SET standard_conforming_strings = on").ReadAll(); err != nil {
+	// The session's own synchronous_commit is read once, before any file
+	// can change it, for the commits that must be durable.
+	q := scsSQL + "SELECT current_setting('synchronous_commit'), backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+	results, err := s.conn.PgConn().Exec(ctx, q).ReadAll()
+	if err != nil {
 		s.close(ctx)
 		return nil, dbErr("setting standard_conforming_strings", err)
+	}
+	s.durable = "on"
+	if rows := results[len(results)-1].Rows; len(rows) == 1 {
+		s.durable, s.backendStart = durableSetting(string(rows[0][0])), string(rows[0][1])
 	}
 	return s, nil
 }
@@ -359,9 +381,7 @@ func (s *session) connectAgain(ctx context.Context) (*pgx.Conn, error) {
 // setTimeouts applies lock_timeout and statement_timeout to the session so
 // they cover every statement of every file.
 func (s *session) setTimeouts(ctx context.Context) error {
-	q := fmt.Sprintf("SET lock_timeout = %d; SET statement_timeout = %d",
-		s.r.cfg.lockTimeout.Milliseconds(), s.r.cfg.statementTimeout.Milliseconds())
-	if _, err := s.conn.PgConn().Exec(ctx, q).ReadAll(); err != nil {
+	if _, err := s.conn.PgConn().Exec(ctx, s.r.sessionSQL()).ReadAll(); err != nil {
 		return dbErr("setting timeouts", err)
 	}
 	return nil
@@ -446,6 +466,11 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		res.Warnings = plan.warnings
 		return res, err
 	}
+	// A missing privilege is named before anything is locked or run.
+	if err := s.checkWrite(plan.noTransaction()); err != nil {
+		res.Warnings = plan.warnings
+		return res, err
+	}
 	// Before the lock: behind a transaction pooler the lock would be taken
 	// on a server connection others get next, and held there.
 	if err := s.checkPinned(ctx); err != nil {
@@ -475,10 +500,11 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 	if err := s.setTimeouts(ctx); err != nil {
 		return res, err
 	}
-	if st.TableExists {
-		if err := s.upgradeTable(ctx); err != nil {
-			return res, err
-		}
+	if w, err := s.prepareExtras(ctx); err != nil {
+		return res, err
+	} else if w != "" {
+		res.Warnings = append(res.Warnings, w)
+		r.emit(Event{Kind: EventWarning, Message: w})
 	}
 	tableExists := st.TableExists
 	for i := 0; i < len(plan.todo); {
@@ -486,6 +512,22 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		if f.NoTransaction {
 			r.emit(Event{Kind: EventFileStart, File: f.Name, NoTransaction: true, Index: i + 1, Total: len(plan.todo)})
 			fr, err := s.applyNoTx(ctx, f, plan.partial[f.Name])
+			var cl *ConnectionLostError
+			if err != nil && !errors.As(err, &cl) && ctx.Err() == nil && s.conn.PgConn().IsClosed() {
+				// Lost in meshctl's own statements around the file (its
+				// setup, progress, the final row): the row may have
+				// committed; the table says.
+				done, lost := r.afterLostConnection(ctx, s, []*File{f}, err)
+				if errors.As(lost, &cl) {
+					cl.NoTransaction = true
+				}
+				for _, d := range done {
+					d.NoTransaction = true
+					res.Applied = append(res.Applied, d)
+					r.emit(Event{Kind: EventFileDone, File: f.Name, NoTransaction: true, Index: i + 1, Total: len(plan.todo)})
+				}
+				return res, lost
+			}
 			if err != nil {
 				return res, err
 			}
@@ -504,20 +546,7 @@ func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
 		}
 		done, err := s.applyBatch(ctx, plan.todo[i:j], tableExists)
 		if len(done) > 0 {
-			tableExists = true
-			// Durable before they are reported (see asyncCommit), also
-			// when the run was interrupted: they are committed either way.
-			if r.asyncCommits() {
-				fctx, cancel := ctx, context.CancelFunc(func() {})
-				if ctx.Err() != nil {
-					fctx, cancel = cleanupCtx(ctx)
-				}
-				ferr := s.flush(fctx)
-				cancel()
-				if ferr != nil {
-					return res, errors.Join(err, ferr)
-				}
-			}
+			tableExists, s.info.tableExists = true, true
 		}
 		for k, fr := range done {
 			res.Applied = append(res.Applied, fr)
@@ -639,10 +668,10 @@ type BootstrapResult struct {
 // "bootstrapped". With dryRun it only reports what it would mark.
 func (r *Runner) Bootstrap(ctx context.Context, through string, dryRun bool) (*BootstrapResult, error) {
 	if through == "" {
-		return nil, &TargetError{Flag: "--through", Name: ""}
+		return nil, &TargetError{Flag: "--through", Name: "", Last: r.src.lastName()}
 	}
 	if r.src.Lookup(through) == nil {
-		return nil, &TargetError{Flag: "--through", Name: through}
+		return nil, &TargetError{Flag: "--through", Name: through, Last: r.src.lastName()}
 	}
 	res := &BootstrapResult{Through: through, DryRun: dryRun}
 	s, err := r.open(ctx)
@@ -668,7 +697,7 @@ func (r *Runner) Bootstrap(ctx context.Context, through string, dryRun bool) (*B
 	}
 	var mark []*File
 	for _, f := range r.src.Files {
-		if f.Name > through {
+		if compareNames(f.Name, through) > 0 {
 			break
 		}
 		if fs, ok := byName[f.Name]; ok && fs.AppliedSHA256 != "" {
@@ -681,19 +710,23 @@ func (r *Runner) Bootstrap(ctx context.Context, through string, dryRun bool) (*B
 	if dryRun || len(mark) == 0 {
 		return res, nil
 	}
+	if err := s.checkWrite(false); err != nil {
+		return nil, err
+	}
+	if _, err := s.prepareExtras(ctx); err != nil {
+		return nil, err
+	}
 	var b strings.Builder
 	b.WriteString("BEGIN;\n")
-	b.WriteString(r.ensureTableSQL())
+	b.WriteString(syncCommitSQL(s.durable))
+	if !st.TableExists {
+		b.WriteString(r.ensureTableSQL())
+	}
 	for _, f := range mark {
-		b.WriteString(r.insertSQL(f, HowBootstrapped, "NULL"))
-		b.WriteString(" ON CONFLICT (filename) DO NOTHING;\n")
+		b.WriteString(s.rowSQL(f, HowBootstrapped, "NULL", true))
+		b.WriteString(";\n")
 	}
 	b.WriteString("COMMIT;")
-	if st.TableExists {
-		if err := s.upgradeTable(ctx); err != nil {
-			return nil, err
-		}
-	}
 	if _, err := s.conn.PgConn().Exec(ctx, b.String()).ReadAll(); err != nil {
 		s.rollback(ctx)
 		return nil, dbErr("recording bootstrapped files", err)

@@ -32,12 +32,18 @@ type File struct {
 	statements []Statement
 	syntaxErr  *SyntaxError
 	normalized string
+
+	lintOnce sync.Once
+	findings []Finding
 }
 
 func (f *File) lex() {
 	f.lexOnce.Do(func() {
-		f.statements, f.syntaxErr = Split(f.Body)
-		f.normalized = normalizedHash(f.statements)
+		// A marked file goes to the server statement by statement, so a
+		// SET standard_conforming_strings changes how the rest is read;
+		// any other file is one query string, parsed whole.
+		f.statements, f.syntaxErr = split(f.Body, false, f.NoTransaction)
+		f.normalized = normalizedHash(f.Body, f.statements, f.NoTransaction)
 	})
 }
 
@@ -77,11 +83,28 @@ func (s *Source) Lookup(name string) *File {
 }
 
 // LoadSource reads every *.sql file directly in the root of fsys (not
-// recursively), ordered by the bytes of their names as upstream orders
-// them. It refuses an empty folder, names with whitespace or control
-// characters, and files that are not UTF-8 or contain NUL bytes: each would
-// otherwise fail half-way through a run.
+// recursively), ordered as upstream orders them (JavaScript's sort: UTF-16
+// code units). It refuses an empty folder, names with whitespace or control
+// characters, files that are not UTF-8 or contain NUL bytes, and files that
+// cannot work whatever the database: a byte order mark, psql
+// meta-commands, COPY FROM STDIN. Each would otherwise fail half-way
+// through a run, or hang holding the lock.
 func LoadSource(fsys fs.FS) (*Source, error) {
+	src, err := ReadSource(fsys)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range src.Files {
+		if p := contentFindings(f, true); len(p) > 0 {
+			return nil, &SourceError{File: f.Name, Msg: fmt.Sprintf("line %d: %s: %s; %s", p[0].Line, p[0].Message, p[0].Why, p[0].Fix)}
+		}
+	}
+	return src, nil
+}
+
+// ReadSource is LoadSource without the checks of the files' SQL, for lint,
+// which reports those problems as findings.
+func ReadSource(fsys fs.FS) (*Source, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -112,7 +135,7 @@ func LoadSource(fsys fs.FS) (*Source, error) {
 	if len(src.Files) == 0 {
 		return nil, &SourceError{Msg: "no *.sql migration files in the folder: check --dir"}
 	}
-	sort.Slice(src.Files, func(i, j int) bool { return src.Files[i].Name < src.Files[j].Name })
+	sort.Slice(src.Files, func(i, j int) bool { return compareNames(src.Files[i].Name, src.Files[j].Name) < 0 })
 	src.byName = make(map[string]*File, len(src.Files))
 	for _, f := range src.Files {
 		src.byName[f.Name] = f

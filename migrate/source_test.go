@@ -105,6 +105,8 @@ func TestClassify(t *testing.T) {
 		"0006_f.sql": file("SELECT 6;\n"),                       // upstream row, only trailing newline differs
 		"0007_g.sql": file("SELECT 7 + 1;"),                     // semantic change
 		"0008_h.sql": file(NoTransactionMarker + "\nSELECT 8;"), // failed
+		"0010_j.sql": file("SELECT 10;"),                        // renamed from 0009_old-j.sql
+		"0011_k.sql": file("SELECT  11;"),                       // row with a hash of the older algorithm
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -114,16 +116,20 @@ func TestClassify(t *testing.T) {
 		return trackRow{sha256: mustFile(t, "x", body).SHA256, appliedAt: at, normalized: f}
 	}
 	rows := map[string]trackRow{
-		"0001_a.sql":    row(src.Lookup("0001_a.sql").Normalized(), "SELECT 1;"),
-		"0002_b.sql":    row(src.Lookup("0002_b.sql").Normalized(), "SELECT   2; -- reformatted"),
-		"0004_d.sql":    row("", "SELECT 4;"),
-		"0006_f.sql":    row("", "SELECT 6;"),
-		"0007_g.sql":    row(NormalizedSHA256("SELECT 7;"), "SELECT 7;"),
-		"0009_gone.sql": row("", "SELECT 9;"),
+		"0001_a.sql":     row(src.Lookup("0001_a.sql").Normalized(), "SELECT 1;"),
+		"0002_b.sql":     row(src.Lookup("0002_b.sql").Normalized(), "SELECT   2; -- reformatted"),
+		"0004_d.sql":     row("", "SELECT 4;"),
+		"0006_f.sql":     row("", "SELECT 6;"),
+		"0007_g.sql":     row(NormalizedSHA256("SELECT 7;"), "SELECT 7;"),
+		"0009_gone.sql":  row("", "SELECT 9;"),
+		"0009_old-j.sql": row("", "SELECT 10;"),
+		"0011_k.sql":     row(strings.Repeat("ab", 32), "SELECT 11;"),
 	}
 	partial := map[string]*Failure{"0008_h.sql": {StatementsDone: 0, Statement: 1, Error: "boom"}}
 	st := &Status{Counts: map[State]int{}}
-	classify(st, src, rows, partial)
+	if err := classify(st, src, rows, partial); err != nil {
+		t.Fatal(err)
+	}
 	type got struct {
 		Name   string
 		State  State
@@ -139,13 +145,25 @@ func TestClassify(t *testing.T) {
 		{"0003_c.sql", StateOutOfOrder, ""},
 		{"0004_d.sql", StateApplied, ""},
 		{"0005_e.sql", StateOutOfOrder, ""},
-		{"0006_f.sql", StateChanged, ChangeCosmetic},
+		// Without a token hash nothing text-level is safe to call cosmetic
+		// (a trailing newline or CR may sit inside a string).
+		{"0006_f.sql", StateChanged, ChangeUnclassified},
 		{"0007_g.sql", StateChanged, ChangeSemantic},
 		{"0008_h.sql", StateFailed, ""},
 		{"0009_gone.sql", StateMissingFile, ""},
+		{"0010_j.sql", StateRenamed, ""},
+		{"0011_k.sql", StateChanged, ChangeUnclassified},
 	}
 	if diff := cmp.Diff(want, out); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	for _, f := range st.Files {
+		if f.State == StateRenamed && f.RenamedFrom != "0009_old-j.sql" {
+			t.Errorf("%s renamed from %q, want 0009_old-j.sql", f.Filename, f.RenamedFrom)
+		}
+	}
+	if st.Counts[StateRenamed] != 1 || st.Counts[StateMissingFile] != 1 {
+		t.Errorf("counts %v: the renamed file's row must not also count as missing", st.Counts)
 	}
 	if !st.Drift() || !st.Pending() {
 		t.Errorf("Drift() = %v, Pending() = %v; want both true", st.Drift(), st.Pending())

@@ -2,12 +2,11 @@ package migrate
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -22,13 +21,19 @@ const (
 	StateMissingFile State = "missing-file" // row present, no file
 	StateOutOfOrder  State = "out-of-order" // no row; sorts before the newest applied file
 	StateFailed      State = "failed"       // a non-transactional file stopped part-way
+	StateRenamed     State = "renamed"      // no row; its sha256 is that of a row whose file is missing (RenamedFrom)
 )
 
 // Change classifies a changed applied file.
 const (
-	ChangeCosmetic = "cosmetic" // only whitespace, line endings or comments differ
+	ChangeCosmetic = "cosmetic" // only whitespace, line endings, comments or the case of unquoted names differ
 	ChangeSemantic = "semantic" // the SQL differs
-	ChangeUnknown  = "unknown"  // upstream row without our normalised hash; treated as semantic
+	// ChangeUnclassified: the row has no normalised hash of this version
+	// (written by upstream, bootstrapped from elsewhere, or by an older
+	// meshctl), so the change cannot be classified; treated as semantic.
+	ChangeUnclassified = "unclassified"
+	// ChangeUnknown is the former name of ChangeUnclassified.
+	ChangeUnknown = ChangeUnclassified
 )
 
 // FileStatus is one row of `migrate status`.
@@ -41,6 +46,7 @@ type FileStatus struct {
 	DurationMS    *float64   `json:"duration_ms"`    // nil for upstream or bootstrapped rows
 	How           string     `json:"how,omitempty"`  // executed, bootstrapped, "" (written by upstream)
 	Change        string     `json:"change,omitempty"`
+	RenamedFrom   string     `json:"renamed_from,omitempty"` // renamed: the tracking row's file name
 	NoTransaction bool       `json:"no_transaction"`
 	Failure       *Failure   `json:"failure,omitempty"`
 }
@@ -68,10 +74,10 @@ func (s *Status) Pending() bool {
 	return s.Counts[StatePending]+s.Counts[StateOutOfOrder] > 0
 }
 
-// Drift reports whether history and files disagree: changed or missing
-// files, out-of-order files, or a failed non-transactional file.
+// Drift reports whether history and files disagree: changed, missing or
+// renamed files, out-of-order files, or a failed non-transactional file.
 func (s *Status) Drift() bool {
-	return s.Counts[StateChanged]+s.Counts[StateMissingFile]+s.Counts[StateOutOfOrder]+s.Counts[StateFailed] > 0
+	return s.Counts[StateChanged]+s.Counts[StateMissingFile]+s.Counts[StateOutOfOrder]+s.Counts[StateFailed]+s.Counts[StateRenamed] > 0
 }
 
 type trackRow struct {
@@ -87,19 +93,20 @@ func (r *Runner) partialIdent() string {
 	return pgx.Identifier{r.cfg.schema, r.cfg.table + partialSuffix}.Sanitize()
 }
 
-// probe reports whether the tracking and partial tables exist, notes
-// whether ours has meshctl's columns, and records the backend pid: a pid
-// that changes between calls means a transaction pooler.
+// probe reports whether the tracking and partial tables exist, learns
+// what the role may do with them (session.info) and where meshctl's extras
+// go (session.extras), and records the backend pid: a pid that changes
+// between calls means a transaction pooler.
 func (s *session) probe(ctx context.Context) (tableExists, partialExists bool, err error) {
 	r := s.r
+	var ti trackingInfo
 	var ours int
 	var pid uint32
 	// Simple protocol throughout: one round trip per query, and it works
 	// through poolers long enough to detect them.
-	err = s.conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL,
-		(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND NOT attisdropped
-		 AND attname IN ('duration_ms', 'applied_how', 'meshctl_version', 'normalized_sha256')), pg_backend_pid()`,
-		pgx.QueryExecModeSimpleProtocol, r.tableIdent(), r.partialIdent()).Scan(&tableExists, &partialExists, &ours, &pid)
+	err = s.conn.QueryRow(ctx, probeSQL, pgx.QueryExecModeSimpleProtocol, r.tableIdent(), r.partialIdent(), r.sideIdent(), r.cfg.schema).Scan(
+		&ti.tableExists, &ti.partialExists, &ti.sideExists, &ours, &ti.canSelect, &ti.canInsert, &ti.canUseSide, &ti.canSelectSide,
+		&ti.schemaExists, &ti.canCreate, &ti.user, &ti.database, &ti.timeZone, &pid)
 	if err != nil {
 		return false, false, dbErr("reading the tracking table", err)
 	}
@@ -108,8 +115,10 @@ func (s *session) probe(ctx context.Context) (tableExists, partialExists bool, e
 	} else if pid != s.pid {
 		return false, false, &PoolerError{}
 	}
-	s.hasOurColumns = ours == len(extraColumns)
-	return tableExists, partialExists, nil
+	ti.extrasOnTable = ours == len(extraColumns)
+	ti.zone = s.zone(ti.timeZone)
+	s.info, s.extras = ti, ti.mode()
+	return ti.tableExists, ti.partialExists, nil
 }
 
 // upToDate is the warm path of Up: only filename and sha256 travel (no
@@ -154,12 +163,11 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 	rows := map[string]trackRow{}
 	partial := map[string]*Failure{}
 	if st.TableExists {
-		// An upstream table lacks our columns: read NULLs instead.
-		extra := "NULL::float8, NULL::text, NULL::text"
-		if s.hasOurColumns {
-			extra = "duration_ms, applied_how, normalized_sha256"
+		if !s.info.canSelect {
+			return nil, &PrivilegeError{Role: s.info.user, Why: "cannot read the tracking table",
+				Grant: fmt.Sprintf("GRANT SELECT ON %s TO %s", r.Table(), ident(s.info.user))}
 		}
-		rs, err := s.conn.Query(ctx, "SELECT filename, sha256, applied_at, "+extra+" FROM "+r.tableIdent(), pgx.QueryExecModeSimpleProtocol)
+		rs, err := s.conn.Query(ctx, s.readSQL(), pgx.QueryExecModeSimpleProtocol)
 		if err != nil {
 			return nil, dbErr("reading the tracking table", err)
 		}
@@ -171,6 +179,7 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 				rs.Close()
 				return nil, dbErr("reading the tracking table", err)
 			}
+			tr.appliedAt = s.appliedAt(tr.appliedAt, how != nil)
 			if how != nil {
 				tr.how = *how
 			}
@@ -201,25 +210,38 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 			return nil, dbErr("reading the partial-file table", err)
 		}
 	}
-	classify(st, r.src, rows, partial)
+	if err := classify(st, r.src, rows, partial); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 
-// classify is the pure part of status: files and rows in, states out.
-func classify(st *Status, src *Source, rows map[string]trackRow, partial map[string]*Failure) {
+// classify is the pure part of status: files and rows in, states out. It
+// refuses a tracking table whose history belongs to another folder.
+func classify(st *Status, src *Source, rows map[string]trackRow, partial map[string]*Failure) error {
 	newest := ""
-	for name := range rows {
-		if name > newest {
+	// Rows whose file is gone, by content: a pending file with the same
+	// sha256 is the applied file renamed.
+	gone := map[string][]string{}
+	for name, row := range rows {
+		if newest == "" || compareNames(name, newest) > 0 {
 			newest = name
 		}
+		if src.Lookup(name) == nil {
+			gone[row.sha256] = append(gone[row.sha256], name)
+		}
 	}
-	seen := map[string]bool{}
+	for _, names := range gone {
+		sort.Slice(names, func(i, j int) bool { return compareNames(names[i], names[j]) < 0 })
+	}
+	renamed := map[string]bool{} // rows taken by a rename
+	byName := 0                  // files with a row of their own
 	for _, f := range src.Files {
-		seen[f.Name] = true
 		fs := FileStatus{Filename: f.Name, SHA256: f.SHA256, NoTransaction: f.NoTransaction}
 		row, applied := rows[f.Name]
 		switch {
 		case applied:
+			byName++
 			t := row.appliedAt.UTC()
 			fs.AppliedSHA256, fs.AppliedAt, fs.DurationMS, fs.How = row.sha256, &t, row.durationMS, row.how
 			fs.State = StateApplied
@@ -230,63 +252,62 @@ func classify(st *Status, src *Source, rows map[string]trackRow, partial map[str
 		case partial[f.Name] != nil:
 			fs.State = StateFailed
 			fs.Failure = partial[f.Name]
-		case f.Name < newest:
+		case len(gone[f.SHA256]) > 0:
+			from := gone[f.SHA256][0]
+			gone[f.SHA256] = gone[f.SHA256][1:]
+			renamed[from] = true
+			old := rows[from]
+			t := old.appliedAt.UTC()
+			fs.State, fs.RenamedFrom = StateRenamed, from
+			fs.AppliedSHA256, fs.AppliedAt, fs.DurationMS, fs.How = old.sha256, &t, old.durationMS, old.how
+		case compareNames(f.Name, newest) < 0:
 			fs.State = StateOutOfOrder
 		default:
 			fs.State = StatePending
 		}
 		st.Files = append(st.Files, fs)
 	}
+	if len(rows) >= minForeignRows && byName == 0 && 2*len(renamed) < len(rows) {
+		e := &ForeignHistoryError{Table: st.Table, Rows: len(rows), Unknown: len(rows) - len(renamed), Files: len(src.Files)}
+		for name := range rows {
+			if !renamed[name] {
+				e.Examples = append(e.Examples, name)
+			}
+		}
+		sort.Slice(e.Examples, func(i, j int) bool { return compareNames(e.Examples[i], e.Examples[j]) < 0 })
+		e.Examples = e.Examples[:min(3, len(e.Examples))]
+		return e
+	}
 	for name, row := range rows {
-		if seen[name] {
+		if src.Lookup(name) != nil || renamed[name] {
 			continue
 		}
 		t := row.appliedAt.UTC()
 		st.Files = append(st.Files, FileStatus{Filename: name, State: StateMissingFile, AppliedSHA256: row.sha256,
 			AppliedAt: &t, DurationMS: row.durationMS, How: row.how})
 	}
-	sort.SliceStable(st.Files, func(i, j int) bool { return st.Files[i].Filename < st.Files[j].Filename })
-	for _, k := range []State{StateApplied, StatePending, StateChanged, StateMissingFile, StateOutOfOrder, StateFailed} {
+	sort.SliceStable(st.Files, func(i, j int) bool { return compareNames(st.Files[i].Filename, st.Files[j].Filename) < 0 })
+	for _, k := range []State{StateApplied, StatePending, StateChanged, StateMissingFile, StateOutOfOrder, StateFailed, StateRenamed} {
 		st.Counts[k] = 0
 	}
 	for _, fs := range st.Files {
 		st.Counts[fs.State]++
 	}
+	return nil
 }
 
-// changeKind decides whether an applied file changed only cosmetically.
-// Our rows carry a normalised hash; for upstream rows a few common
-// cosmetic rewrites (line endings, trailing whitespace or newline) are
-// tried against the raw hash.
+// changeKind decides whether an applied file changed only cosmetically, by
+// the normalised hash (PostgreSQL's tokens) stored with the row. A row
+// without one of this version is unclassified: no text-level guess (line
+// endings, trailing spaces) is safe, as both can sit inside a string.
 func changeKind(f *File, row trackRow) string {
-	if row.normalized != "" {
-		if row.normalized == f.Normalized() {
-			return ChangeCosmetic
-		}
-		return ChangeSemantic
+	switch {
+	case !strings.HasPrefix(row.normalized, normalizedVersion):
+		return ChangeUnclassified
+	case row.normalized == f.Normalized():
+		return ChangeCosmetic
 	}
-	for _, v := range cosmeticVariants(f.Body) {
-		sum := sha256.Sum256([]byte(v))
-		if hex.EncodeToString(sum[:]) == row.sha256 {
-			return ChangeCosmetic
-		}
-	}
-	return ChangeUnknown
-}
-
-func cosmeticVariants(body string) []string {
-	lf := strings.ReplaceAll(body, "\r\n", "\n")
-	crlf := strings.ReplaceAll(lf, "\n", "\r\n")
-	lines := strings.Split(lf, "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " \t")
-	}
-	trimmed := strings.Join(lines, "\n")
-	var out []string
-	for _, v := range []string{lf, crlf, trimmed} {
-		out = append(out, v, strings.TrimRight(v, "\r\n"), strings.TrimRight(v, "\r\n")+"\n")
-	}
-	return out
+	return ChangeSemantic
 }
 
 // plan is what Up will do given a status.
@@ -307,10 +328,11 @@ func (p *plan) blocker() error {
 func (r *Runner) plan(st *Status) *plan {
 	p := &plan{partial: map[string]*Failure{}}
 	var changed, outOfOrder, missing, failed []string
+	var renames []Rename
 	var lintErrs []Finding
 	for _, fs := range st.Files {
 		f := r.src.Lookup(fs.Filename)
-		if r.cfg.to != "" && fs.Filename > r.cfg.to {
+		if r.cfg.to != "" && compareNames(fs.Filename, r.cfg.to) > 0 {
 			continue
 		}
 		switch fs.State {
@@ -329,6 +351,9 @@ func (r *Runner) plan(st *Status) *plan {
 			p.todo = append(p.todo, f)
 		case StatePending:
 			p.todo = append(p.todo, f)
+		case StateRenamed:
+			p.warnings = append(p.warnings, fmt.Sprintf("%s has the content of %s, recorded as applied: it was renamed and is not run again", fs.Filename, fs.RenamedFrom))
+			renames = append(renames, Rename{From: fs.RenamedFrom, To: fs.Filename, Repair: "repair rename " + fs.RenamedFrom + " " + fs.Filename})
 		case StateFailed:
 			failed = append(failed, fs.Filename)
 			p.partial[fs.Filename] = fs.Failure
@@ -344,6 +369,9 @@ func (r *Runner) plan(st *Status) *plan {
 				}
 			}
 		}
+	}
+	if len(renames) > 0 {
+		p.blockers = append(p.blockers, &RenameError{Renames: renames})
 	}
 	if len(lintErrs) > 0 {
 		p.blockers = append(p.blockers, &LintError{Findings: lintErrs})
@@ -373,6 +401,38 @@ type Step struct {
 	Statements int       `json:"statements"`
 	Resume     bool      `json:"resume,omitempty"`
 	Findings   []Finding `json:"findings"`
+
+	file  *File
+	first int // statements before this index are not sent (--resume)
+}
+
+// PlannedStatement is one statement Up would send, where it is in its file,
+// and how it runs.
+type PlannedStatement struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Col  int    `json:"column"`
+	Mode string `json:"mode"` // transaction (the file's statements and its tracking row commit together) | no-transaction (each on its own)
+	SQL  string `json:"sql"`  // from its first token through its ';', comments inside kept
+}
+
+// SQL returns the statements of the step in the order Up sends them. A
+// transactional file travels as one query string with its tracking row; a
+// no-transaction file statement by statement, from the failed one when
+// resuming.
+func (s Step) SQL() []PlannedStatement {
+	if s.file == nil {
+		return nil
+	}
+	var out []PlannedStatement
+	for _, st := range s.file.Statements()[s.first:] {
+		if st.Empty() {
+			continue
+		}
+		text := strings.TrimRightFunc(s.file.Body[st.Tokens[0].Off:st.Offset+len(st.Text)], unicode.IsSpace)
+		out = append(out, PlannedStatement{File: s.file.Name, Line: st.Line, Col: st.Col, Mode: s.Mode, SQL: text})
+	}
+	return out
 }
 
 // Plan says what Up would do, in order, without locking or writing.
@@ -402,58 +462,28 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		state[fs.Filename] = fs.State
 	}
 	for _, f := range p.todo {
-		step := Step{Filename: f.Name, State: state[f.Name], Mode: "transaction", Findings: LintFile(f)}
-		if step.Findings == nil {
-			step.Findings = []Finding{}
-		}
-		if f.NoTransaction {
-			step.Mode = "no-transaction"
-			step.Resume = p.partial[f.Name] != nil && r.cfg.resume
-		}
-		for _, s := range f.Statements() {
-			if !s.Empty() {
-				step.Statements++
-			}
-		}
-		out.Steps = append(out.Steps, step)
+		out.Steps = append(out.Steps, r.step(f, state[f.Name], p))
 	}
 	return out, nil
 }
 
-// tracking table DDL and rows
-
-func (r *Runner) ensureTableSQL() string {
-	return fmt.Sprintf("CREATE SCHEMA IF NOT EXISTS %s;\n"+
-		"CREATE TABLE IF NOT EXISTS %s (filename text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamp NOT NULL DEFAULT now(), "+
-		"duration_ms double precision, applied_how text, meshctl_version text, normalized_sha256 text);\n",
-		pgx.Identifier{r.cfg.schema}.Sanitize(), r.tableIdent())
-}
-
-// extraColumns are ours, nullable, added to an upstream table when missing.
-var extraColumns = []string{"duration_ms double precision", "applied_how text", "meshctl_version text", "normalized_sha256 text"}
-
-// upgradeTable adds our nullable columns to a table created by upstream.
-// status must have run first (it sees which columns exist).
-func (s *session) upgradeTable(ctx context.Context) error {
-	if s.hasOurColumns {
-		return nil
+func (r *Runner) step(f *File, state State, p *plan) Step {
+	step := Step{Filename: f.Name, State: state, Mode: "transaction", Findings: LintFile(f), file: f}
+	if step.Findings == nil {
+		step.Findings = []Finding{}
 	}
-	var b strings.Builder
-	for _, c := range extraColumns {
-		fmt.Fprintf(&b, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s;\n", s.r.tableIdent(), c)
+	if f.NoTransaction {
+		step.Mode = "no-transaction"
+		if prior := p.partial[f.Name]; prior != nil && r.cfg.resume {
+			step.Resume, step.first = true, min(prior.StatementsDone, len(f.Statements()))
+		}
 	}
-	if _, err := s.conn.PgConn().Exec(ctx, b.String()).ReadAll(); err != nil {
-		return dbErr("adding meshctl's columns to the tracking table", err)
+	for _, s := range f.Statements()[step.first:] {
+		if !s.Empty() {
+			step.Statements++
+		}
 	}
-	return nil
-}
-
-// insertSQL is the tracking INSERT for f. duration is an SQL expression.
-// applied_at is UTC wall time whatever the session's TimeZone.
-func (r *Runner) insertSQL(f *File, how, duration string) string {
-	return fmt.Sprintf("INSERT INTO %s (filename, sha256, applied_at, duration_ms, applied_how, meshctl_version, normalized_sha256) "+
-		"VALUES (%s, %s, now() AT TIME ZONE 'UTC', %s, %s, %s, %s)",
-		r.tableIdent(), literal(f.Name), literal(f.SHA256), duration, literal(how), nullable(r.cfg.version), literal(f.Normalized()))
+	return step
 }
 
 // literal quotes s as an E” string so the result is right whatever

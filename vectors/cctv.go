@@ -10,7 +10,7 @@ import (
 // cctvNotes are the notes of the converted C2SP CCTV ed25519 file: the
 // flags' meanings (from CCTV's README) and meshctl's policy for each.
 // Default mode is Go's crypto/ed25519 (ref10 rules, cofactorless, no
-// small-order checks); strict mode is libsodium 1.0.18's
+// small-order checks); strict mode is libsodium 1.0.20's
 // crypto_sign_verify_detached, which the broker uses.
 var cctvNotes = map[string]Note{
 	"low_order_A": {BugType: "EDGE_CASE", Description: "A is one of the small-order points (or an alternative encoding of one).",
@@ -22,7 +22,7 @@ var cctvNotes = map[string]Note{
 	"non_canonical_R": {BugType: "SIGNATURE_MALLEABILITY", Description: "R is a non-canonical encoding of a low-order point.",
 		Policy: &Policy{Default: Invalid, Reason: "both compare the canonical encoding of the recomputed R with the bytes of R, so a non-canonical R never matches"}},
 	"low_order_component_A": {BugType: "EDGE_CASE", Description: "A has a low-order component (maybe also a prime-order one); not blockable by a list unless also low_order_A.",
-		Policy: &Policy{Default: Valid, Reason: "neither libsodium 1.0.18 nor crypto/ed25519 checks the subgroup of A; the other flags decide"}},
+		Policy: &Policy{Default: Valid, Reason: "neither libsodium 1.0.20 nor crypto/ed25519 checks the subgroup of A; the other flags decide"}},
 	"low_order_component_R": {BugType: "EDGE_CASE", Description: "R has a low-order component.",
 		Policy: &Policy{Default: Valid, Reason: "neither checks the subgroup of R; the other flags decide"}},
 	"low_order_residue": {BugType: "EDGE_CASE", Description: "The low-order components of R and [k]A do not cancel: only cofactored verification accepts.",
@@ -74,7 +74,10 @@ func ConvertCCTV(raw []byte) ([]byte, error) {
 		"header": []string{
 			"C2SP CCTV ed25519 edge-case vectors (github.com/C2SP/CCTV, ed25519/ed25519vectors.json,",
 			"commit 1e3d2860d46e94e777e1b17c7a6f2436387e3ecc), converted by vectors.ConvertCCTV. Each acceptable",
-			"vector is decided by its flags' policies: default = Go crypto/ed25519, --strict = libsodium 1.0.18.",
+			"vector is decided by its flags' policies: default = Go crypto/ed25519, --strict = libsodium 1.0.20.",
+			"A policy verdict \"either\" (reencoded_k by default) pins nothing: both outcomes pass in that mode, so such a vector",
+			"cannot fail there (its outcome is still reported); it can fail only in a mode whose verdict is valid or invalid",
+			"(--strict: invalid, libsodium's verdict). Invalid wins over either, either over valid, when a vector has several flags.",
 		},
 		"notes":      cctvNotes,
 		"testGroups": []any{map[string]any{"type": "Ed25519Verify", "tests": tests}},

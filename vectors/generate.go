@@ -8,12 +8,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 
 	"filippo.io/edwards25519"
 	"github.com/claudemesh/meshctl/meshfmt"
 	"golang.org/x/crypto/blake2b"
+	"golang.org/x/crypto/nacl/box"
 	"golang.org/x/crypto/nacl/secretbox"
+	//lint:ignore SA1019 HSalsa20 derives the expected values of the NaCl vectors, as libsodium does.
 	"golang.org/x/crypto/salsa20/salsa"
 )
 
@@ -37,9 +40,11 @@ const (
 // JSON spelling is fixed. Same seed, byte-identical files.
 func Generate(seed []byte) (map[string][]byte, error) {
 	g := &gen{rng: rand.NewChaCha8(sha256.Sum256(append([]byte("meshctl/vectors/generate\x00"), seed...)))}
-	builders := []*builder{g.apiKeys(), g.keyConversions(), g.topicKeys(), g.bodies(), g.hellos(), g.invites(), g.rootKeys(), g.lockKeys()}
+	builders := []*builder{g.apiKeys(), g.keyConversions(), g.topicKeys(), g.bodies(), g.hellos(), g.invites(), g.rootKeys(), g.lockKeys(),
+		g.sessions(), g.directs(), g.fileKeys(), g.envSecrets(), g.backups(), g.cliSessions()}
 	out := map[string][]byte{}
 	for _, b := range builders {
+		b.addFlips()
 		data, err := b.marshal()
 		if err != nil {
 			return nil, err
@@ -216,9 +221,28 @@ func withSignBit(b []byte) []byte {
 	return c
 }
 
+// pointOrder decodes enc (non-canonical y accepted, as libsodium's
+// ge25519_frombytes reduces it) and reports whether the point has small
+// order ([8]P = 0) and whether it lies in the prime-order subgroup
+// ([L]P = 0, computed as [L-1]P + P).
+func pointOrder(enc []byte) (small, prime, ok bool) {
+	P, err := new(edwards25519.Point).SetBytes(enc)
+	if err != nil {
+		return false, false, false
+	}
+	var lm1 [32]byte
+	copy(lm1[:], groupOrder[:])
+	lm1[0]--
+	s, _ := edwards25519.NewScalar().SetCanonicalBytes(lm1[:])
+	id := edwards25519.NewIdentityPoint()
+	prime = new(edwards25519.Point).Add(new(edwards25519.Point).ScalarMult(s, P), P).Equal(id) == 1
+	small = new(edwards25519.Point).MultByCofactor(P).Equal(id) == 1
+	return small, prime, true
+}
+
 func (g *gen) keyConversions() *builder {
 	b := newBuilder("mesh_keyconv_test.json", "MESH-ED25519-TO-X25519", "meshctl_mesh_keyconv_v1",
-		[]string{"ed25519 → x25519 key conversion (SPEC §4), with libsodium 1.0.18's crypto_sign_ed25519_pk_to_curve25519",
+		[]string{"ed25519 → x25519 key conversion (SPEC §4), with libsodium 1.0.20's crypto_sign_ed25519_pk_to_curve25519",
 			"and _sk_to_curve25519: xSecret = clamp(sha512(seed)[0:32]); xPublic = (1+y)/(1-y); small-order, off-curve and",
 			"mixed-order public keys are refused. Without xPublic the conversion must be refused."},
 		map[string]Note{
@@ -229,8 +253,8 @@ func (g *gen) keyConversions() *builder {
 			"MixedOrder":  note("CONFIDENTIALITY", "A point with both a prime-order and a small-order component: not in the prime-order subgroup."),
 			"NotOnCurve":  note("MALFORMED", "The encoding is not a point on the curve."),
 			"WrongLength": note("MALFORMED", "The key is not 32 bytes."),
-			"NonCanonicalY": {BugType: "EDGE_CASE", Description: "The encoding has y >= p (non-canonical) of a prime-order point.",
-				Policy: &Policy{Default: Valid, Reason: "libsodium 1.0.18's pk_to_curve25519 reduces y without a canonicity check and converts; meshfmt gives the broker's verdict"}},
+			"NonCanonicalY": note("EDGE_CASE", "The encoding has y >= p (non-canonical). No such encoding is of a prime-order point (y = p + k, k < 19, "+
+				"decodes to small or mixed order), so every one is refused; were one of prime order, libsodium would reduce y and convert it."),
 		})
 	gr := b.group("Ed25519ToX25519", nil)
 	addSeed := func(comment string, fl []string, seed []byte) []byte {
@@ -269,20 +293,28 @@ func (g *gen) keyConversions() *builder {
 			notOn++
 		}
 	}
-	// y + p for small y: non-canonical encodings; libsodium converts those of
-	// prime order and refuses the rest.
-	for y := 2; y < 19; y++ {
-		enc := mustHex(smallOrderEd[5]) // p
-		enc[0] += byte(y)
-		if _, err := new(edwards25519.Point).SetBytes(enc); err != nil {
-			continue // not on the curve
-		}
-		if xpk, err := meshfmt.Ed25519PublicKeyToX25519(enc); err == nil {
-			b.add(gr, fmt.Sprintf("y = p + %d (non-canonical) of a prime-order point", y), Acceptable, flags("NonCanonicalY"),
-				map[string]any{"edPublic": hx(enc), "xPublic": hx(xpk[:])})
-		} else {
-			b.add(gr, fmt.Sprintf("y = p + %d (non-canonical) of a point outside the prime-order subgroup", y), Invalid, flags("MixedOrder"),
-				map[string]any{"edPublic": hx(enc)})
+	// y + p (y < 19): every non-canonical encoding, both signs. Each is
+	// decided here from the point's order, computed independently of
+	// meshfmt: none is of prime order (TestNoNonCanonicalPrimeOrderKey), so
+	// each is refused, as small order (block-listed) or mixed order.
+	for y := 0; y < 19; y++ {
+		for _, sign := range []byte{0, 0x80} {
+			enc := mustHex(smallOrderEd[5]) // p
+			enc[0] += byte(y)
+			enc[31] |= sign
+			small, prime, ok := pointOrder(enc)
+			switch {
+			case !ok:
+				continue // not on the curve
+			case prime && !small:
+				panic("vectors: a non-canonical encoding of a prime-order point exists; add a policy for it")
+			case small:
+				b.add(gr, fmt.Sprintf("y = p + %d (non-canonical), sign %d: small order, block-listed", y, sign>>7), Invalid, flags("LowOrder", "NonCanonicalY"),
+					map[string]any{"edPublic": hx(enc)})
+			default:
+				b.add(gr, fmt.Sprintf("y = p + %d (non-canonical), sign %d: outside the prime-order subgroup", y, sign>>7), Invalid, flags("MixedOrder", "NonCanonicalY"),
+					map[string]any{"edPublic": hx(enc)})
+			}
 		}
 	}
 	b.add(gr, "31-byte key", Invalid, flags("WrongLength"), map[string]any{"edPublic": hx(pk[:31])})
@@ -301,15 +333,18 @@ func (g *gen) topicKeys() *builder {
 	b := newBuilder("mesh_topic_key_test.json", "MESH-TOPIC-KEY", "meshctl_mesh_topickey_v1",
 		[]string{"Topic-key sealed copies (SPEC §4): blob = base64 std of sender_pk(32) ‖ crypto_box_easy(topicKey, nonce,",
 			"member x25519 pk, sender sk) (80 bytes); nonce = base64 std of 24 bytes. The blob must open with recipientSecret",
-			"to topicKey; with senderSecret, sealing must reproduce it. Every byte flip of a valid blob is generated at run time."},
+			"to topicKey (or, with recipientEdSeed, with the x25519 form of that member's ed25519 key); with senderSecret, sealing must",
+			"reproduce it. The blob's sender key need not be topic.encrypted_key_pubkey (a CLI re-seal embeds the re-sealing member's",
+			"own key). Every byte flip of a valid blob is generated at run time."},
 		map[string]Note{
-			"Valid":          note("BASIC", "A sealed copy made as the broker makes it."),
-			"WrongRecipient": note("AUTH_BYPASS", "Opened with another member's key."),
-			"WrongNonce":     note("AUTH_BYPASS", "Opened with another nonce."),
-			"Truncated":      note("MALFORMED", "The blob is shorter than 80 bytes."),
-			"Extended":       note("MALFORMED", "The blob is longer than 80 bytes."),
-			"NonceLength":    note("MALFORMED", "The nonce is not 24 bytes."),
-			"NotBase64":      note("MALFORMED", "The blob is not canonical base64 std (other alphabet, stray characters, line breaks)."),
+			"Valid":            note("BASIC", "A sealed copy made as the broker makes it."),
+			"Ed25519Recipient": note("BASIC", "The recipient is given by its ed25519 seed (recipientEdSeed): sealed to x25519(ed25519 pk), opened with x25519(ed25519 sk), libsodium's conversions."),
+			"WrongRecipient":   note("AUTH_BYPASS", "Opened with another member's key."),
+			"WrongNonce":       note("AUTH_BYPASS", "Opened with another nonce."),
+			"Truncated":        note("MALFORMED", "The blob is shorter than 80 bytes."),
+			"Extended":         note("MALFORMED", "The blob is longer than 80 bytes."),
+			"NonceLength":      note("MALFORMED", "The nonce is not 24 bytes."),
+			"NotBase64":        note("MALFORMED", "The blob is not canonical base64 std (other alphabet, stray characters, line breaks)."),
 			"LowOrderSenderKey": note("CONFIDENTIALITY", "The sender public key is a small-order x25519 point and the box is forged with the "+
 				"resulting public box key HSalsa20(0). libsodium refuses the key; golang.org/x/crypto/nacl/box.Precompute alone would open it."),
 			"SenderKeyHighBit": {BugType: "EDGE_CASE", Description: "The sender public key has bit 255 set; X25519 masks it (RFC 7748 §5).",
@@ -366,6 +401,23 @@ func (g *gen) topicKeys() *builder {
 	}
 	bad("small-order sender key 0 with bit 255 set, forged box", flags("LowOrderSenderKey"),
 		b64(append(withSignBit(mustHex(smallOrderX[0])), forged...)), first.nonce, nil)
+	// The real path: the recipient is a member's ed25519 key, converted to
+	// x25519 on both sides (pk_to_curve25519 to seal, sk_to_curve25519 to open).
+	edSeed, otherSeed := g.bytes(32), g.bytes(32)
+	edPK, _ := boxKeys(ed25519.NewKeyFromSeed(edSeed))
+	var edFirst string
+	for i := 0; i < 2; i++ {
+		tk, ssk, n := g.key32(), g.key32(), g.nonce()
+		spk := meshfmt.X25519PublicKey(ssk)
+		raw := append(spk[:], box.Seal(nil, tk[:], &n, &edPK, &ssk)...)
+		b.add(gr, "sealed copy for an ed25519 member key", Valid, flags("Valid", "Ed25519Recipient"), map[string]any{"recipientEdSeed": hx(edSeed),
+			"senderSecret": hx(ssk[:]), "nonce": b64(n[:]), "blob": b64(raw), "topicKey": hx(tk[:])})
+		if i == 0 {
+			edFirst = b64(raw)
+			b.add(gr, "the same copy opened by another ed25519 member", Invalid, flags("WrongRecipient", "Ed25519Recipient"),
+				map[string]any{"recipientEdSeed": hx(otherSeed), "nonce": b64(n[:]), "blob": edFirst, "topicKey": hx(tk[:])})
+		}
+	}
 	hb := append(withSignBit(first.raw[:32]), first.raw[32:]...)
 	b.add(gr, "the first blob with bit 255 of the sender key set", Acceptable, flags("SenderKeyHighBit"),
 		map[string]any{"nonce": first.nonce, "blob": b64(hb), "topicKey": tk})
@@ -448,7 +500,7 @@ func (g *gen) bodies() *builder {
 	for i, t := range []struct {
 		text string
 		fl   []string
-	}{{"hello @bob", flags("Valid")}, {"", flags("Empty")}, {"ünïcödé 🔐\u2028", flags("Unicode")}, {strings.Repeat("long body ", 100), flags("Valid")}} {
+	}{{"hello @bob", flags("Valid")}, {"", flags("Empty")}, {"ünïcödé 🔐\u2028", flags("Unicode")}, {strings.Repeat("long body ", 20), flags("Valid")}} {
 		n := g.nonce()
 		c, nb, _ := meshfmt.EncodeBodyV2(t.text, n, key)
 		b.add(v2, "v2 body", Valid, t.fl, map[string]any{"nonce": nb, "ciphertext": c, "plaintext": t.text})
@@ -555,7 +607,7 @@ func plusL(sig []byte) []byte {
 func (g *gen) hellos() *builder {
 	b := newBuilder("mesh_hello_test.json", "MESH-HELLO", "meshctl_mesh_hello_v1",
 		[]string{"Hello signatures (SPEC §4): ed25519 detached over UTF-8 \"meshId|memberId|pubkeyHex|timestampMs\", 128 hex,",
-			"verified with libsodium 1.0.18's rules (meshfmt.VerifyStrict) and accepted within ±60 000 ms of nowMs (inclusive).",
+			"verified with libsodium 1.0.20's rules (meshfmt.VerifyStrict) and accepted within ±60 000 ms of nowMs (inclusive).",
 			"Every byte flip of a valid signature is generated at run time."},
 		map[string]Note{
 			"Valid":         note("BASIC", "A hello as a peer signs it."),
@@ -568,7 +620,7 @@ func (g *gen) hellos() *builder {
 			"SmallOrderR":   note("SIGNATURE_MALLEABILITY", "R is the identity (S = k·a): crypto/ed25519 accepts, libsodium refuses small-order R."),
 			"BadEncoding":   note("MALFORMED", "The signature or pubkey is not the right number of hex characters."),
 			"MixedOrderKey": {BugType: "EDGE_CASE", Description: "The pubkey has an order-8 component; the signature satisfies the cofactorless equation.",
-				Policy: &Policy{Default: Valid, Reason: "libsodium 1.0.18's verify does not check the subgroup of A and accepts; meshfmt gives the broker's verdict. Such a key can only be registered by its own holder."}},
+				Policy: &Policy{Default: Valid, Reason: "libsodium 1.0.20's verify does not check the subgroup of A and accepts; meshfmt gives the broker's verdict. Such a key can only be registered by its own holder."}},
 		})
 	gr := b.group("HelloSignature", nil)
 	sign := func(h meshfmt.Hello, sk ed25519.PrivateKey) string { s, _ := meshfmt.SignHello(h, sk); return s }
@@ -634,9 +686,11 @@ func (g *gen) hellos() *builder {
 func (g *gen) invites() *builder {
 	b := newBuilder("mesh_invite_test.json", "MESH-INVITE", "meshctl_mesh_invite_v1",
 		[]string{"Invites (SPEC §4). v1: token = base64url-no-pad of the JSON payload {v, mesh_id, mesh_slug, broker_url, expires_at,",
-			"root_key, role, owner_pubkey, signature} (that key order, JSON.stringify spelling), signed by the owner over",
-			"\"1|mesh_id|mesh_slug|broker_url|expires_at|root_key|role|owner_pubkey\". v2: stored {\"canonical\":…,\"signature\":…},",
+			"mesh_root_key, role, owner_pubkey, signature} (that key order, JSON.stringify spelling), signed by the owner over",
+			"\"1|mesh_id|mesh_slug|broker_url|expires_at|mesh_root_key|role|owner_pubkey\". v2: stored {\"canonical\":…,\"signature\":…},",
 			"signed over \"v=2|mesh_id|invite_id|expires_at|role|owner_pubkey\". Verified strictly, valid while nowSec <= expires_at.",
+			"Payloads are read strictly (as JSON.parse reads them, and refusing what it could read otherwise): exact-case keys, no",
+			"repeated or extra keys, v and expires_at JSON numbers (never strings), role admin or member.",
 			"With ownerSeed, signing the expected fields must reproduce the token byte for byte."},
 		map[string]Note{
 			"Valid":          note("BASIC", "An invite as the owner issues it."),
@@ -649,6 +703,10 @@ func (g *gen) invites() *builder {
 			"NotBase64url":   note("MALFORMED", "The token is not base64url without padding."),
 			"BadPayload":     note("MALFORMED", "The payload is not the v1 JSON object (not JSON, wrong v, a key missing)."),
 			"BadCanonical":   note("MALFORMED", "The v2 canonical string does not have the v=2 shape."),
+			"ParserDifferential": note("AUTH_BYPASS", "A payload JSON.parse and a lenient decoder read differently (a key in other case or repeated, "+
+				"also through a \\u escape, a number written as a string, an extra key): signed by the owner, and still refused."),
+			"RoleOutsideSet": note("AUTH_BYPASS", "A role other than admin or member, signed by the owner: upstream refuses it."),
+			"EscapedKey":     note("EDGE_CASE", "A key spelled with a \\u escape (\\u0072ole), once: JSON.parse reads it as that key, so the token reads the same everywhere."),
 			"KeyOrder": {BugType: "EDGE_CASE", Description: "The v1 payload's keys in another order, same values and signature.",
 				Policy: &Policy{Default: Valid, Reason: "the signature covers the canonical string, not the JSON text; the broker JSON-parses the token, so key order does not change the verdict (meshctl always writes the fixed order, see the ownerSeed vectors)"}},
 		})
@@ -708,8 +766,38 @@ func (g *gen) invites() *builder {
 	addV1("standard base64 alphabet", Invalid, flags("NotBase64url"), stdAlphabet(payload), genNowSec, nil)
 	addV1("payload is not JSON", Invalid, flags("BadPayload"), b6u([]byte("not json")), genNowSec, nil)
 	addV1("v is 2", Invalid, flags("BadPayload"), b6u([]byte(strings.Replace(string(payload), `{"v":1,`, `{"v":2,`, 1))), genNowSec, nil)
-	noRoot := strings.Replace(string(payload), `,"root_key":"`+signed.RootKey+`"`, "", 1)
-	addV1("root_key missing", Invalid, flags("BadPayload"), b6u([]byte(noRoot)), genNowSec, nil)
+	noRoot := strings.Replace(string(payload), `,"mesh_root_key":"`+signed.RootKey+`"`, "", 1)
+	addV1("mesh_root_key missing", Invalid, flags("BadPayload"), b6u([]byte(noRoot)), genNowSec, nil)
+	addV1("the key root_key in place of mesh_root_key (an earlier, wrong layout)", Invalid, flags("BadPayload"),
+		b6u([]byte(strings.Replace(string(payload), `"mesh_root_key"`, `"root_key"`, 1))), genNowSec, nil)
+	// Parser differentials: every payload below carries a signature valid
+	// for the canonical string a lenient reader would build.
+	resign := func(i meshfmt.InviteV1) meshfmt.InviteV1 {
+		i.Signature = hx(ed25519.Sign(owner, i.Canonical()))
+		return i
+	}
+	admin := signed
+	admin.Role = "admin"
+	admin = resign(admin)
+	adminJSON, _ := base64.RawURLEncoding.DecodeString(admin.Token())
+	ownerRole := signed
+	ownerRole.Role = "owner"
+	ownerRole = resign(ownerRole)
+	addV1("role owner, signed by the owner", Invalid, flags("RoleOutsideSet"), ownerRole.Token(), genNowSec, nil)
+	for _, c := range []struct{ comment, old, new string }{
+		{"role member, then ROLE admin (admin signed): case-insensitive keys would read admin", `"role":"admin"`, `"role":"member","ROLE":"admin"`},
+		{"role member, then role admin (admin signed): a repeated key", `"role":"admin"`, `"role":"member","role":"admin"`},
+		{"role member, then \\u0072ole admin (admin signed): a repeated key through an escape", `"role":"admin"`, `"role":"member","\u0072ole":"admin"`},
+		{"ROLE in place of role (admin signed)", `"role":"admin"`, `"ROLE":"admin"`},
+		{"v as the string \"1\"", `"v":1,`, `"v":"1",`},
+		{"v as 1.0", `"v":1,`, `"v":1.0,`},
+		{"expires_at as a string", fmt.Sprintf(`"expires_at":%d`, admin.ExpiresAt), fmt.Sprintf(`"expires_at":"%d"`, admin.ExpiresAt)},
+		{"an extra key", `"v":1,`, `"v":1,"note":"hi",`},
+	} {
+		addV1(c.comment, Invalid, flags("ParserDifferential"), b6u([]byte(strings.Replace(string(adminJSON), c.old, c.new, 1))), genNowSec, nil)
+	}
+	addV1("role spelled \\u0072ole, once", Valid, flags("EscapedKey"),
+		b6u([]byte(strings.Replace(string(payload), `"role"`, `"\u0072ole"`, 1))), genNowSec, nil)
 
 	v2 := b.group("InviteV2", nil)
 	meshID, inviteID, exp := g.id(), g.id(), genNowSec+3600
@@ -733,14 +821,21 @@ func (g *gen) invites() *builder {
 	bad2("v=1 prefix", flags("BadCanonical"), meshfmt.InviteV2Stored(strings.Replace(canonical, "v=2|", "v=1|", 1), sig))
 	bad2("five fields (invite_id missing)", flags("BadCanonical"), meshfmt.InviteV2Stored(strings.Replace(canonical, inviteID+"|", "", 1), sig))
 	bad2("not JSON", flags("BadCanonical"), canonical)
+	ocanon := strings.Replace(canonical, "|member|", "|owner|", 1)
+	bad2("role owner, signed by the owner", flags("RoleOutsideSet"), meshfmt.InviteV2Stored(ocanon, hx(ed25519.Sign(owner, []byte(ocanon)))))
+	bad2("the key Canonical", flags("ParserDifferential"), strings.Replace(stored, `"canonical"`, `"Canonical"`, 1))
+	bad2("canonical repeated (first a member invite, then an admin one)", flags("ParserDifferential"),
+		strings.Replace(stored, `{"canonical":`, `{"canonical":"`+strings.Replace(canonical, "|member|", "|admin|", 1)+`","canonical":`, 1))
+	bad2("an extra key", flags("ParserDifferential"), strings.Replace(stored, `{"canonical":`, `{"v":2,"canonical":`, 1))
 	return b
 }
 
 func (g *gen) rootKeys() *builder {
 	b := newBuilder("mesh_root_key_test.json", "MESH-ROOT-KEY-SEAL", "meshctl_mesh_rootkey_v1",
-		[]string{"Root-key seal (SPEC §4): crypto_box_seal of the 43-character root key text to the recipient's x25519 key,",
-			"stored base64url without padding. It must open with recipientSecret to rootKey; with ephemeralSecret, sealing",
-			"must reproduce it. Every byte flip of a valid sealed box is generated at run time."},
+		[]string{"Root-key seal (SPEC §4): crypto_box_seal of the 32 bytes decoded from the root key (rootKey: 43 characters of",
+			"base64url without padding, as in mesh.root_key) to the recipient's x25519 key: 80 bytes, stored base64url without",
+			"padding (107 characters). It must open with recipientSecret to exactly those 32 bytes; with ephemeralSecret,",
+			"sealing must reproduce it. Every byte flip of a valid sealed box is generated at run time."},
 		map[string]Note{
 			"Valid":             note("BASIC", "A sealed root key."),
 			"WrongRecipient":    note("AUTH_BYPASS", "Opened with another member's key."),
@@ -748,7 +843,7 @@ func (g *gen) rootKeys() *builder {
 			"Extended":          note("MALFORMED", "A byte appended."),
 			"NotBase64url":      note("MALFORMED", "Not base64url without padding."),
 			"LowOrderEphemeral": note("CONFIDENTIALITY", "The ephemeral key is a small-order point and the box is forged with HSalsa20(0); libsodium refuses it (x/crypto's box.OpenAnonymous would open it)."),
-			"NotARootKey":       note("MALFORMED", "An authentic sealed box whose content is not a root key."),
+			"NotARootKey":       note("MALFORMED", "An authentic sealed box whose content is not 32 bytes (for example the 43-character text, an earlier wrong layout)."),
 		})
 	member, other := g.edKey(), g.edKey()
 	rsk, _ := meshfmt.Ed25519SecretKeyToX25519(member)
@@ -757,8 +852,9 @@ func (g *gen) rootKeys() *builder {
 	gr := b.group("RootKeySeal", map[string]any{"recipientSecret": hx(rsk[:])})
 	var first, firstKey string
 	for i := 0; i < 3; i++ {
-		rk, esk := b6u(g.bytes(32)), g.key32()
-		s, _ := meshfmt.SealAnonymous([]byte(rk), rpk, esk)
+		rkb, esk := g.bytes(32), g.key32()
+		rk := b6u(rkb)
+		s, _ := meshfmt.SealAnonymous(rkb, rpk, esk)
 		b.add(gr, "sealed root key", Valid, flags("Valid"), map[string]any{"ephemeralSecret": hx(esk[:]), "sealed": b6u(s), "rootKey": rk})
 		if i == 0 {
 			first, firstKey = b6u(s), rk
@@ -785,12 +881,18 @@ func (g *gen) rootKeys() *builder {
 		h.Write(rpk[:])
 		var n [24]byte
 		copy(n[:], h.Sum(nil))
-		forged := secretbox.Seal(append([]byte(nil), epk...), []byte(firstKey), &n, zeroBoxKey())
+		fk, _ := base64.RawURLEncoding.DecodeString(firstKey)
+		forged := secretbox.Seal(append([]byte(nil), epk...), fk, &n, zeroBoxKey())
 		bad(fmt.Sprintf("small-order ephemeral key %d, box forged with HSalsa20(0)", i), flags("LowOrderEphemeral"), b6u(forged), nil)
 	}
-	s, _ := meshfmt.SealAnonymous([]byte("hello, not a root key"), rpk, g.key32())
-	b.add(gr, "authentic sealed box holding 'hello, not a root key'", Invalid, flags("NotARootKey"),
-		map[string]any{"sealed": b6u(s), "rootKey": "hello, not a root key"})
+	s, _ := meshfmt.SealAnonymous([]byte(firstKey), rpk, g.key32())
+	b.add(gr, "authentic sealed box of the 43-character text instead of its 32 bytes (91 bytes)", Invalid, flags("NotARootKey"),
+		map[string]any{"sealed": b6u(s), "rootKey": firstKey})
+	fk, _ := base64.RawURLEncoding.DecodeString(firstKey)
+	s, _ = meshfmt.SealAnonymous(fk[:31], rpk, g.key32())
+	b.add(gr, "authentic sealed box of 31 bytes", Invalid, flags("NotARootKey"), map[string]any{"sealed": b6u(s), "rootKey": firstKey})
+	s, _ = meshfmt.SealAnonymous(append(append([]byte(nil), fk...), 0), rpk, g.key32())
+	b.add(gr, "authentic sealed box of 33 bytes", Invalid, flags("NotARootKey"), map[string]any{"sealed": b6u(s), "rootKey": firstKey})
 	return b
 }
 
@@ -798,7 +900,8 @@ func (g *gen) lockKeys() *builder {
 	b := newBuilder("mesh_lock_key_test.json", "MESH-LOCK-KEY", "meshctl_mesh_lockkey_v1",
 		[]string{"PostgreSQL advisory-lock keys (SPEC §2, §3): the migration runner's session lock key, and the per-mesh audit",
 			"writer key = first 8 bytes of sha256(\"audit:\" + mesh_id), big-endian, masked to 63 bits. Computed by",
-			"meshfmt.MigrationLockKey / meshfmt.AuditLockKey, the code the runner and the audit writer use."},
+			"meshfmt.MigrationLockKey / meshfmt.AuditLockKey, the code the runner and the audit writer use. Keys are decimal",
+			"strings, as Wycheproof writes big integers: most exceed 2^53, which JSON.parse would not read exactly."},
 		map[string]Note{
 			"SpecPin":  note("BASIC", "A SPEC pin."),
 			"Random":   note("BASIC", "The key of a random mesh id."),
@@ -807,17 +910,17 @@ func (g *gen) lockKeys() *builder {
 			"Unmasked": note("CONCURRENCY", "The key without the 63-bit mask (negative as a bigint)."),
 		})
 	mig := b.group("MigrationLockKey", nil)
-	b.add(mig, "SPEC §2: pg_try_advisory_lock(7473773831)", Valid, flags("SpecPin"), map[string]any{"key": meshfmt.MigrationLockKey})
-	b.add(mig, "off by one", Invalid, flags("WrongKey"), map[string]any{"key": meshfmt.MigrationLockKey + 1})
+	b.add(mig, "SPEC §2: pg_try_advisory_lock(7473773831)", Valid, flags("SpecPin"), map[string]any{"key": dec(meshfmt.MigrationLockKey)})
+	b.add(mig, "off by one", Invalid, flags("WrongKey"), map[string]any{"key": dec(meshfmt.MigrationLockKey + 1)})
 	au := b.group("AuditLockKey", nil)
-	b.add(au, "SPEC §3 pin: mesh1", Valid, flags("SpecPin"), map[string]any{"meshId": "mesh1", "key": int64(870734828183836005)})
+	b.add(au, "SPEC §3 pin: mesh1", Valid, flags("SpecPin"), map[string]any{"meshId": "mesh1", "key": dec(int64(870734828183836005))})
 	for i := 0; i < 5; i++ {
 		id := g.id()
-		b.add(au, "random mesh id", Valid, flags("Random"), map[string]any{"meshId": id, "key": meshfmt.AuditLockKey(id)})
+		b.add(au, "random mesh id", Valid, flags("Random"), map[string]any{"meshId": id, "key": dec(meshfmt.AuditLockKey(id))})
 	}
-	b.add(au, "empty mesh id", Valid, flags("Edge"), map[string]any{"meshId": "", "key": meshfmt.AuditLockKey("")})
-	b.add(au, "non-ASCII mesh id", Valid, flags("Edge"), map[string]any{"meshId": "méš-🔒", "key": meshfmt.AuditLockKey("méš-🔒")})
-	b.add(au, "mesh1 with mesh2's key", Invalid, flags("WrongKey"), map[string]any{"meshId": "mesh1", "key": meshfmt.AuditLockKey("mesh2")})
+	b.add(au, "empty mesh id", Valid, flags("Edge"), map[string]any{"meshId": "", "key": dec(meshfmt.AuditLockKey(""))})
+	b.add(au, "non-ASCII mesh id", Valid, flags("Edge"), map[string]any{"meshId": "méš-🔒", "key": dec(meshfmt.AuditLockKey("méš-🔒"))})
+	b.add(au, "mesh1 with mesh2's key", Invalid, flags("WrongKey"), map[string]any{"meshId": "mesh1", "key": dec(meshfmt.AuditLockKey("mesh2"))})
 	sum := sha256.Sum256([]byte("audit:mesh1"))
 	var unmasked int64
 	for _, c := range sum[:8] {
@@ -826,6 +929,9 @@ func (g *gen) lockKeys() *builder {
 	if unmasked >= 0 { // mesh1's top bit is clear: set it to show the mask matters
 		unmasked |= -1 << 63
 	}
-	b.add(au, "mesh1 without the 63-bit mask", Invalid, flags("Unmasked"), map[string]any{"meshId": "mesh1", "key": unmasked})
+	b.add(au, "mesh1 without the 63-bit mask", Invalid, flags("Unmasked"), map[string]any{"meshId": "mesh1", "key": dec(unmasked)})
 	return b
 }
+
+// dec spells a 64-bit key as a decimal string.
+func dec(n int64) string { return strconv.FormatInt(n, 10) }

@@ -74,17 +74,38 @@ func (in KeyConversion) Accept(Options) (bool, string) {
 	return true, ""
 }
 
-// TopicKeyCase: Blob (with Nonce) must open with RecipientSecret to
-// TopicKey; with SenderSecret, sealing TopicKey must reproduce Blob.
+// TopicKeyCase: Blob (with Nonce) must open with the recipient's x25519
+// secret to TopicKey; with SenderSecret, sealing TopicKey must reproduce
+// Blob. The recipient is given either as an x25519 secret (RecipientSecret)
+// or, as on the real path, by an ed25519 seed (RecipientEdSeed): the box is
+// then addressed to x25519(ed25519 pk) and opened with x25519(ed25519 sk),
+// libsodium's conversions. TopicSenderPubkey (topic.encrypted_key_pubkey)
+// is informational: upstream never compares it with the blob's sender key.
 type TopicKeyCase struct {
-	RecipientSecret, SenderSecret []byte
-	Nonce, Blob                   string
-	TopicKey                      []byte
+	RecipientSecret, RecipientEdSeed, SenderSecret []byte
+	Nonce, Blob                                    string
+	TopicKey                                       []byte
+}
+
+// recipient returns the recipient's x25519 key pair.
+func (in TopicKeyCase) recipient() (pk, sk [32]byte, err error) {
+	if in.RecipientEdSeed != nil {
+		ed := ed25519.NewKeyFromSeed(in.RecipientEdSeed)
+		if pk, err = meshfmt.Ed25519PublicKeyToX25519(ed[32:]); err != nil {
+			return pk, sk, err
+		}
+		sk, err = meshfmt.Ed25519SecretKeyToX25519(ed)
+		return pk, sk, err
+	}
+	copy(sk[:], in.RecipientSecret)
+	return meshfmt.X25519PublicKey(sk), sk, nil
 }
 
 func (in TopicKeyCase) Accept(Options) (bool, string) {
-	var rsk [32]byte
-	copy(rsk[:], in.RecipientSecret)
+	rpk, rsk, err := in.recipient()
+	if err != nil {
+		return false, "recipient key: " + err.Error()
+	}
 	key, _, err := meshfmt.OpenTopicKey(in.Blob, in.Nonce, rsk)
 	if err != nil {
 		return false, err.Error()
@@ -99,7 +120,7 @@ func (in TopicKeyCase) Accept(Options) (bool, string) {
 		copy(tk[:], in.TopicKey)
 		nb, _ := base64.StdEncoding.DecodeString(in.Nonce)
 		copy(n[:], nb)
-		blob, _, err := meshfmt.SealTopicKey(tk, n, meshfmt.X25519PublicKey(rsk), ssk)
+		blob, _, err := meshfmt.SealTopicKey(tk, n, rpk, ssk)
 		if err != nil || blob != in.Blob {
 			return false, "sealing does not reproduce the blob"
 		}
@@ -120,8 +141,9 @@ func (in TopicKeyCase) flips() []flip {
 		case i >= 32:
 			part = "MAC"
 		}
-		return flip{fmt.Sprintf("blob byte %d (%s) flipped", i, part),
-			TopicKeyCase{in.RecipientSecret, nil, in.Nonce, base64.StdEncoding.EncodeToString(fb), in.TopicKey}}
+		c := in
+		c.SenderSecret, c.Blob = nil, base64.StdEncoding.EncodeToString(fb)
+		return flip{fmt.Sprintf("blob byte %d (%s) flipped", i, part), c}
 	})
 }
 
@@ -288,8 +310,9 @@ func (in InviteV2Case) flips() []flip {
 	})
 }
 
-// RootKeyCase: Sealed must open with the recipient key pair to RootKey;
-// with EphemeralSecret, sealing RootKey must reproduce Sealed.
+// RootKeyCase: Sealed must open with the recipient key pair to the 32
+// bytes RootKey (base64url) spells; with EphemeralSecret, sealing those
+// bytes must reproduce Sealed.
 type RootKeyCase struct {
 	RecipientSecret, EphemeralSecret []byte
 	Sealed, RootKey                  string
@@ -309,7 +332,11 @@ func (in RootKeyCase) Accept(Options) (bool, string) {
 	if in.EphemeralSecret != nil {
 		var esk [32]byte
 		copy(esk[:], in.EphemeralSecret)
-		s, err := meshfmt.SealAnonymous([]byte(in.RootKey), rpk, esk)
+		k, err := base64.RawURLEncoding.DecodeString(in.RootKey)
+		if err != nil {
+			return false, "rootKey is not base64url"
+		}
+		s, err := meshfmt.SealAnonymous(k, rpk, esk)
 		if err != nil || base64.RawURLEncoding.EncodeToString(s) != in.Sealed {
 			return false, "sealing does not reproduce the sealed box"
 		}

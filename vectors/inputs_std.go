@@ -15,7 +15,7 @@ import (
 // Options select how Run decides verdicts.
 type Options struct {
 	// Strict verifies standard ed25519 vectors with meshfmt.VerifyStrict
-	// (libsodium 1.0.18's rules) instead of crypto/ed25519. Mesh formats
+	// (libsodium 1.0.20's rules) instead of crypto/ed25519. Mesh formats
 	// always use the strict rules, as the broker does.
 	Strict bool
 	// Long runs the slow vectors (RFC 7748's 1,000,000 iterations).

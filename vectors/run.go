@@ -2,6 +2,8 @@ package vectors
 
 import (
 	"context"
+	"runtime"
+	"sync"
 	"time"
 )
 
@@ -66,9 +68,13 @@ type Skip struct {
 
 // Expand returns the suite's generated negatives: for every valid case
 // whose input has an authenticated part, one case per flipped byte, each
-// required to be invalid. (Acceptable cases get none: a flip of a
+// required to be invalid. Files that carry their flips (a ByteFlip note:
+// the generated mesh_*.json) get none here. (Acceptable cases get none: a flip of a
 // small-order R can legitimately still verify under some rules.)
 func Expand(s *Suite) []Case {
+	if _, ok := s.Notes[byteFlipFlag]; ok {
+		return nil // the file carries its flips as tests
+	}
 	var out []Case
 	for _, c := range s.Cases {
 		f, ok := c.Input.(flipper)
@@ -84,46 +90,35 @@ func Expand(s *Suite) []Case {
 }
 
 // Run checks every case of every suite, and the generated negatives, with
-// meshctl's Go implementation. It stops early only when ctx is done.
+// meshctl's Go implementation, suites in parallel (GOMAXPROCS workers);
+// the report lists them in the order given. It stops early only when ctx is
+// done.
 func Run(ctx context.Context, suites []*Suite, o Options) (Report, error) {
 	start := time.Now()
 	rep := Report{Strict: o.Strict, Long: o.Long}
-	for _, s := range suites {
-		for _, gen := range []bool{false, true} {
-			cases := s.Cases
-			if gen {
-				cases = Expand(s)
-				if len(cases) == 0 {
-					continue
-				}
+	per := make([][]SuiteResult, len(suites))
+	errs := make([]error, len(suites))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				per[i], errs[i] = runSuite(ctx, suites[i], o)
 			}
-			sr := SuiteResult{File: s.File, Algorithm: s.Algorithm, Schema: s.Schema, Generated: gen}
-			for _, c := range cases {
-				if err := ctx.Err(); err != nil {
-					return rep, err
-				}
-				sr.Vectors++
-				if sk, ok := c.Input.(skipper); ok {
-					if reason := sk.skip(o); reason != "" {
-						sr.Skipped++
-						sr.Skips = append(sr.Skips, Skip{File: c.File, TcID: c.TcID, Reason: reason})
-						continue
-					}
-				}
-				want := c.Want(o.Strict)
-				ok, detail := c.Input.Accept(o)
-				got := Invalid
-				if ok {
-					got = Valid
-				}
-				if got == want || want == Either {
-					sr.Passed++
-					continue
-				}
-				sr.Failed++
-				sr.Failures = append(sr.Failures, Failure{File: c.File, TcID: c.TcID, Generated: c.Generated,
-					Comment: c.Comment, Flags: c.Flags, Expected: want, Got: got, Detail: detail})
-			}
+		}()
+	}
+	for i := range suites {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i := range suites {
+		if errs[i] != nil {
+			return rep, errs[i]
+		}
+		for _, sr := range per[i] {
 			rep.Suites = append(rep.Suites, sr)
 			rep.Vectors += sr.Vectors
 			rep.Passed += sr.Passed
@@ -134,4 +129,47 @@ func Run(ctx context.Context, suites []*Suite, o Options) (Report, error) {
 	rep.Duration = time.Since(start)
 	rep.DurationMS = float64(rep.Duration.Microseconds()) / 1000
 	return rep, nil
+}
+
+// runSuite checks one suite's cases and then its generated negatives.
+func runSuite(ctx context.Context, s *Suite, o Options) ([]SuiteResult, error) {
+	var out []SuiteResult
+	for _, gen := range []bool{false, true} {
+		cases := s.Cases
+		if gen {
+			cases = Expand(s)
+			if len(cases) == 0 {
+				continue
+			}
+		}
+		sr := SuiteResult{File: s.File, Algorithm: s.Algorithm, Schema: s.Schema, Generated: gen}
+		for _, c := range cases {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			sr.Vectors++
+			if sk, ok := c.Input.(skipper); ok {
+				if reason := sk.skip(o); reason != "" {
+					sr.Skipped++
+					sr.Skips = append(sr.Skips, Skip{File: c.File, TcID: c.TcID, Reason: reason})
+					continue
+				}
+			}
+			want := c.Want(o.Strict)
+			ok, detail := c.Input.Accept(o)
+			got := Invalid
+			if ok {
+				got = Valid
+			}
+			if got == want || want == Either {
+				sr.Passed++
+				continue
+			}
+			sr.Failed++
+			sr.Failures = append(sr.Failures, Failure{File: c.File, TcID: c.TcID, Generated: c.Generated,
+				Comment: c.Comment, Flags: c.Flags, Expected: want, Got: got, Detail: detail})
+		}
+		out = append(out, sr)
+	}
+	return out, nil
 }

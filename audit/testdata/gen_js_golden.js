@@ -22,6 +22,13 @@ const inputs = [
   '{"\\ue000":1,"\\ud83d\\ude00":2}', '{"":0," ":1}', '[]', '{}', '[[],{},[{}]]',
   '{"a":{"z":[1,{"y":2,"x":[3,{"w":null}]}],"b":false}}', 'true', 'false', 'null', ' \t\n\r[1 , 2]\n',
   '{"targetSpec":"*","priority":"next"}', '{"n":-1.0e-7,"m":1e+0,"k":-0.000}',
+  // Keys that first differ at two astral characters with the same lead
+  // surrogate: ordered by the trail surrogate, and both kept.
+  '{"\\ud83d\\ude03":1,"\\ud83d\\ude02":2,"note":3}', '{"😃":1,"😂":2,"note":3}',
+  '{"\\ud835\\udcb5":1,"\\ud835\\udc9c":2}', '{"x\\ud83d\\ude03":1,"x\\ud83d\\ude00":2,"x\\ud83d\\ude02y":3,"x\\ud83d\\ude02":4}',
+  '{"😃":1,"😀":2,"😂":3,"\\ue000":4,"\\uffff":5,"a":6,"\\ud800\\udc00":7,"\\udbff\\udfff":8,"\\uf8ff":9}',
+  '{"a":{"\\ud83d\\ude03":[{"\\ud83d\\ude02":1,"\\ud83d\\ude03":2}],"\\ud83d\\ude02":0}}',
+  '{"\\ud83d":1,"\\ud83d\\ude02":2,"\\ud83dx":3,"\\ude02":4,"\\ud83e":5}',
 ];
 const out = inputs.map(i => ({ in: i, out: canon(JSON.parse(i)) }));
 console.log(JSON.stringify(out, null, 1));

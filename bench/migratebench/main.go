@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"testing/fstest"
 	"time"
 
@@ -40,12 +41,16 @@ func main() {
 	runs := flag.Int("runs", 7, "runs per tool and file kind (>= 5)")
 	files := flag.Int("files", 200, "files per run")
 	warm := flag.Int("warm-rows", 10000, "tracked rows for the warm run")
+	only := flag.String("kinds", "noop,ddl", "file kinds to run, comma-separated")
 	flag.Parse()
+	kinds = strings.Split(*only, ",")
 	if err := run(context.Background(), os.Stdout, *dsn, *runs, *files, *warm); err != nil {
 		fmt.Fprintln(os.Stderr, "migratebench:", err)
 		os.Exit(1)
 	}
 }
+
+var kinds = []string{"noop", "ddl"}
 
 // noop and ddl files carry goose's annotation, a plain comment to meshctl,
 // so both tools read the very same bytes.
@@ -79,8 +84,8 @@ var tools = []tool{
 		res, err := r.Up(ctx)
 		return len(res.Applied), err
 	}},
-	// The same runner sending every file in its own round trip (no batching).
-	{"mesh_1rt", func(ctx context.Context, dsn string, fsys fstest.MapFS) (int, error) {
+	// The same runner with --batch 1: every file its own round trip and its own durable commit.
+	{"batch_1", func(ctx context.Context, dsn string, fsys fstest.MapFS) (int, error) {
 		r, err := migrate.New(dsn, fsys, migrate.WithBatch(1, 1<<20))
 		if err != nil {
 			return 0, err
@@ -155,7 +160,7 @@ func run(ctx context.Context, w io.Writer, dsn string, runs, n, warmRows int) er
 		}
 		return float64(d.Microseconds()) / 1000, nil
 	}
-	for _, kind := range []string{"noop", "ddl"} {
+	for _, kind := range kinds {
 		fsys, single := folder(kind, n), folder(kind, 1)
 		for r := 0; r < runs; r++ {
 			for _, t := range tools { // A B A B ...
@@ -175,14 +180,14 @@ func run(ctx context.Context, w io.Writer, dsn string, runs, n, warmRows int) er
 		}
 	}
 	fmt.Fprintf(w, "%-5s %-8s | %-29s | %-29s | %s\n", "", "", "total/files ms (median min-max)", "marginal ms/file (med min-max)", "1-file run ms (median)")
-	for _, kind := range []string{"noop", "ddl"} {
+	for _, kind := range kinds {
 		for _, t := range tools {
 			key := kind + "/" + t.name
 			a, m, f := stats(perFile[key]), stats(marginal[key]), stats(fixed[key])
 			fmt.Fprintf(w, "%-5s %-8s | %7.3f  %7.3f-%-7.3f      | %7.3f  %7.3f-%-7.3f      | %6.1f\n", kind, t.name,
 				a.median, a.min, a.max, m.median, m.min, m.max, f.median)
 		}
-		for _, m := range []string{"meshctl", "mesh_1rt"} {
+		for _, m := range []string{"meshctl", "batch_1"} {
 			fmt.Fprintf(w, "%-5s %s/goose: total/files %.2fx, marginal per file %.2fx\n", kind, m,
 				stats(perFile[kind+"/"+m]).median/stats(perFile[kind+"/goose"]).median,
 				stats(marginal[kind+"/"+m]).median/stats(marginal[kind+"/goose"]).median)
@@ -217,7 +222,7 @@ func warmRun(ctx context.Context, w io.Writer, fresh func(string) (string, func(
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"mesh", "__cmh_migrations"}, []string{"filename", "sha256"}, pgx.CopyFromRows(data)); err != nil {
 		return err
 	}
-	var withNew, upOnly []float64
+	var withNew, upOnly, status []float64
 	for i := 0; i < runs; i++ {
 		start := time.Now()
 		r, err := migrate.New(db, fsys)
@@ -235,11 +240,21 @@ func warmRun(ctx context.Context, w io.Writer, fresh func(string) (string, func(
 		}
 		withNew = append(withNew, float64(end.Sub(start).Microseconds())/1000)
 		upOnly = append(upOnly, float64(end.Sub(mid).Microseconds())/1000)
+		start = time.Now()
+		st, err := r.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Counts[migrate.StateApplied] != rows {
+			return fmt.Errorf("warm status: %d applied, want %d", st.Counts[migrate.StateApplied], rows)
+		}
+		status = append(status, float64(time.Since(start).Microseconds())/1000)
 	}
-	a, b := stats(withNew), stats(upOnly)
+	a, b, c := stats(withNew), stats(upOnly), stats(status)
 	fmt.Fprintf(w, "warm run, %d tracked rows, nothing pending (%d runs):\n", rows, runs)
 	fmt.Fprintf(w, "  New (read + hash %d files) + Up: median %.1f ms, min %.1f, max %.1f\n", rows, a.median, a.min, a.max)
 	fmt.Fprintf(w, "  Up alone (connect, read table, compare): median %.1f ms, min %.1f, max %.1f\n", b.median, b.min, b.max)
+	fmt.Fprintf(w, "  Status (connect, read every row with times and extras, classify): median %.1f ms, min %.1f, max %.1f\n", c.median, c.min, c.max)
 	return nil
 }
 

@@ -58,6 +58,11 @@ func commands() []*cli.Command {
 		completionCommand(),
 		migrateCommand(),
 		auditCommand(),
+		backfillCommand(),
+		meshCommand(),
+		apikeyCommand(),
+		memberCommand(),
+		sweepCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c, "meshctl")
@@ -76,8 +81,23 @@ func setUsageErrors(c *cli.Command, parent string) {
 		}
 	}
 	if len(c.Subcommands) == 0 {
+		// Required flags are checked by checkInput like every other
+		// mistake: urfave/cli would print the whole help on stdout (no
+		// JSON under --json) and exit 1.
+		var required []string
+		for _, f := range c.Flags {
+			if sf, ok := f.(*cli.StringFlag); ok && sf.Required {
+				sf.Required = false
+				required = append(required, sf.Name)
+			}
+		}
 		before := c.Before
 		c.Before = func(ctx *cli.Context) error {
+			for _, name := range required {
+				if !ctx.IsSet(name) {
+					return usageError("--%s is required (see %s --help)", name, path)
+				}
+			}
 			if err := checkInput(ctx, path); err != nil {
 				return err
 			}
@@ -116,6 +136,10 @@ func checkInput(ctx *cli.Context, path string) error {
 		case *cli.DurationFlag:
 			if d := ctx.Duration(name); d < 0 || d == 0 && !zeroAllowed[name] {
 				return usageError("--%s must be a positive duration, got %s (see %s --help)", name, d, path)
+			}
+		case *cli.Float64Flag:
+			if v := ctx.Float64(name); v <= 0 {
+				return usageError("--%s must be a positive number, got %v (see %s --help)", name, v, path)
 			}
 		case *cli.IntFlag:
 			if n := ctx.Int(name); n < 0 || n == 0 && !zeroAllowed[name] {
@@ -189,13 +213,76 @@ func runApp(ctx context.Context, app *cli.App, args []string) error {
 			return usageError("unknown command %q (see %s --help)", name, help)
 		}
 	}
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		// Interrupted: the verb saw it as the server's cancel (57014) or a
 		// failed connect; say what really happened.
 		err = ctx.Err()
 	}
 	return err
+}
+
+// flagsFirst moves the flags a leaf command is given after its arguments
+// (meshctl backfill run notifications --restart) in front of them:
+// urfave/cli stops reading flags at the first argument, and would take
+// "--restart" for a name. Everything after "--" stays where it is.
+func flagsFirst(app *cli.App, args []string) []string {
+	i := firstCommandAt(args[1:])
+	if i < 0 {
+		return args
+	}
+	i++ // index in args
+	cmds := app.Commands
+	var leaf *cli.Command
+	for ; i < len(args); i++ {
+		var cmd *cli.Command
+		for _, c := range cmds {
+			if c.HasName(args[i]) {
+				cmd = c
+				break
+			}
+		}
+		if cmd == nil {
+			return args // help, an unknown word: left to the parser
+		}
+		if len(cmd.Subcommands) == 0 {
+			leaf = cmd
+			break
+		}
+		cmds = cmd.Subcommands
+	}
+	if leaf == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range leaf.Flags {
+		if _, isBool := f.(*cli.BoolFlag); !isBool {
+			for _, n := range f.Names() {
+				takesValue[n] = true
+			}
+		}
+	}
+	rest := args[i+1:]
+	var flags, positional []string
+	for k := 0; k < len(rest); k++ {
+		a := rest[k]
+		if a == "--" {
+			positional = append(positional, rest[k:]...)
+			break
+		}
+		if len(a) > 1 && a[0] == '-' {
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if takesValue[name] && k+1 < len(rest) {
+				flags = append(flags, rest[k+1])
+				k++
+			}
+			continue
+		}
+		positional = append(positional, a)
+	}
+	out := append(append([]string{}, args[:i+1]...), flags...)
+	return append(out, positional...)
 }
 
 // wantsJSON reports whether --json is among the (hoisted) global switches,

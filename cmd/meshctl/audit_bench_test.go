@@ -64,7 +64,8 @@ func BenchmarkAuditVerify1M(b *testing.B) {
 			for name, progress := range map[string]bool{"audit.Verify": false, "audit.Verify + progress line": true} {
 				opt := audit.VerifyOptions{}
 				if progress {
-					opt.Progress = newRowBar(io.Discard, "verifying", int64(total), 100).update
+					bar := newRowBar(io.Discard, "verifying", int64(total), 100)
+					opt.Progress = func(p audit.Progress) { bar.update(p.Rows) }
 				}
 				start := time.Now()
 				if _, err := audit.Verify(ctx, conn, opt); err != nil {

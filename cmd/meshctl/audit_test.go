@@ -106,7 +106,7 @@ func TestAuditCheckpointCLI(t *testing.T) {
 	db := auditDB(t)
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "ops")
-	code, stdout, stderr := runCLI(t, "audit", "keygen", "--out", prefix, "--name", "ops.test")
+	code, stdout, stderr := runCLI(t, "--database-url", db.URL, "audit", "keygen", "--out", prefix)
 	if code != ExitOK {
 		t.Fatalf("keygen: exit %d %s", code, stderr)
 	}
@@ -127,7 +127,7 @@ func TestAuditCheckpointCLI(t *testing.T) {
 
 	cp := filepath.Join(dir, "audit.cp")
 	code, stdout, stderr = runCLI(t, "--database-url", db.URL, "audit", "checkpoint", "--key", prefix+".key", "--out", cp, "--all")
-	if code != ExitOK || !strings.Contains(stdout, "signed 3 mesh checkpoints") {
+	if code != ExitOK || !strings.Contains(stdout, "signed 3 mesh checkpoints of origin claudemesh.audit/") {
 		t.Fatalf("checkpoint: exit %d\n%s%s", code, stdout, stderr)
 	}
 	verify := func() (int, string, string) {
@@ -168,7 +168,7 @@ func TestAuditCheckpointCLI(t *testing.T) {
 	}
 	// An altered checkpoint file is tampering too.
 	data, _ := os.ReadFile(cp)
-	if err := os.WriteFile(cp, []byte(strings.Replace(string(data), "\n3\n", "\n2\n", 1)), 0o644); err != nil {
+	if err := os.WriteFile(cp, []byte(strings.Replace(string(data), "/one\n3\n", "/one\n2\n", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, _, stderr = verify()

@@ -22,7 +22,7 @@ var stateColors = map[string]string{
 	// needs attention
 	"pending": ansiYellow, "empty": ansiYellow, "out-of-order": ansiYellow,
 	// bad
-	"TAMPERED": ansiRed, "changed": ansiRed, "missing-file": ansiRed, "failed": ansiRed, "FAILED": ansiRed,
+	"TAMPERED": ansiRed, "changed": ansiRed, "missing-file": ansiRed, "renamed": ansiRed, "failed": ansiRed, "FAILED": ansiRed,
 }
 
 // colorOut reports whether stdout gets colour: a terminal, TERM not

@@ -25,13 +25,14 @@ func migrateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "migrate",
 		Usage: "apply and inspect schema migrations (upstream-compatible tracking table and lock)",
-		Description: `Exit codes: 0 ok; 1 error (a file failed, database unreachable); 2 bad input (flags, folder, file, lint error);
-3 pending (status --exit-code); 4 drift: changed, missing, out-of-order or failed files (status --exit-code, up --strict);
+		Description: `Exit codes: 0 ok; 1 error (a file failed, database unreachable); 2 bad input (flags, folder, file, lint error,
+a tracking table filled from another folder: pass --dir); 3 pending (status --exit-code); 4 drift: changed, missing,
+out-of-order or failed files (status --exit-code, up --strict), renamed applied files (up);
 5 the lock was not acquired within --lock-wait.`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "status",
-				Usage: "one row per file: applied, pending, changed, missing-file, out-of-order or failed",
+				Usage: "one row per file: applied, pending, changed, missing-file, out-of-order, failed or renamed",
 				UsageText: `meshctl migrate status
 meshctl migrate status --dir ./migrations --exit-code   # exit 3 when pending, 4 on drift
 meshctl --json migrate status`,
@@ -39,18 +40,25 @@ meshctl --json migrate status`,
 				Action: migrateStatus,
 			},
 			{
-				Name:      "plan",
-				Usage:     "show what up would do, in order, with each file's transaction mode and lint findings; writes nothing",
-				UsageText: "meshctl migrate plan\nmeshctl --json migrate plan --dir ./migrations",
-				Flags:     flags(&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"}),
-				Action:    migratePlan,
+				Name:  "plan",
+				Usage: "show what up would do, in order, with each file's transaction mode and lint findings; writes nothing",
+				UsageText: `meshctl migrate plan
+meshctl migrate plan --sql --dir ./migrations > review.sql   # every statement up would send, with file:line
+meshctl --json migrate plan --dir ./migrations`,
+				Flags: flags(
+					&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"},
+					&cli.BoolFlag{Name: "sql", Usage: "print every statement up would send, in order, with its file:line and transaction mode"},
+					&cli.BoolFlag{Name: "resume", Usage: "plan as up --resume would run"},
+				),
+				Action: migratePlan,
 			},
 			{
 				Name:  "up",
 				Usage: "apply pending files, each in one transaction with its tracking row",
 				UsageText: `meshctl migrate up
-meshctl migrate up --dir ./migrations --to 0003_topics.sql --lock-wait 2m
+meshctl migrate up --dir ./migrations --to 0002_topics.sql --lock-wait 2m
 meshctl migrate up --strict --statement-timeout 5m
+meshctl migrate up --batch 1   # one durable commit per file
 meshctl migrate up --dry-run`,
 				Flags: flags(
 					&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"},
@@ -62,20 +70,37 @@ meshctl migrate up --dry-run`,
 					&cli.BoolFlag{Name: "dry-run", Usage: "show the plan; write nothing"},
 					&cli.BoolFlag{Name: "resume", Usage: "continue a failed non-transactional file at the statement that failed"},
 					&cli.BoolFlag{Name: "retry-file", Usage: "run a failed non-transactional file again from its first statement"},
+					&cli.BoolFlag{Name: "show-row-values", Usage: "show row values in the DETAIL of a failing statement (hidden by default: they may be secrets)"},
+					&cli.IntFlag{Name: "batch", Value: migrate.DefaultBatchFiles, Usage: "send up to `N` consecutive transactional files per round trip, each its own transaction; " +
+						"the last of each batch commits durably (flushed) before any is reported; 1: every commit durable on its own (see docs/migrate.md)"},
 				),
 				Action: migrateUp,
 			},
 			{
 				Name:  "bootstrap",
 				Usage: "record files up to and including --through as applied without running them (database migrated by hand)",
-				UsageText: `meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dry-run
-meshctl migrate bootstrap --through 0021_audit-log-schema-realign.sql --dir ./migrations`,
+				UsageText: `meshctl migrate bootstrap --through 0001_audit_log.sql --dry-run
+meshctl migrate bootstrap --through 0001_audit_log.sql --dir ./migrations`,
 				Flags: flags(
 					&cli.StringFlag{Name: "through", Usage: "last `FILE` already applied by hand (required)"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "list what would be marked; write nothing"},
 					lockWait,
 				),
 				Action: migrateBootstrap,
+			},
+			repairCommand(source, lockWait),
+			{
+				Name:      "new",
+				Usage:     "create the next migration file: the next version, zero-padded like the folder's files",
+				ArgsUsage: "NAME",
+				UsageText: `meshctl migrate new add_topic_index --dir ./migrations
+meshctl migrate new add_topic_index_concurrently --no-transaction --dir ./migrations
+meshctl migrate new 0042_backfill --dir ./migrations   # an explicit version, refused if taken`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "dir", Value: ".", Usage: "the migration folder to create the file in"},
+					&cli.BoolFlag{Name: "no-transaction", Usage: "start the file with " + migrate.NoTransactionMarker + " (for CREATE INDEX CONCURRENTLY and friends)"},
+				},
+				Action: migrateNew,
 			},
 			{
 				Name:      "lint",
@@ -106,7 +131,7 @@ func newRunner(c *cli.Context, e *env, opts ...migrate.Option) (*migrate.Runner,
 }
 
 // migrateError attaches the documented exit code to the migrate package's
-// typed errors.
+// typed errors, and the command that gets the operator out of the state.
 func migrateError(err error) error {
 	var (
 		se *migrate.SourceError
@@ -115,18 +140,51 @@ func migrateError(err error) error {
 		lk *migrate.LockError
 		de *migrate.DriftError
 		oe *migrate.OptionError
+		rn *migrate.RenameError
+		fh *migrate.ForeignHistoryError
+		rp *migrate.RepairError
 	)
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &le), errors.As(err, &oe):
+	case errors.As(err, &rn):
+		var cmds []string
+		for _, r := range rn.Renames {
+			cmds = append(cmds, "meshctl migrate "+r.Repair)
+		}
+		return withCode(ExitDrift, fmt.Errorf("%w; record each rename with: %s", err, strings.Join(cmds, "; ")))
+	case errors.As(err, &fh):
+		return withCode(ExitUsage, fmt.Errorf("%w; pass --dir with the folder this database was migrated from (or --table for another tracking table)", err))
+	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &le), errors.As(err, &oe), errors.As(err, &rp):
 		return withCode(ExitUsage, err)
 	case errors.As(err, &lk):
 		return withCode(ExitLocked, err)
 	case errors.As(err, &de):
+		if a := driftAdvice(de); a != "" {
+			err = fmt.Errorf("%w; %s", err, a)
+		}
 		return withCode(ExitDrift, err)
 	}
 	return err
+}
+
+// driftAdvice names the command that gets out of a drift refusal.
+func driftAdvice(de *migrate.DriftError) string {
+	file := "FILE"
+	if len(de.Files) == 1 {
+		file = de.Files[0]
+	}
+	switch r := de.Reason; {
+	case strings.Contains(r, "files changed"):
+		return "once the change is reviewed, `meshctl migrate repair accept " + file + "` records the new hash"
+	case strings.Contains(r, "missing from the folder"):
+		return "restore the file, or `meshctl migrate repair forget " + file + "` drops its row"
+	case strings.Contains(r, "sort before the newest"):
+		return "rename the files to sort last, or run `meshctl migrate up` without --strict to apply them"
+	case strings.Contains(r, "stopped part-way"), strings.Contains(r, "--resume needs the same file"):
+		return "if you completed it by hand, `meshctl migrate repair resolve --applied " + file + "`"
+	}
+	return ""
 }
 
 // jsonError returns err. Under --json the error's errorJSON reaches stdout
@@ -138,8 +196,29 @@ func jsonError(_ *env, err error) error { return err }
 // without --no-progress) a run of several files numbers them, [n/N]; logs
 // and CI output keep the plain lines.
 func progress(e *env) migrate.Option {
-	counted, _ := e.progressTerminal()
+	counted, width := e.progressTerminal()
+	var lastWatch string // the last statement-progress text shown
 	return migrate.WithProgress(func(ev migrate.Event) {
+		if ev.Kind == migrate.EventStatementProgress {
+			line := watchLine(ev)
+			switch {
+			case counted:
+				if width > 0 && len([]rune(line)) >= width {
+					line = string([]rune(line)[:width-1])
+				}
+				fmt.Fprintf(e.stderr, "\r\033[K%s", line)
+				lastWatch = line
+			case watchKey(ev) != lastWatch:
+				// Logs get a line when the phase or the blockers change.
+				fmt.Fprintln(e.stderr, line)
+				lastWatch = watchKey(ev)
+			}
+			return
+		}
+		if counted && lastWatch != "" {
+			fmt.Fprint(e.stderr, "\r\033[K")
+		}
+		lastWatch = ""
 		switch ev.Kind {
 		case migrate.EventLockWait:
 			if ev.Holder != nil {
@@ -167,6 +246,50 @@ func progress(e *env) migrate.Option {
 			fmt.Fprintf(e.stderr, "warning: %s\n", ev.Message)
 		}
 	})
+}
+
+// watchLine describes a long-running no-transaction statement:
+//
+//	0005_idx.sql #2 running 12s: building index: scanning table 1,234/56,789 blocks; blocked by pid 4242 (psql, idle in transaction since 17:58:01Z)
+func watchLine(ev migrate.Event) string {
+	p := ev.Progress
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s #%d running %s", ev.File, ev.Statement, ev.Duration.Round(time.Second))
+	if p.Phase != "" {
+		b.WriteString(": " + p.Phase)
+		switch {
+		case p.BlocksTotal > 0:
+			fmt.Fprintf(&b, " %s/%s blocks", thousands(p.BlocksDone), thousands(p.BlocksTotal))
+		case p.TuplesTotal > 0:
+			fmt.Fprintf(&b, " %s/%s tuples", thousands(p.TuplesDone), thousands(p.TuplesTotal))
+		}
+	}
+	for i, bl := range p.Blockers {
+		if i == 0 {
+			b.WriteString("; blocked by")
+		} else {
+			b.WriteString(",")
+		}
+		app := bl.ApplicationName
+		if app == "" {
+			app = "no application_name"
+		}
+		fmt.Fprintf(&b, " pid %d (%s, %s", bl.PID, app, bl.State)
+		if bl.Since != nil {
+			fmt.Fprintf(&b, " since %s", bl.Since.UTC().Format("15:04:05Z"))
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// watchKey is what, when it changes, earns a new log line.
+func watchKey(ev migrate.Event) string {
+	k := ev.Progress.Phase
+	for _, b := range ev.Progress.Blockers {
+		k += fmt.Sprintf(" %d", b.PID)
+	}
+	return k
 }
 
 func migrateStatus(c *cli.Context) error {
@@ -200,6 +323,8 @@ func migrateStatus(c *cli.Context) error {
 				note = f.Change + " change"
 			case migrate.StateMissingFile:
 				sum = short(f.AppliedSHA256)
+			case migrate.StateRenamed:
+				note = "was " + f.RenamedFrom
 			case migrate.StateFailed:
 				if f.Failure.Statement > 0 {
 					note = fmt.Sprintf("statement #%d (line %d): %s", f.Failure.Statement, f.Failure.Line, f.Failure.Error)
@@ -231,7 +356,7 @@ func migrateStatus(c *cli.Context) error {
 func summary(st *migrate.Status) string {
 	var parts []string
 	for _, s := range []migrate.State{migrate.StateApplied, migrate.StatePending, migrate.StateChanged,
-		migrate.StateMissingFile, migrate.StateOutOfOrder, migrate.StateFailed} {
+		migrate.StateMissingFile, migrate.StateOutOfOrder, migrate.StateFailed, migrate.StateRenamed} {
 		if n := st.Counts[s]; n > 0 || s == migrate.StateApplied || s == migrate.StatePending {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
@@ -263,11 +388,25 @@ func migratePlan(c *cli.Context) error {
 	if err != nil {
 		return jsonError(e, migrateError(err))
 	}
-	if e.json {
+	switch {
+	case e.json && c.Bool("sql"):
+		out := struct {
+			*migrate.Plan
+			SQL []migrate.PlannedStatement `json:"sql"`
+		}{Plan: p, SQL: []migrate.PlannedStatement{}}
+		for _, s := range p.Steps {
+			out.SQL = append(out.SQL, s.SQL()...)
+		}
+		if err := e.printJSON(out); err != nil {
+			return err
+		}
+	case e.json:
 		if err := e.printJSON(p); err != nil {
 			return err
 		}
-	} else {
+	case c.Bool("sql"):
+		printPlanSQL(e, p)
+	default:
 		rows := [][]string{}
 		for i, s := range p.Steps {
 			var nerr, nwarn int
@@ -298,6 +437,51 @@ func migratePlan(c *cli.Context) error {
 	return migrateError(p.Err())
 }
 
+// printPlanSQL prints what up would send as an SQL script for review: each
+// file with its transaction mode, each statement after a comment naming
+// its file:line:column. Warnings and why up would refuse go to stderr, so
+// stdout stays SQL.
+func printPlanSQL(e *env, p *migrate.Plan) {
+	if len(p.Steps) == 0 {
+		fmt.Fprintln(e.stdout, "-- nothing to apply: the database is up to date")
+	}
+	for i, s := range p.Steps {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		switch {
+		case s.Mode == "no-transaction" && s.Resume:
+			fmt.Fprintf(e.stdout, "-- %s: no-transaction, resumed: each statement runs and commits on its own; the ones before are done\n", s.Filename)
+		case s.Mode == "no-transaction":
+			fmt.Fprintf(e.stdout, "-- %s: no-transaction: each statement runs and commits on its own\n", s.Filename)
+		default:
+			fmt.Fprintf(e.stdout, "-- %s: transaction: sent as one piece; its statements and its tracking row commit together or not at all\n", s.Filename)
+		}
+		for _, st := range s.SQL() {
+			fmt.Fprintf(e.stdout, "-- %s:%d:%d\n%s\n", st.File, st.Line, st.Col, st.SQL)
+		}
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
+}
+
+func migrateNew(c *cli.Context) error {
+	e := envFrom(c)
+	if c.NArg() != 1 {
+		return usageError("migrate new needs exactly one NAME, e.g. meshctl migrate new add_topic_index --dir ./migrations")
+	}
+	created, err := migrate.CreateFile(c.String("dir"), c.Args().First(), c.Bool("no-transaction"))
+	if err != nil {
+		return jsonError(e, migrateError(err))
+	}
+	if e.json {
+		return e.printJSON(created)
+	}
+	fmt.Fprintf(e.stdout, "created %s\n", created.Path)
+	return nil
+}
+
 func printFinding(e *env, f migrate.Finding) {
 	fmt.Fprintf(e.stdout, "%s:%d:%d: %s [%s] %s\n    why: %s\n    fix: %s\n", f.File, f.Line, f.Col, f.Severity, f.Rule, f.Message, f.Why, f.Fix)
 }
@@ -318,6 +502,8 @@ func migrateUp(c *cli.Context) error {
 			migrate.WithLockTimeout(c.Duration("lock-timeout")),
 			migrate.WithStatementTimeout(c.Duration("statement-timeout")),
 			migrate.WithLockRetries(c.Int("lock-retries"), 500*time.Millisecond),
+			migrate.WithBatch(c.Int("batch"), migrate.DefaultBatchBytes),
+			migrate.WithShowRowValues(c.Bool("show-row-values")),
 			progress(e),
 		)
 		var r *migrate.Runner
@@ -402,7 +588,9 @@ type lintOutput struct {
 
 func migrateLint(c *cli.Context) error {
 	e := envFrom(c)
-	src, err := migrate.LoadSource(migrationSource(c))
+	// ReadSource: what LoadSource refuses (a BOM, psql meta-commands, COPY
+	// FROM STDIN) lint reports as findings, with the others.
+	src, err := migrate.ReadSource(migrationSource(c))
 	if err != nil {
 		return jsonError(e, migrateError(err))
 	}

@@ -49,6 +49,8 @@ type rowBar struct {
 	// wild ETA for the first seconds.
 	firstAt   time.Time
 	firstRows int64
+	// extra is shown after the rate (a batch size, why a run waits).
+	extra string
 }
 
 // rateAfter is how long the bar measures before it shows a rate and ETA.
@@ -84,6 +86,9 @@ func (b *rowBar) update(rows int64) {
 			eta := time.Duration(float64(b.total-rows) / rate * float64(time.Second))
 			line += "  ETA " + eta.Round(time.Second).String()
 		}
+	}
+	if b.extra != "" {
+		line += "  " + termSafe(b.extra)
 	}
 	// Stay on one line: a wrapped line cannot be redrawn with \r.
 	if b.width > 1 && len(line) > b.width-1 {

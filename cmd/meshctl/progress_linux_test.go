@@ -23,23 +23,8 @@ import (
 func runCLIOnTerminal(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	t.Setenv("TERM", "xterm")
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
+	master, tty := openPTY(t)
 	defer master.Close()
-	mfd := int(master.Fd())
-	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	n, err := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
 	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 200}); err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +38,32 @@ func runCLIOnTerminal(t *testing.T, args ...string) (code int, stdout, stderr st
 	tty.Close()
 	// The terminal turns "\n" into "\r\n"; undo it so tests see what was written.
 	return code, out.String(), strings.ReplaceAll(<-got, "\r\n", "\n")
+}
+
+// openPTY opens a pseudo-terminal: the master side, which the test reads
+// and writes as a user would, and the terminal side for the program.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	mfd := int(master.Fd())
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
+	if err != nil {
+		master.Close()
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		master.Close()
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	return master, tty
 }
 
 func TestProgressOnTerminal(t *testing.T) {

@@ -99,7 +99,7 @@ func runCLIFiles(t *testing.T, args ...string) (code int, stdout, stderr string)
 func TestNoProgressOffTerminal(t *testing.T) {
 	db := auditDB(t)
 	key := filepath.Join(t.TempDir(), "ops")
-	if code, _, stderr := runCLI(t, "audit", "keygen", "--out", key); code != ExitOK {
+	if code, _, stderr := runCLI(t, "--database-url", db.URL, "audit", "keygen", "--out", key); code != ExitOK {
 		t.Fatalf("keygen: exit %d %s", code, stderr)
 	}
 	for _, args := range [][]string{

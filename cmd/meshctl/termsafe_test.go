@@ -128,3 +128,21 @@ func TestJSONErrorEnvelopeEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// Flags after a command's arguments are read as flags, as operators type
+// them; after "--" nothing is a flag.
+func TestFlagsFirst(t *testing.T) {
+	app := newApp(nil, nil)
+	for _, tt := range []struct{ in, want string }{
+		{"meshctl migrate new NAME --dir d --no-transaction", "meshctl migrate new --dir d --no-transaction NAME"},
+		{"meshctl --json vectors verify a.json --strict b.json", "meshctl --json vectors verify --strict a.json b.json"},
+		{"meshctl migrate new NAME -- --dir", "meshctl migrate new NAME -- --dir"},
+		{"meshctl --database-url x migrate status --table=a.b", "meshctl --database-url x migrate status --table=a.b"},
+		{"meshctl help migrate", "meshctl help migrate"},
+		{"meshctl migrate", "meshctl migrate"},
+	} {
+		if got := strings.Join(flagsFirst(app, strings.Fields(tt.in)), " "); got != tt.want {
+			t.Errorf("flagsFirst(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -32,51 +32,42 @@ meshctl vectors verify vectors/data/mesh_hello_test.json ./my_test.json
 Exit codes: 0 every vector gave its expected verdict, 7 at least one did not,
 8 a vector file is malformed, 2 a file cannot be read.`,
 			Flags: []cli.Flag{
-				&cli.BoolFlag{Name: "strict", Usage: "verify standard ed25519 suites with libsodium 1.0.18's rules (as the broker does) instead of Go's crypto/ed25519; mesh formats always use them"},
+				&cli.BoolFlag{Name: "strict", Usage: "verify standard ed25519 suites with libsodium 1.0.20's rules (as the broker does) instead of Go's crypto/ed25519; mesh formats always use them"},
 				&cli.BoolFlag{Name: "long", Usage: "also run the slow vectors (RFC 7748's 1,000,000 iterations, about a minute)"},
-				&cli.BoolFlag{Name: "json", Usage: "the report as JSON on stdout (same as the global --json)"},
 			},
 			Action: vectorsVerify,
 		}, {
 			Name:  "generate",
 			Usage: "regenerate the mesh-format vector files deterministically from a seed",
-			UsageText: `meshctl vectors generate --out /tmp/v && diff -r /tmp/v vectors/data
+			UsageText: `meshctl vectors generate --out /tmp/v   # mesh_*.json, byte for byte those in vectors/data
 meshctl vectors generate --out /tmp/v --seed 00ff
 
 Without --seed the embedded files are reproduced byte for byte. Existing
-files of the same names in DIR are replaced; nothing is written on error.`,
+files of the same names in DIR are replaced and other files kept; the new
+directory is built beside DIR and swapped in in one step, so an error
+leaves DIR unchanged.`,
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "out", Usage: "directory to write mesh_*.json into (created if missing); required"},
-				&cli.StringFlag{Name: "seed", Usage: "seed as hex, 1 to 64 bytes (default: the embedded files' seed, hex of \"" + vectors.DefaultSeed + "\")"},
+				&cli.StringFlag{Name: "out", Required: true, Usage: "directory `DIR` to write mesh_*.json into (created if missing)"},
+				&cli.StringFlag{Name: "seed", Usage: "seed as `HEX`, 1 to 64 bytes (default: the embedded files' seed, hex of \"" + vectors.DefaultSeed + "\")"},
 			},
 			Action: vectorsGenerate,
 		}},
 	}
 }
 
-// wantJSON honours --json given before or after the verb (the local flag
-// shadows the global one in c.Bool, so every level is asked).
-func wantJSON(c *cli.Context) bool {
-	for _, x := range c.Lineage() {
-		if x.Bool("json") {
-			return true
-		}
-	}
-	return false
-}
-
 func vectorsVerify(c *cli.Context) error {
 	e := envFrom(c)
-	e.json = wantJSON(c)
+	strict, long := c.Bool("strict"), c.Bool("long")
+	paths := c.Args().Slice()
 	var suites []*vectors.Suite
-	if c.NArg() == 0 {
+	if len(paths) == 0 {
 		s, err := vectors.Embedded()
 		if err != nil {
 			return withCode(ExitVectorsMalformed, fmt.Errorf("embedded vectors: %w", err))
 		}
 		suites = s
 	}
-	for _, path := range c.Args().Slice() {
+	for _, path := range paths {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return usageError("cannot read vector file %s: %v", path, errors.Unwrap(err))
@@ -87,7 +78,7 @@ func vectorsVerify(c *cli.Context) error {
 		}
 		suites = append(suites, s)
 	}
-	rep, err := vectors.Run(c.Context, suites, vectors.Options{Strict: c.Bool("strict"), Long: c.Bool("long")})
+	rep, err := vectors.Run(c.Context, suites, vectors.Options{Strict: strict, Long: long})
 	if err != nil {
 		return err
 	}
@@ -131,7 +122,7 @@ func printReport(e *env, rep vectors.Report) error {
 	}
 	mode := "default (ed25519: Go crypto/ed25519 for standard suites; mesh formats strict)"
 	if rep.Strict {
-		mode = "strict (ed25519: libsodium 1.0.18 rules everywhere)"
+		mode = "strict (ed25519: libsodium 1.0.20 rules everywhere)"
 	}
 	d := rep.Duration.Round(time.Microsecond)
 	if d >= time.Millisecond {
@@ -166,49 +157,24 @@ func vectorsGenerate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return usageError("cannot create --out directory %s: %v", dir, errors.Unwrap(err))
+	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
+		return usageError("--out %s is not a directory", dir)
+	}
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o755); err != nil {
+		return usageError("cannot create the parent of --out directory %s: %v", dir, errors.Unwrap(err))
+	}
+	// The files are written beside DIR and swapped in in one step: an error
+	// leaves DIR as it was.
+	if err := vectors.WriteDir(dir, files); err != nil {
+		return fmt.Errorf("write %s: %v (the directory is unchanged)", dir, err)
 	}
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	// Write every file to a temporary name first, then rename: an error
-	// leaves DIR as it was.
-	tmps := map[string]string{}
-	cleanup := func() {
-		for _, t := range tmps {
-			os.Remove(t)
-		}
-	}
-	for _, n := range names {
-		f, err := os.CreateTemp(dir, "."+n+".*")
-		if err != nil {
-			cleanup()
-			return fmt.Errorf("write %s: %v", dir, errors.Unwrap(err))
-		}
-		tmps[n] = f.Name()
-		_, werr := f.Write(files[n])
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			cleanup()
-			return fmt.Errorf("write %s: %v", f.Name(), werr)
-		}
-		if err := os.Chmod(f.Name(), 0o644); err != nil {
-			cleanup()
-			return err
-		}
-	}
 	out := make([]generatedFile, 0, len(names))
 	for _, n := range names {
-		if err := os.Rename(tmps[n], filepath.Join(dir, n)); err != nil {
-			cleanup()
-			return fmt.Errorf("write %s: %v", n, err)
-		}
-		delete(tmps, n)
 		sum := sha256.Sum256(files[n])
 		out = append(out, generatedFile{Name: filepath.Join(dir, n), SHA256: hex.EncodeToString(sum[:]), Bytes: len(files[n])})
 	}

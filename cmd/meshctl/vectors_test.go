@@ -24,7 +24,7 @@ func TestVectorsVerifyEmbedded(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 			t.Fatalf("%v: stdout is not the JSON report: %v", args, err)
 		}
-		if rep.Vectors < 10_000 || rep.Failed != 0 || rep.Skipped != 1 || len(rep.Suites) < 15 {
+		if rep.Vectors < 10_000 || rep.Failed != 0 || rep.Skipped != 3 || len(rep.Suites) < 15 {
 			t.Errorf("%v: %d vectors, %d failed, %d skipped, %d suites", args, rep.Vectors, rep.Failed, rep.Skipped, len(rep.Suites))
 		}
 		if rep.Strict != (args[0] == "--json") {
@@ -32,7 +32,7 @@ func TestVectorsVerifyEmbedded(t *testing.T) {
 		}
 	}
 	code, stdout, _ := runCLI(t, "vectors", "verify")
-	if code != ExitOK || !strings.Contains(stdout, "mesh_topic_key_test.json (flips)") || !strings.Contains(stdout, "SKIP rfc7748_x25519_test.json tcId 11: 1000000 iterations: run with --long") {
+	if code != ExitOK || !strings.Contains(stdout, "upstream_topic_key_test.json (flips)") || !strings.Contains(stdout, "SKIP rfc7748_x25519_test.json tcId 11: 1000000 iterations: run with --long") {
 		t.Errorf("human report: exit %d\n%s", code, stdout)
 	}
 }
@@ -48,7 +48,7 @@ func writeFile(t *testing.T, name, data string) string {
 
 func TestVectorsVerifyFailuresAndBadFiles(t *testing.T) {
 	wrong := writeFile(t, "wrong.json", `{"algorithm":"MESH-LOCK-KEY","schema":"meshctl_mesh_lockkey_v1","notes":{"SpecPin":{"description":"d"}},
-"testGroups":[{"type":"AuditLockKey","tests":[{"tcId":4,"flags":["SpecPin"],"meshId":"mesh1","key":870734828183836006,"result":"valid"}]}]}`)
+"testGroups":[{"type":"AuditLockKey","tests":[{"tcId":4,"flags":["SpecPin"],"meshId":"mesh1","key":"870734828183836006","result":"valid"}]}]}`)
 	code, stdout, stderr := runCLI(t, "vectors", "verify", wrong)
 	if code != ExitVectorsFailed {
 		t.Errorf("wrong verdict: exit %d, want %d", code, ExitVectorsFailed)
@@ -59,7 +59,7 @@ func TestVectorsVerifyFailuresAndBadFiles(t *testing.T) {
 	assertOneLine(t, stderr, "")
 
 	malformed := writeFile(t, "dup.json", `{"algorithm":"MESH-LOCK-KEY","schema":"meshctl_mesh_lockkey_v1","notes":{},
-"testGroups":[{"type":"MigrationLockKey","tests":[{"tcId":2,"key":1,"result":"valid"},{"tcId":2,"key":1,"result":"valid"}]}]}`)
+"testGroups":[{"type":"MigrationLockKey","tests":[{"tcId":2,"key":"1","result":"valid"},{"tcId":2,"key":"1","result":"valid"}]}]}`)
 	tests := []struct {
 		name string
 		args []string
@@ -86,8 +86,9 @@ func TestVectorsGenerate(t *testing.T) {
 	}
 	emb, _ := vectors.EmbeddedFiles()
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 8 {
-		t.Errorf("%d files written, want 8 (and no temporary files)", len(entries))
+	want, _ := vectors.Generate([]byte(vectors.DefaultSeed))
+	if len(entries) != len(want) {
+		t.Errorf("%d files written, want %d (and no temporary files)", len(entries), len(want))
 	}
 	var paths []string
 	for _, e := range entries {
@@ -112,5 +113,27 @@ func TestVectorsGenerate(t *testing.T) {
 			t.Errorf("generate %v: exit %d, want %d", args, code, ExitUsage)
 		}
 		assertOneLine(t, stderr, "")
+	}
+}
+
+// TestVectorsVerifyFlagsAfterFiles: `verify FILE --strict` works as the
+// usage line shows (it used to read --strict as a file name, exit 2).
+func TestVectorsVerifyFlagsAfterFiles(t *testing.T) {
+	file := filepath.Join("..", "..", "vectors", "data", "cctv_ed25519_test.json")
+	for _, args := range [][]string{
+		{"vectors", "verify", file, "--strict", "--json"},
+		{"vectors", "verify", "--strict", file, "--json"},
+	} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != ExitOK {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+		var rep vectors.Report
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil || !rep.Strict || rep.Vectors == 0 {
+			t.Errorf("%v: strict = %v, %d vectors, %v", args, rep.Strict, rep.Vectors, err)
+		}
+	}
+	if code, _, stderr := runCLI(t, "vectors", "verify", file, "--bogus"); code != ExitUsage || !strings.Contains(stderr, "bogus") {
+		t.Errorf("unknown flag after a file: exit %d, %q", code, stderr)
 	}
 }

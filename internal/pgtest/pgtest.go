@@ -14,6 +14,12 @@
 // registry is reachable). MESHCTL_TEST_DATABASE_URL, a superuser DSN, uses
 // an existing server instead of a container.
 //
+// StartServer gives one test a server of its own, started with the
+// settings it asks for (fsync=on, wal_writer_delay=10000ms, ...), on a real
+// file system, under a supervisor that restarts it after the test kills
+// it (KillAll: every server process at once; KillPostmaster; KillBackend):
+// crash recovery as an operator sees it.
+//
 // StartPgBouncer puts a real PgBouncer (session or transaction pooling) in
 // front of a test database; it skips, or fails where required, when the
 // pgbouncer binary is missing.

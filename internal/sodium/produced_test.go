@@ -68,9 +68,14 @@ func TestLibsodiumProducedOpenInGo(t *testing.T) {
 			t.Fatalf("libsodium body v2: %q, %v", pt, err)
 		}
 
-		// Root key by crypto_box_seal (libsodium's own random ephemeral key).
-		rootKey := sodium.Bin2Base64(sodium.RandomBytes(32), sodium.Base64URLSafeNoPadding)
-		sealed, ok := sodium.BoxSeal([]byte(rootKey), xpk)
+		// Root key by crypto_box_seal (libsodium's own random ephemeral key)
+		// of the 32 decoded bytes, as upstream's sealRootKeyToRecipient does.
+		rootKeyBytes := sodium.RandomBytes(32)
+		rootKey := sodium.Bin2Base64(rootKeyBytes, sodium.Base64URLSafeNoPadding)
+		sealed, ok := sodium.BoxSeal(rootKeyBytes, xpk)
+		if len(sealed) != 80 {
+			t.Fatalf("libsodium sealed %d bytes, want 80", len(sealed))
+		}
 		var rpk [32]byte
 		copy(rpk[:], xpk)
 		if rk, err := meshfmt.OpenRootKey(sodium.Bin2Base64(sealed, sodium.Base64URLSafeNoPadding), rpk, rsk); !ok || err != nil || rk != rootKey {
@@ -111,7 +116,7 @@ func TestGoProducedOpenInLibsodium(t *testing.T) {
 			t.Fatal(err)
 		}
 		sraw, _ := sodium.Base642Bin(sealed, sodium.Base64URLSafeNoPadding)
-		if m, ok := sodium.BoxSealOpen(sraw, xpk, xsk); !ok || string(m) != rootKey {
+		if m, ok := sodium.BoxSealOpen(sraw, xpk, xsk); !ok || sodium.Bin2Base64(m, sodium.Base64URLSafeNoPadding) != rootKey || len(m) != 32 {
 			t.Fatal("libsodium cannot open a Go-sealed root key")
 		}
 	}

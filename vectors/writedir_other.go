@@ -1,0 +1,5 @@
+//go:build !linux
+
+package vectors
+
+func exchangeDirs(newDir, dir string) error { return renameSwap(newDir, dir) }
