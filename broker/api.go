@@ -18,7 +18,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/claudemesh/meshctl/audit"
+	meshops "github.com/claudemesh/meshctl/mesh"
 	"github.com/claudemesh/meshctl/meshfmt"
+	"github.com/claudemesh/meshctl/notify"
 )
 
 // txn runs fn in a transaction and counts the audit rows it appended once
@@ -480,12 +482,12 @@ func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Mentions != nil {
-		if len(req.Mentions) > maxMentionTokens {
+		if len(req.Mentions) > meshfmt.MaxMentionTokens {
 			writeErr(w, http.StatusBadRequest, "invalid_mentions", "mentions: at most 16 entries")
 			return
 		}
 		for _, m := range req.Mentions {
-			if !cleanText(m, maxMentionLen) {
+			if !cleanText(m, meshfmt.MaxMentionLength) {
 				writeErr(w, http.StatusBadRequest, "invalid_mentions", "mentions: display names of 1 to 64 characters, no control characters")
 				return
 			}
@@ -499,7 +501,14 @@ func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request) {
 	if version != meshfmt.BodyV1 {
 		bodyV1 = ""
 	}
-	tokens := mentionTokens(bodyV1, req.Mentions)
+	// The rule is meshfmt's; the fan-out notify's: the notifications
+	// backfill calls the same two.
+	var tokens []string
+	if req.Mentions != nil {
+		tokens = meshfmt.ExplicitMentionTokens(req.Mentions)
+	} else if bodyV1 != "" {
+		tokens = meshfmt.MentionTokens(bodyV1)
+	}
 	id := newID()
 	var created time.Time
 	var notified int64
@@ -517,7 +526,8 @@ func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request) {
 VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`, id, topicID, c.MemberID, req.Nonce, req.Ciphertext, version).Scan(&created); err != nil {
 			return err
 		}
-		if notified, err = insertMentions(r.Context(), tx, c.MeshID, topicID, id, c.MemberID, tokens); err != nil {
+		if notified, err = notify.Insert(r.Context(), tx, []notify.Message{{ID: id, MeshID: c.MeshID, TopicID: topicID,
+			SenderID: c.MemberID, CreatedAt: created, Tokens: tokens}}); err != nil {
 			return err
 		}
 		return appendAudit(r.Context(), tx, ev, c.MeshID, "message_sent", c.MemberID, c.MemberName,
@@ -773,16 +783,6 @@ FROM mesh.api_key WHERE mesh_id = $1 ORDER BY created_at, id`, c.MeshID)
 	writeJSON(w, http.StatusOK, map[string]any{"apiKeys": out})
 }
 
-// Revoke results.
-const (
-	RevokeRevoked   = "revoked"
-	RevokeNotFound  = "not_found"
-	RevokeNotUnique = "not_unique"
-)
-
-// MinRevokePrefix is the shortest id prefix revoke accepts.
-const MinRevokePrefix = 6
-
 func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	ref := r.PathValue("ref")
@@ -790,47 +790,31 @@ func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "invalid_ref", "give an API key id or a prefix of one")
 		return
 	}
-	var id string
-	var already bool
+	// The rules (literal prefix of at least 6 characters, unique within
+	// the mesh) and the audit row are package mesh's, shared with
+	// meshctl apikey revoke.
+	var res meshops.Revocation
 	err := s.txn(r.Context(), func(tx pgx.Tx, ev *[]string) error {
-		// starts_with is literal: '%' and '_' in ref match only themselves.
-		rows, err := tx.Query(r.Context(), `SELECT id, revoked_at IS NOT NULL FROM mesh.api_key
-WHERE mesh_id = $1 AND (id = $2 OR (length($2) >= $3 AND starts_with(id, $2)))
-ORDER BY id = $2 DESC LIMIT 3 FOR UPDATE`, c.MeshID, ref, MinRevokePrefix)
-		if err != nil {
-			return err
-		}
-		type cand struct {
-			id      string
-			revoked bool
-		}
-		cands, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (cand, error) {
-			var x cand
-			return x, row.Scan(&x.id, &x.revoked)
-		})
-		if err != nil {
-			return err
-		}
+		var err error
+		res, err = meshops.RevokeAPIKey(r.Context(), tx, c.MeshID, ref, meshops.Actor{MemberID: c.MemberID, DisplayName: c.MemberName}, false)
 		switch {
-		case len(cands) == 0 && len(ref) < MinRevokePrefix:
-			return &reqError{http.StatusNotFound, RevokeNotFound, "no API key with this id; a prefix needs at least 6 characters"}
-		case len(cands) == 0:
-			return &reqError{http.StatusNotFound, RevokeNotFound, "no API key in this mesh matches"}
-		case len(cands) > 1 && cands[0].id != ref:
-			return &reqError{http.StatusConflict, RevokeNotUnique, "the prefix matches several API keys: give more characters"}
-		}
-		id, already = cands[0].id, cands[0].revoked
-		if already {
-			return nil
-		}
-		if _, err := tx.Exec(r.Context(), `UPDATE mesh.api_key SET revoked_at = localtimestamp WHERE id = $1`, id); err != nil {
+		case err != nil:
 			return err
+		case res.Result == meshops.NotFound && len(ref) < meshops.MinRevokePrefix:
+			return &reqError{http.StatusNotFound, meshops.NotFound, "no API key with this id; a prefix needs at least 6 characters"}
+		case res.Result == meshops.NotFound:
+			return &reqError{http.StatusNotFound, meshops.NotFound, "no API key in this mesh matches"}
+		case res.Result == meshops.NotUnique:
+			return &reqError{http.StatusConflict, meshops.NotUnique, "the prefix matches several API keys: give more characters"}
 		}
-		return appendAudit(r.Context(), tx, ev, c.MeshID, "apikey_revoked", c.MemberID, c.MemberName, map[string]any{"apiKeyId": id})
+		if !res.AlreadyRevoked {
+			*ev = append(*ev, "apikey_revoked")
+		}
+		return nil
 	})
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": RevokeRevoked, "id": id, "alreadyRevoked": already})
+	writeJSON(w, http.StatusOK, map[string]any{"result": meshops.Revoked, "id": res.ID, "alreadyRevoked": res.AlreadyRevoked})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/claudemesh/meshctl/internal/dbconn"
+	meshops "github.com/claudemesh/meshctl/mesh"
 	"github.com/claudemesh/meshctl/migrate"
 	"github.com/claudemesh/meshctl/migrations"
 )
@@ -229,12 +230,10 @@ func (s *Server) shutdown(hs *http.Server) {
 }
 
 // Orphan sweep (SPEC §6): undelivered message_queue rows older than
-// OrphanAge are deleted every SweepInterval. Every replica sweeps; the
+// meshops.OrphanAge are deleted every SweepInterval, in short batches, by
+// the same function as meshctl sweep orphans. Every replica sweeps; the
 // DELETE is idempotent.
-const (
-	OrphanAge     = 7 * 24 * time.Hour
-	SweepInterval = time.Hour
-)
+const SweepInterval = time.Hour
 
 func (s *Server) sweepLoop(ctx context.Context) {
 	every(ctx, SweepInterval, false, func() {
@@ -270,9 +269,7 @@ func every(ctx context.Context, d time.Duration, now bool, fn func()) {
 func (s *Server) sweep(ctx context.Context) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, `DELETE FROM mesh.message_queue
-WHERE delivered_at IS NULL AND created_at < localtimestamp - make_interval(secs => $1)`, OrphanAge.Seconds())
-	return tag.RowsAffected(), err
+	return meshops.SweepOrphans(ctx, s.pool, meshops.OrphanAge, 1000, nil)
 }
 
 func (s *Server) probeLoop(ctx context.Context) {
