@@ -66,9 +66,9 @@ func (e *RenameError) Error() string {
 }
 
 // minForeignRows is the fewest tracking rows that can be called a history
-// from another folder: one or two rows that name no file are reported as
-// missing files (a hand-made row, a deleted file), not as a foreign folder.
-const minForeignRows = 3
+// from another folder: a single row that names no file is reported as a
+// missing file (a hand-made row, a deleted file), not as a foreign folder.
+const minForeignRows = 2
 
 // ForeignHistoryError means the tracking table records a history that is
 // not this folder's: rows exist, none of them names a file of the folder,
