@@ -58,6 +58,8 @@ func commands() []*cli.Command {
 		completionCommand(),
 		migrateCommand(),
 		auditCommand(),
+		dashboardsCommand(),
+		gateCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c, "meshctl")
