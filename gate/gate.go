@@ -147,7 +147,7 @@ func (c *Config) defaults() error {
 		c.Successes = 3
 	}
 	if c.Client == nil {
-		c.Client = &http.Client{}
+		c.Client = &http.Client{Transport: defaultTransport()}
 	}
 	if c.Sleep == nil {
 		c.Sleep = sleep
@@ -170,6 +170,25 @@ func (c *Config) defaults() error {
 		c.ExpectMigration = filepath.Base(c.ExpectMigration)
 	}
 	return nil
+}
+
+// defaultTransport is http.DefaultTransport's copy with a dialer that
+// answers names under .invalid at once, as RFC 6761 §6.4 asks of
+// resolution libraries (Go's resolver would ask the network).
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err == nil {
+			h := strings.ToLower(strings.TrimSuffix(host, "."))
+			if h == "invalid" || strings.HasSuffix(h, ".invalid") {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+			}
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	return t
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
