@@ -362,7 +362,7 @@ func (c *Config) verdict(h *Health) (Class, string) {
 	if c.ExpectSchemaClean && h.Schema.Dirty {
 		return ClassDirty, "the broker reports a dirty schema"
 	}
-	return ClassReady, fmt.Sprintf("ready (version %s, commit %s, migration %s)", h.Version, short(commit), h.Schema.Applied)
+	return ClassReady, fmt.Sprintf("version %s, commit %s, migration %s", h.Version, short(commit), h.Schema.Applied)
 }
 
 // MigrationCovered reports whether expected is applied when applied is the
