@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,21 +16,11 @@ import (
 	"time"
 
 	"github.com/claudemesh/meshctl/broker"
+	"github.com/claudemesh/meshctl/internal/brokertest"
 	"github.com/claudemesh/meshctl/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// freePort returns a loopback port nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // prometheusBinary finds Debian's prometheus (scripts/test-env installs
 // it); MESHCTL_TEST_PROMETHEUS overrides.
@@ -55,7 +44,7 @@ func prometheusBinary(t *testing.T) string {
 func startBroker(t *testing.T) string {
 	t.Helper()
 	db := pgtest.NewEmptyDB(t)
-	port := freePort(t)
+	port := brokertest.LoopbackPort(t)
 	cfg, err := broker.ConfigFromEnv(func(k string) string {
 		return map[string]string{"DATABASE_URL": db.URL, "BROKER_PORT": strconv.Itoa(port)}[k]
 	})
@@ -112,7 +101,7 @@ scrape_configs:
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := brokertest.LoopbackPort(t)
 	var logs strings.Builder
 	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--log.level=warn")
