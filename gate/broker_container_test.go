@@ -100,6 +100,8 @@ func TestGateAgainstBrokerContainer(t *testing.T) {
 
 	// Database stopped: the broker's probe notices within a second or two.
 	r.StopPG()
-	_, err = quick(func(c *Config) { c.Timeout = 15 * time.Second })
+	// Ten successes in a row span five probe intervals (the broker probes
+	// every second), so the gate cannot pass on the probe's stale state.
+	_, err = quick(func(c *Config) { c.Timeout = 15 * time.Second; c.Successes = 10 })
 	wantClass("database stopped", err, ClassDBDown)
 }
