@@ -128,6 +128,9 @@ func (c *Catalog) Names() []string {
 }
 
 func (c *Catalog) lookup(name string) (map[string]bool, bool) {
+	if c == nil {
+		return nil, false
+	}
 	ls, ok := c.labels[name]
 	return ls, ok
 }

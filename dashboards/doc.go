@@ -21,6 +21,9 @@
 //   - counter-rate: a counter (a metric named *_total, or a counter or
 //     histogram series by the exposition's types) is used only inside
 //     rate, irate or increase.
+//   - rate-non-counter: rate, irate or increase applied to a series that is
+//     not a counter (an error when the exposition says so; a warning when
+//     only its name, not ending in _total, _count, _sum or _bucket, does).
 //   - metric-exists and label-exists (with a Catalog from a /metrics
 //     exposition): every metric name and every label a query names exists
 //     there. Prometheus's own series (up, scrape_*) and target labels (job,

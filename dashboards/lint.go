@@ -29,6 +29,7 @@ const (
 	RuleDescription  = "description"
 	RulePromQL       = "promql"
 	RuleCounterRate  = "counter-rate"
+	RuleRateGauge    = "rate-non-counter"
 	RuleMetricExists = "metric-exists"
 	RuleLabelExists  = "label-exists"
 )
@@ -436,6 +437,17 @@ func (l *linter) query(p *Panel, t Target, vars map[string]string) {
 				l.add(p, t.RefID, RuleCounterRate, SeverityError, fmt.Sprintf("wrap it: rate(%s[$__rate_interval])", name),
 					"counter %s is used without rate, irate or increase (its raw value only grows and resets on restart)", name)
 			}
+			if insideCounterFunc(path) && !counterLike(name) && !reported["gauge:"+name] {
+				if _, known := cat.lookup(name); cat == nil || known && !cat.counter[name] {
+					reported["gauge:"+name] = true
+					sev, why := SeverityWarning, "is not named like a counter (*_total)"
+					if cat != nil {
+						sev, why = SeverityError, "is not a counter in the exposition"
+					}
+					l.add(p, t.RefID, RuleRateGauge, sev, "rate, irate and increase need a counter: use the counter's *_total name, or drop the function for a gauge",
+						"%s %s; rate over it is meaningless, or the name is wrong (upstream's always-empty panel queried broker_connections_rejected)", name, why)
+				}
+			}
 			if cat == nil {
 				return nil
 			}
@@ -491,6 +503,17 @@ var targetLabels = map[string]bool{"job": true, "instance": true}
 func insideCounterFunc(path []parser.Node) bool {
 	for _, n := range path {
 		if c, ok := n.(*parser.Call); ok && counterFuncs[c.Func.Name] {
+			return true
+		}
+	}
+	return false
+}
+
+// counterLike reports whether name follows the naming of series that only
+// grow: counters (_total) and histogram or summary parts.
+func counterLike(name string) bool {
+	for _, suf := range []string{"_total", "_count", "_sum", "_bucket"} {
+		if strings.HasSuffix(name, suf) {
 			return true
 		}
 	}

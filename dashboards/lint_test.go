@@ -146,6 +146,7 @@ func TestRulesFire(t *testing.T) {
 		{"raw histogram bucket (typed by the exposition)", RuleCounterRate, SeverityError, func(d map[string]any) {
 			target(d, 12)["expr"] = `histogram_quantile(0.5, sum by (le) (broker_http_request_duration_seconds_bucket))`
 		}},
+		{"rate over a gauge", RuleRateGauge, SeverityError, func(d map[string]any) { target(d, 9)["expr"] = `max(rate(broker_queue_depth[5m]))` }},
 		{"metric that does not exist", RuleMetricExists, SeverityError, func(d map[string]any) { target(d, 9)["expr"] = `max(broker_queue_length)` }},
 		{"label that does not exist", RuleLabelExists, SeverityError, func(d map[string]any) {
 			target(d, 6)["expr"] = `sum(rate(broker_messages_routed_total{kind="x"}[5m]))`
@@ -261,5 +262,31 @@ func TestCatalogFromFile(t *testing.T) {
 	}
 	if _, err := ParseExposition(strings.NewReader("this is { not an exposition\n")); err == nil {
 		t.Error("garbage parsed as an exposition")
+	}
+}
+
+// Upstream's dashboard has a panel that was empty from the start: it
+// rates broker_connections_rejected, a name the broker never exposed (the
+// counter is broker_connections_rejected_total). Without --metrics the
+// name's shape gives it away; with the broker's exposition it is an error
+// naming the right series.
+func TestUpstreamEmptyPanel(t *testing.T) {
+	dash := []byte(`{"uid": "u", "templating": {"list": [{"name": "datasource", "type": "datasource", "query": "prometheus"}]},
+	  "panels": [{"id": 7, "type": "timeseries", "title": "Connections rejected / sec", "description": "d",
+	    "datasource": {"uid": "${datasource}"}, "gridPos": {"h": 8, "w": 12, "x": 0, "y": 0},
+	    "fieldConfig": {"defaults": {"unit": "cps"}},
+	    "targets": [{"refId": "A", "expr": "sum(rate(broker_connections_rejected[1m])) by (reason)"}]}]}`)
+	fs := Lint([]File{{"upstream.json", dash}}, Options{})
+	if len(fs) != 1 || fs[0].Rule != RuleRateGauge || fs[0].Severity != SeverityWarning || fs[0].Panel != "Connections rejected / sec" {
+		t.Errorf("without --metrics: %v", fs)
+	}
+	ts := brokerExposition(t)
+	cat, err := LoadCatalog(context.Background(), http.DefaultClient, ts.URL+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs = Lint([]File{{"upstream.json", dash}}, Options{Metrics: cat})
+	if len(fs) != 1 || fs[0].Rule != RuleMetricExists || !strings.Contains(fs[0].Message, "did you mean broker_connections_rejected_total?") {
+		t.Errorf("with the broker's exposition: %v", fs)
 	}
 }
