@@ -445,7 +445,7 @@ func (l *linter) query(p *Panel, t Target, vars map[string]string) {
 						sev, why = SeverityError, "is not a counter in the exposition"
 					}
 					l.add(p, t.RefID, RuleRateGauge, sev, "rate, irate and increase need a counter: use the counter's *_total name, or drop the function for a gauge",
-						"%s %s; rate over it is meaningless, or the name is wrong (upstream's always-empty panel queried broker_connections_rejected)", name, why)
+						"%s %s: a rate over it is meaningless, or the name is misspelt", name, why)
 				}
 			}
 			if cat == nil {
