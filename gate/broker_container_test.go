@@ -100,8 +100,8 @@ func TestGateAgainstBrokerContainer(t *testing.T) {
 
 	// Database stopped: the broker's probe notices within a second or two.
 	r.StopPG()
-	// Ten successes in a row span five probe intervals (the broker probes
+	// 25 successes in a row span five probe intervals (the broker probes
 	// every second), so the gate cannot pass on the probe's stale state.
-	_, err = quick(func(c *Config) { c.Timeout = 15 * time.Second; c.Successes = 10 })
+	_, err = quick(func(c *Config) { c.Timeout = 20 * time.Second; c.Successes = 25 })
 	wantClass("database stopped", err, ClassDBDown)
 }
