@@ -63,6 +63,8 @@ func commands() []*cli.Command {
 		apikeyCommand(),
 		memberCommand(),
 		sweepCommand(),
+		dashboardsCommand(),
+		gateCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c, "meshctl")

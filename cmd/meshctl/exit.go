@@ -24,6 +24,22 @@ const (
 	ExitTamper           = 6 // audit verify: the chain shows tampering
 	ExitVectorsFailed    = 7 // vectors verify: at least one vector gave the wrong verdict
 	ExitVectorsMalformed = 8 // vectors verify: a vector file is malformed
+
+	// 20 and up: checks whose result is a verdict on something else (a
+	// dashboard, a deployed broker), kept apart from 1 so a pipeline can
+	// tell "the thing checked is not fine" from "meshctl could not check".
+	ExitLintFindings    = 20 // dashboards lint: at least one error finding
+	ExitGateRefused     = 21 // gate ready: connection refused (nothing listening)
+	ExitGateDNS         = 22 // gate ready: the host name does not resolve
+	ExitGateTLS         = 23 // gate ready: TLS handshake or certificate failed
+	ExitGateTimeout     = 24 // gate ready: an attempt timed out (no answer within --attempt-timeout)
+	ExitGateHTTP        = 25 // gate ready: HTTP 5xx (or another non-200) without a not_ready body
+	ExitGateDBDown      = 26 // gate: not_ready, the broker's database is unreachable
+	ExitGateMigration   = 27 // gate: the expected migration is not applied
+	ExitGateDraining    = 28 // gate ready: not_ready, the broker is draining
+	ExitGateNotReady    = 29 // gate ready: not_ready for another reason (startup migration running)
+	ExitGateVersion     = 30 // gate ready: the broker runs another version than --expect-version
+	ExitGateSchemaDirty = 31 // gate ready --expect-schema-clean: the broker reports a dirty schema
 )
 
 // exitError carries an exit code with the error that explains it.
@@ -96,6 +112,10 @@ func envelope(err error) *errorJSON {
 var exitNames = map[int]string{
 	ExitError: "error", ExitUsage: "usage", ExitPending: "pending", ExitDrift: "drift", ExitLocked: "locked",
 	ExitTamper: "tamper", ExitVectorsFailed: "vectors_failed", ExitVectorsMalformed: "vectors_malformed",
+	ExitLintFindings: "lint_findings", ExitGateRefused: "gate_refused", ExitGateDNS: "gate_dns", ExitGateTLS: "gate_tls",
+	ExitGateTimeout: "gate_timeout", ExitGateHTTP: "gate_http", ExitGateDBDown: "gate_db_down", ExitGateMigration: "gate_migration_missing",
+	ExitGateDraining: "gate_draining", ExitGateNotReady: "gate_not_ready", ExitGateVersion: "gate_version_mismatch",
+	ExitGateSchemaDirty: "gate_schema_dirty",
 }
 
 // errorCode names err's class for errorJSON.
