@@ -151,7 +151,7 @@ func seed(c *client) error {
 		}
 	}
 	bob, carol, dave, mallory := team.members[0], team.members[1], team.members[2], team.members[5]
-	if err := c.call("POST", "/v1/topics", carol.key, map[string]any{"name": "incidents", "description": "on-call"}, nil); err != nil {
+	if err := c.call("POST", "/v1/topics", team.owner.key, map[string]any{"name": "incidents", "description": "on-call"}, nil); err != nil {
 		return err
 	}
 	lines := []struct {
@@ -173,7 +173,7 @@ func seed(c *client) error {
 		}
 	}
 	for i := 0; i < 3; i++ {
-		if err := c.postV2(carol, "incidents", fmt.Sprintf("sev2 #%d: db failover drill, @bob on point", i+1), []string{"bob"}); err != nil {
+		if err := c.postV2(team.owner, "incidents", fmt.Sprintf("sev2 #%d: db failover drill, @bob on point", i+1), []string{"bob"}); err != nil {
 			return err
 		}
 	}
