@@ -117,7 +117,13 @@ func TestAuditCheckpointCLI(t *testing.T) {
 	if st, _ := os.Stat(prefix + ".key"); st.Mode().Perm() != 0o600 {
 		t.Errorf("private key mode %v, want 0600", st.Mode().Perm())
 	}
-	secret := strings.TrimSpace(string(priv))[strings.LastIndex(strings.TrimSpace(string(priv)), "+")+1:]
+	// PRIVATE+KEY+<name>+<hash>+<base64 key>: the key is everything after
+	// the third '+' of the rest (base64 itself may hold '+').
+	parts := strings.SplitN(strings.TrimPrefix(strings.TrimSpace(string(priv)), "PRIVATE+KEY+"), "+", 3)
+	if len(parts) != 3 || len(parts[2]) < 40 {
+		t.Fatalf("unexpected private key format")
+	}
+	secret := parts[2]
 	if strings.Contains(stdout, secret) {
 		t.Fatal("keygen printed the private key")
 	}
