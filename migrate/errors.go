@@ -187,3 +187,13 @@ func (e *InterruptedError) Error() string {
 }
 
 func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// TrackingRowError is a tracking row that no runner can have written: a
+// NULL where upstream's table has NOT NULL. meshctl cannot tell what ran.
+type TrackingRowError struct {
+	Table, File, Column string
+}
+
+func (e *TrackingRowError) Error() string {
+	return fmt.Sprintf("tracking row %s of %s has no %s (NULL)", e.File, e.Table, e.Column)
+}

@@ -174,11 +174,23 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 		for rs.Next() {
 			var name string
 			var tr trackRow
-			var how, norm *string
-			if err := rs.Scan(&name, &tr.sha256, &tr.appliedAt, &tr.durationMS, &how, &norm); err != nil {
+			var sha, how, norm *string
+			var at *time.Time
+			if err := rs.Scan(&name, &sha, &at, &tr.durationMS, &how, &norm); err != nil {
 				rs.Close()
 				return nil, dbErr("reading the tracking table", err)
 			}
+			// Upstream's columns are NOT NULL; a table without the
+			// constraints may hold rows no runner wrote.
+			if sha == nil || at == nil {
+				rs.Close()
+				col := "sha256"
+				if at == nil {
+					col = "applied_at"
+				}
+				return nil, &TrackingRowError{Table: r.Table(), File: name, Column: col}
+			}
+			tr.sha256, tr.appliedAt = *sha, *at
 			tr.appliedAt = s.appliedAt(tr.appliedAt, how != nil)
 			if how != nil {
 				tr.how = *how

@@ -199,6 +199,16 @@ func TestHostileInputs(t *testing.T) {
 		}
 		return migDir(name, files)
 	}
+	// A tracking table without upstream's NOT NULL constraints, holding a
+	// row with no sha256: a database of its own, so the fixture's stays
+	// as it is.
+	nullDB := pgtest.NewEmptyDB(t)
+	if _, err := nullDB.Pool.Exec(context.Background(), `CREATE SCHEMA mesh;
+		CREATE TABLE mesh.__cmh_migrations (filename text PRIMARY KEY, sha256 text, applied_at timestamp DEFAULT now());
+		INSERT INTO mesh.__cmh_migrations (filename) VALUES ('0000_mesh_core.sql')`); err != nil {
+		t.Fatal(err)
+	}
+	nullSHA := nullDB.URL
 	nodb := *u
 	nodb.Path = "/nope"
 	noDB := nodb.String()
@@ -269,6 +279,7 @@ func TestHostileInputs(t *testing.T) {
 		{"empty value", []string{"--database-url", "{dsn}", "migrate", "up", "--to", ""}, nil, ExitUsage, "--to needs a value"},
 		{"negative duration", []string{"--database-url", "{dsn}", "migrate", "up", "--lock-wait", "-5s"}, nil, ExitUsage, "positive"},
 		{"stray argument", []string{"--database-url", "{dsn}", "migrate", "up", "0001_s.sql"}, nil, ExitUsage, "unexpected argument"},
+		{"NULL sha256 in the tracking table", []string{"--database-url", "{nullsha}", "migrate", "status"}, nil, ExitError, "has no sha256"},
 		{"unknown backfill", []string{"--database-url", "{dsn}", "backfill", "run", "nope"}, nil, ExitUsage, "no backfill is called"},
 	}
 	holder, err := pgx.Connect(context.Background(), fx.db.URL)
@@ -292,7 +303,7 @@ func TestHostileInputs(t *testing.T) {
 					args = append(args, "--json")
 				}
 				for _, a := range p.args {
-					args = append(args, strings.ReplaceAll(a, "{dsn}", fx.db.URL))
+					args = append(args, strings.NewReplacer("{dsn}", fx.db.URL, "{nullsha}", nullSHA).Replace(a))
 				}
 				cmd := exec.Command(bin, args...)
 				cmd.Dir = fx.dir

@@ -143,6 +143,7 @@ func migrateError(err error) error {
 		rn *migrate.RenameError
 		fh *migrate.ForeignHistoryError
 		rp *migrate.RepairError
+		tr *migrate.TrackingRowError
 	)
 	switch {
 	case err == nil:
@@ -157,6 +158,8 @@ func migrateError(err error) error {
 		return withCode(ExitUsage, fmt.Errorf("%w; pass --dir with the folder this database was migrated from (or --table for another tracking table)", err))
 	case errors.As(err, &se), errors.As(err, &te), errors.As(err, &le), errors.As(err, &oe), errors.As(err, &rp):
 		return withCode(ExitUsage, err)
+	case errors.As(err, &tr):
+		return fmt.Errorf("%w: meshctl cannot tell what ran; check by hand, then set it (UPDATE %s SET %s = … WHERE filename = '%s') or delete the row", err, tr.Table, tr.Column, tr.File)
 	case errors.As(err, &lk):
 		return withCode(ExitLocked, err)
 	case errors.As(err, &de):
