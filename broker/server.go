@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -437,5 +436,3 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 
 // ready reports whether requests that need the database should be tried.
 func (s *Server) ready() bool { return s.migrated.Load() && !s.draining.Load() }
-
-var errNotReady = errors.New("not ready")
