@@ -177,7 +177,14 @@ func TestConcurrentRuns(t *testing.T) {
 	exec(t, db, `INSERT INTO public."user" (id) SELECT 'u' || i FROM generate_series(1, 300) i;
 		INSERT INTO mesh.mesh (id, name, slug, owner_user_id) SELECT 'm' || lpad(i::text, 4, '0'), 'n' || i, 's' || i, 'u' || i FROM generate_series(1, 300) i;
 		INSERT INTO mesh.member (id, mesh_id, user_id, peer_pubkey, display_name) SELECT 'x' || i, 'm' || lpad(i::text, 4, '0'), 'other', repeat('a', 64), 'x' FROM generate_series(1, 300) i;`)
-	for _, job := range []backfill.Job{backfill.General{}, backfill.OwnerMember{}} {
+	// Messages mentioning "x" (and "n<i>-owner", the owner member the
+	// owner-member run adds), in meshes that have a topic once general ran.
+	for _, job := range []backfill.Job{backfill.General{}, backfill.OwnerMember{}, backfill.Notifications{}} {
+		if job.Name() == "notifications" {
+			exec(t, db, `INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext)
+				SELECT 'msg' || lpad(i::text, 5, '0'), t.id, 'x' || (1 + i % 300), '', encode(convert_to('hey @x and @n' || (1 + i % 300) || '-owner', 'UTF8'), 'base64')
+				FROM generate_series(1, 3000) i JOIN mesh.topic t ON t.mesh_id = 'm' || lpad((1 + i % 300)::text, 4, '0')`)
+		}
 		var wg sync.WaitGroup
 		var written [2]int64
 		errs := make(chan error, 2)
@@ -213,6 +220,11 @@ func TestConcurrentRuns(t *testing.T) {
 		`SELECT count(*) FROM mesh.topic_member`:                                                          "600",
 		`SELECT count(*) FROM mesh.topic_member WHERE role = 'lead'`:                                      "300",
 		`SELECT count(*) FROM (SELECT member_id FROM mesh.topic_member GROUP BY 1 HAVING count(*) > 1) x`: "0",
+		// Each message mentions its sender (never notified) and the mesh's
+		// owner member: exactly one notification each, however the two
+		// runs interleaved.
+		`SELECT count(*) FROM mesh.notification`:                                                            "3000",
+		`SELECT count(*) FROM (SELECT message_id FROM mesh.notification GROUP BY 1 HAVING count(*) <> 1) x`: "0",
 	} {
 		if got := rows(t, db, q); got[0] != want {
 			t.Errorf("%s = %s, want %s", q, got[0], want)
