@@ -115,3 +115,23 @@ func TestProgressOnTerminal(t *testing.T) {
 		}
 	}
 }
+
+// backfill run on a terminal draws one progress line per job (rows of the
+// estimate, batch size and duration) and clears it before the summary.
+func TestBackfillProgressOnTerminal(t *testing.T) {
+	db := pgtest.NewDB(t)
+	seedBackfill(t, db, 3000)
+	code, stdout, stderr := runCLIOnTerminal(t, "--database-url", db.URL, "backfill", "run", "notifications", "--batch-size", "200")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "\rnotifications: ") || !strings.Contains(stderr, "batch 200 (") || !strings.Contains(stderr, " rows") {
+		t.Errorf("no progress line on the terminal: %q", stderr)
+	}
+	if !strings.HasSuffix(stderr, "\r\x1b[K") {
+		t.Errorf("the progress line is not cleared at the end: %q", stderr[max(0, len(stderr)-60):])
+	}
+	if !strings.Contains(stdout, "notifications: done") {
+		t.Errorf("summary: %q", stdout)
+	}
+}
