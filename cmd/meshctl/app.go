@@ -173,8 +173,8 @@ func hoistGlobalSwitches(args []string) []string {
 			rest = append(rest, args[1+i:]...)
 			break
 		}
-		if globalSwitches[a] {
-			front = append(front, a)
+		if name, _, _ := strings.Cut(a, "="); globalSwitches[name] {
+			front = append(front, a) // also --json=true, as urfave/cli accepts it in front
 			continue
 		}
 		rest = append(rest, a)
@@ -294,7 +294,7 @@ func wantsJSON(args []string) bool {
 		switch a {
 		case "--":
 			return false
-		case "--json", "-json", "--json=true", "-json=true":
+		case "--json", "-json", "--json=true", "-json=true", "--json=1", "-json=1":
 			return true
 		}
 	}

@@ -146,3 +146,12 @@ func TestFlagsFirst(t *testing.T) {
 		}
 	}
 }
+
+// A global switch with a value after the command (--json=true) is read
+// as the global switch.
+func TestGlobalSwitchWithValueAfterTheCommand(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "migrate", "lint", "--json=true", "--dir", "../../migrations")
+	if code != 0 || !strings.HasPrefix(stdout, "{") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
