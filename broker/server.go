@@ -58,11 +58,10 @@ type dbState struct {
 // broker's application_name, and sessions in UTC so that timestamp columns
 // defaulting to now() hold UTC wall time (SPEC §1).
 func PoolConfig(dsn string) (*pgxpool.Config, error) {
-	pc, err := dbconn.ParseConfig(dsn)
+	pc, err := dbconn.ParseConfig(dsn, AppName)
 	if err != nil {
 		return nil, err
 	}
-	pc.ConnConfig.RuntimeParams["application_name"] = AppName
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	if pc.ConnConfig.ConnectTimeout > 5*time.Second {
 		pc.ConnConfig.ConnectTimeout = 5 * time.Second

@@ -94,7 +94,7 @@ func TestCrashHelper(t *testing.T) {
 	if dsn == "" {
 		t.Skip("helper process for TestCrashMatrix")
 	}
-	r, err := migrate.New(dsn, mapFS(slowFiles(12, 100*time.Millisecond)), migrate.WithProgress(func(e migrate.Event) {
+	r, err := migrate.New(dial(dsn), mapFS(slowFiles(12, 100*time.Millisecond)), migrate.WithProgress(func(e migrate.Event) {
 		if e.Kind == migrate.EventFileDone {
 			fmt.Fprintf(os.Stdout, "APPLIED %s\n", e.File)
 		}

@@ -39,6 +39,7 @@
 //
 // Typical use:
 //
-//	r, err := migrate.New(dsn, migrations.FS, migrate.WithLockWait(time.Minute))
+//	connect := func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, dsn) }
+//	r, err := migrate.New(connect, migrations.FS, migrate.WithLockWait(time.Minute))
 //	res, err := r.Up(ctx)
 package migrate

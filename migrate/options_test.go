@@ -24,7 +24,7 @@ func TestWithTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New("", fsys, WithTable(tt.table))
+			_, err := New(nil, fsys, WithTable(tt.table))
 			var oe *OptionError
 			if tt.ok != (err == nil) || (err != nil && !errors.As(err, &oe)) {
 				t.Errorf("WithTable(%q): %v; want ok=%v or an *OptionError", tt.table, err, tt.ok)

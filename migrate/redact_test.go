@@ -32,8 +32,8 @@ func TestFailingFileDetailHidesRowValues(t *testing.T) {
 				if notx {
 					body = "-- meshctl:no-transaction\n" + body
 				}
-				r := testRunner(t, db.URL, mapFS(map[string]string{"0001_x.sql": body}), migrate.WithShowRowValues(show), migrate.WithRetryFile(true))
-				_, err := r.Up(context.Background())
+				r := testRunner(t, db.URL, mapFS(map[string]string{"0001_x.sql": body}), migrate.WithShowRowValues(show))
+				_, err := r.Up(context.Background(), migrate.RetryFile())
 				if err == nil {
 					t.Fatalf("%s: the file did not fail", tc.name)
 				}

@@ -25,11 +25,11 @@ func TestResumeLooksForTheIndex(t *testing.T) {
 				t.Fatal("the build did not fail")
 			}
 			mustExec(t, db.Pool, "DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t WHERE v = 1)")
-			r := testRunner(t, db.URL, mapFS(files), migrate.WithResume(true))
+			r := testRunner(t, db.URL, mapFS(files))
 			switch finish {
 			case "drop":
 				// The invalid index is found and the message says how to drop it.
-				_, err := r.Up(ctx)
+				_, err := r.Up(ctx, migrate.Resume())
 				var fe *migrate.FileError
 				if !errors.As(err, &fe) || !strings.Contains(err.Error(), "is invalid") || !strings.Contains(err.Error(), "meshctl migrate up --resume") {
 					t.Fatalf("resume over an invalid index: %v", err)
@@ -44,7 +44,7 @@ func TestResumeLooksForTheIndex(t *testing.T) {
 				// finished the index: it is valid, so the statement is done.
 				mustExec(t, db.Pool, "REINDEX INDEX CONCURRENTLY t_v")
 			}
-			res, err := r.Up(ctx)
+			res, err := r.Up(ctx, migrate.Resume())
 			if err != nil {
 				t.Fatalf("--resume: %v", err)
 			}

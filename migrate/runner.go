@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/claudemesh/meshctl/internal/dbconn"
 	"github.com/claudemesh/meshctl/meshfmt"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -146,51 +145,48 @@ func WithBatch(files, bytes int) Option {
 	}
 }
 
-// WithStrict turns warnings about history into errors: semantically
-// changed applied files, out-of-order pending files, rows without a file.
-func WithStrict(b bool) Option { return func(c *config) error { c.strict = b; return nil } }
 
 // WithVersion records the caller's version in each tracking row.
 func WithVersion(v string) Option { return func(c *config) error { c.version = v; return nil } }
 
-// WithTarget stops Up after the named file.
-func WithTarget(name string) Option { return func(c *config) error { c.to = name; return nil } }
 
-// WithResume lets Up continue a failed non-transactional file at the
-// statement that failed.
-func WithResume(b bool) Option { return func(c *config) error { c.resume = b; return nil } }
 
-// WithRetryFile lets Up run a failed non-transactional file again from its
-// first statement.
-func WithRetryFile(b bool) Option { return func(c *config) error { c.retry = b; return nil } }
 
 // WithProgress receives events while Up and Bootstrap run (lock waits,
 // files started and finished, warnings). It is called synchronously.
 func WithProgress(f func(Event)) Option { return func(c *config) error { c.onEvent = f; return nil } }
 
+// Connector opens a new connection to the database to migrate. The caller
+// decides how (DSN, application_name, TLS, timeouts); the runner closes
+// the connections it opened.
+type Connector func(ctx context.Context) (*pgx.Conn, error)
+
 // Runner applies one folder of migrations to one database.
 type Runner struct {
-	dsn  string
-	conn *pgx.Conn // caller-owned when set by NewWithConn
-	src  *Source
-	cfg  config
+	connect Connector
+	conn    *pgx.Conn // caller-owned when set by NewWithConn
+	src     *Source
+	cfg     config
 }
 
-// New returns a Runner that connects to dsn for each operation (through
-// internal/dbconn, so errors never contain the password). The source is
-// read and checked now: a *SourceError is returned for a bad folder.
-func New(dsn string, fsys fs.FS, opts ...Option) (*Runner, error) {
-	return newRunner(dsn, nil, fsys, opts)
+// New returns a Runner that opens its connections with connect: one
+// pinned connection per operation, plus short-lived ones for the pooler
+// check and to find out what committed after a connection was lost. The
+// source is read and checked now: a *SourceError is returned for a bad
+// folder.
+func New(connect Connector, fsys fs.FS, opts ...Option) (*Runner, error) {
+	return newRunner(connect, nil, fsys, opts)
 }
 
 // NewWithConn returns a Runner that uses conn, which the caller owns and
-// closes. The conn must not be shared while a Runner method runs.
+// closes. The conn must not be shared while a Runner method runs. Second
+// connections are opened with conn's own configuration.
 func NewWithConn(conn *pgx.Conn, fsys fs.FS, opts ...Option) (*Runner, error) {
-	return newRunner("", conn, fsys, opts)
+	return newRunner(nil, conn, fsys, opts)
 }
 
-func newRunner(dsn string, conn *pgx.Conn, fsys fs.FS, opts []Option) (*Runner, error) {
-	r := &Runner{dsn: dsn, conn: conn, cfg: config{
+func newRunner(connect Connector, conn *pgx.Conn, fsys fs.FS, opts []Option) (*Runner, error) {
+	r := &Runner{connect: connect, conn: conn, cfg: config{
 		schema: "mesh", table: "__cmh_migrations",
 		lockKey: meshfmt.MigrationLockKey, lockWait: DefaultLockWait, lockPoll: DefaultLockPoll,
 		lockTimeout: DefaultLockTimeout, lockRetries: DefaultLockRetries, retryBackoff: 500 * time.Millisecond,
@@ -207,10 +203,42 @@ func newRunner(dsn string, conn *pgx.Conn, fsys fs.FS, opts []Option) (*Runner, 
 		return nil, err
 	}
 	r.src = src
-	if r.cfg.to != "" && src.Lookup(r.cfg.to) == nil {
-		return nil, &TargetError{Flag: "--to", Name: r.cfg.to, Last: r.src.lastName()}
-	}
 	return r, nil
+}
+
+// CallOption is a choice of one Up or Plan call.
+type CallOption func(*config)
+
+// To stops after the named file (which must be in the source).
+func To(file string) CallOption { return func(c *config) { c.to = file } }
+
+// Strict refuses to apply anything while an applied file changed
+// (semantically or unclassified), a tracked file is missing, or a pending
+// file sorts before the newest applied one.
+func Strict() CallOption { return func(c *config) { c.strict = true } }
+
+// Resume continues a failed non-transactional file at the statement that
+// failed.
+func Resume() CallOption { return func(c *config) { c.resume = true } }
+
+// RetryFile runs a failed non-transactional file again from its first
+// statement.
+func RetryFile() CallOption { return func(c *config) { c.retry = true } }
+
+// with returns the runner as one call sees it: its configuration plus the
+// call's choices, checked.
+func (r *Runner) with(opts []CallOption) (*Runner, error) {
+	if len(opts) == 0 {
+		return r, nil
+	}
+	c := *r
+	for _, o := range opts {
+		o(&c.cfg)
+	}
+	if c.cfg.to != "" && c.src.Lookup(c.cfg.to) == nil {
+		return nil, &TargetError{Flag: "--to", Name: c.cfg.to, Last: c.src.lastName()}
+	}
+	return &c, nil
 }
 
 // Source returns the files the runner works on.
@@ -244,7 +272,7 @@ type session struct {
 func (r *Runner) open(ctx context.Context) (*session, error) {
 	s := &session{r: r, conn: r.conn}
 	if s.conn == nil {
-		c, err := dbconn.Connect(ctx, r.dsn)
+		c, err := r.connect(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -372,8 +400,8 @@ func (s *session) backendPID(ctx context.Context, c *pgx.Conn) (uint32, error) {
 // connectAgain opens a second connection to the same database, the way the
 // session's own was opened.
 func (s *session) connectAgain(ctx context.Context) (*pgx.Conn, error) {
-	if s.r.dsn != "" {
-		return dbconn.Connect(ctx, s.r.dsn)
+	if s.r.connect != nil {
+		return s.r.connect(ctx)
 	}
 	return pgx.ConnectConfig(ctx, s.conn.Config())
 }
@@ -431,7 +459,15 @@ type FileResult struct {
 // It returns what was applied even when it fails; the error is a
 // *FileError, *LockError, *DriftError, *LintError, *PoolerError or
 // *DBError.
-func (r *Runner) Up(ctx context.Context) (*UpResult, error) {
+func (r *Runner) Up(ctx context.Context, opts ...CallOption) (*UpResult, error) {
+	r, err := r.with(opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.up(ctx)
+}
+
+func (r *Runner) up(ctx context.Context) (*UpResult, error) {
 	res := &UpResult{}
 	s, err := r.open(ctx)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/claudemesh/meshctl/internal/dbconn"
 	"github.com/claudemesh/meshctl/internal/pgtest"
 	"github.com/claudemesh/meshctl/meshfmt"
 	"github.com/claudemesh/meshctl/migrate"
@@ -37,16 +38,16 @@ func mapFS(files map[string]string) fstest.MapFS {
 
 func testRunner(t *testing.T, dsn string, fsys fstest.MapFS, opts ...migrate.Option) *migrate.Runner {
 	t.Helper()
-	r, err := migrate.New(dsn, fsys, opts...)
+	r, err := migrate.New(dial(dsn), fsys, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return r
 }
 
-func mustUp(t *testing.T, r *migrate.Runner) *migrate.UpResult {
+func mustUp(t *testing.T, r *migrate.Runner, opts ...migrate.CallOption) *migrate.UpResult {
 	t.Helper()
-	res, err := r.Up(context.Background())
+	res, err := r.Up(context.Background(), opts...)
 	if err != nil {
 		t.Fatalf("Up: %v", err)
 	}
@@ -100,7 +101,7 @@ func states(st *migrate.Status) map[string]migrate.State {
 func TestUpEmptyDatabaseReferenceSchema(t *testing.T) {
 	db := pgtest.NewEmptyDB(t)
 	ctx := context.Background()
-	r, err := migrate.New(db.URL, migrations.FS, migrate.WithVersion("test"))
+	r, err := migrate.New(dial(db.URL), migrations.FS, migrate.WithVersion("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestUpstreamTrackedDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	upstreamApply(t, db.Pool, src)
-	r, err := migrate.New(db.URL, migrations.FS)
+	r, err := migrate.New(dial(db.URL), migrations.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestUpstreamTrackedDatabase(t *testing.T) {
 // the literals with $ and \ arrive byte for byte.
 func TestUpstreamLikeFixtureApplies(t *testing.T) {
 	db := pgtest.NewEmptyDB(t)
-	r, err := migrate.New(db.URL, os.DirFS("testdata/upstream-like"))
+	r, err := migrate.New(dial(db.URL), os.DirFS("testdata/upstream-like"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +363,7 @@ func TestNoCreatePermission(t *testing.T) {
 	}
 	u.User = url.UserPassword(role, "pw-secret-123")
 	dsn := u.String()
-	r, err := migrate.New(dsn, migrations.FS)
+	r, err := migrate.New(dial(dsn), migrations.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +475,7 @@ func TestDriftChangedMissingOutOfOrder(t *testing.T) {
 	files["0002_b.sql"] = "CREATE TABLE t2 (a bigint);"                    // semantic
 	delete(files, "0005_e.sql")                                            // missing
 	files["0003_c.sql"] = "CREATE TABLE t3 (a int);"                       // out of order
-	r := testRunner(t, db.URL, mapFS(files), migrate.WithStrict(true))
+	r := testRunner(t, db.URL, mapFS(files))
 	st, err := r.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -487,7 +488,7 @@ func TestDriftChangedMissingOutOfOrder(t *testing.T) {
 	if st.Files[0].Change != migrate.ChangeCosmetic || st.Files[1].Change != migrate.ChangeSemantic {
 		t.Errorf("changes: %q %q", st.Files[0].Change, st.Files[1].Change)
 	}
-	_, err = r.Up(ctx)
+	_, err = r.Up(ctx, migrate.Strict())
 	var de *migrate.DriftError
 	if !errors.As(err, &de) || !strings.Contains(de.Error(), "0002_b.sql") {
 		t.Fatalf("strict Up: want migrate.DriftError on 0002_b.sql, got %v", err)
@@ -540,11 +541,11 @@ func TestNoTransactionFileFailureResumeAndRetry(t *testing.T) {
 	// The operator fixes the data and drops the invalid index, then resumes.
 	mustExec(t, db.Pool, "DELETE FROM t WHERE b = 2; DROP INDEX t_a")
 	var done []int
-	res := mustUp(t, testRunner(t, db.URL, mapFS(files), migrate.WithResume(true), migrate.WithProgress(func(e migrate.Event) {
+	res := mustUp(t, testRunner(t, db.URL, mapFS(files), migrate.WithProgress(func(e migrate.Event) {
 		if e.Kind == migrate.EventStatementDone {
 			done = append(done, e.Statement)
 		}
-	})))
+	})), migrate.Resume())
 	if diff := cmp.Diff([]string{"0002_idx.sql", "0003_after.sql"}, appliedNames(res)); diff != "" {
 		t.Errorf("applied (-want +got):\n%s", diff)
 	}
@@ -570,10 +571,10 @@ func TestNoTransactionFileFailureResumeAndRetry(t *testing.T) {
 		t.Fatal("want a failure")
 	}
 	files2["0001_idx.sql"] = migrate.NoTransactionMarker + "\nCREATE TABLE IF NOT EXISTS u (a int);\nSELECT 1;"
-	if _, err := testRunner(t, db2.URL, mapFS(files2), migrate.WithResume(true)).Up(ctx); !errors.As(err, new(*migrate.DriftError)) {
+	if _, err := testRunner(t, db2.URL, mapFS(files2)).Up(ctx, migrate.Resume()); !errors.As(err, new(*migrate.DriftError)) {
 		t.Errorf("--resume of a changed file: want migrate.DriftError, got %v", err)
 	}
-	mustUp(t, testRunner(t, db2.URL, mapFS(files2), migrate.WithRetryFile(true)))
+	mustUp(t, testRunner(t, db2.URL, mapFS(files2)), migrate.RetryFile())
 	if _, ok := tracking(t, db2.Pool)["0001_idx.sql"]; !ok {
 		t.Error("retried file not recorded")
 	}
@@ -827,4 +828,11 @@ func lockTable(t *testing.T, pool *pgxpool.Pool, table string) pgx.Tx {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+// dial is how the tests' runners connect: the way meshctl does (cancel
+// requests on a cancelled context, one-line errors), under a name of
+// their own.
+func dial(dsn string) migrate.Connector {
+	return func(ctx context.Context) (*pgx.Conn, error) { return dbconn.Connect(ctx, dsn, "meshctl-test") }
 }

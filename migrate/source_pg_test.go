@@ -70,7 +70,7 @@ func TestFilesRefusedAtLoad(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fsys := mapFS(map[string]string{"0001_x.sql": tt.body})
-			_, err := migrate.New(db.URL, fsys)
+			_, err := migrate.New(dial(db.URL), fsys)
 			var se *migrate.SourceError
 			if !errors.As(err, &se) || se.File != "0001_x.sql" || !strings.Contains(se.Msg, tt.msg) {
 				t.Fatalf("New: %v; want a *migrate.SourceError on 0001_x.sql saying %q", err, tt.msg)
@@ -188,13 +188,13 @@ func TestRenamedFileIsNotRunAgain(t *testing.T) {
 func TestForeignHistoryRefused(t *testing.T) {
 	db := pgtest.NewEmptyDB(t)
 	ctx := context.Background()
-	up, err := migrate.New(db.URL, os.DirFS("testdata/upstream-like"))
+	up, err := migrate.New(dial(db.URL), os.DirFS("testdata/upstream-like"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustUp(t, up)
 	before := tracking(t, db.Pool)
-	r, err := migrate.New(db.URL, migrations.FS)
+	r, err := migrate.New(dial(db.URL), migrations.FS)
 	if err != nil {
 		t.Fatal(err)
 	}

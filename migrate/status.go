@@ -459,7 +459,11 @@ type Plan struct {
 func (p *Plan) Err() error { return p.blocker }
 
 // Plan reports what Up would do.
-func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
+func (r *Runner) Plan(ctx context.Context, opts ...CallOption) (*Plan, error) {
+	r, err := r.with(opts)
+	if err != nil {
+		return nil, err
+	}
 	st, err := r.Status(ctx)
 	if err != nil {
 		return nil, err

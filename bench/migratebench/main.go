@@ -77,7 +77,7 @@ type tool struct {
 
 var tools = []tool{
 	{"meshctl", func(ctx context.Context, dsn string, fsys fstest.MapFS) (int, error) {
-		r, err := migrate.New(dsn, fsys)
+		r, err := migrate.New(connector(dsn), fsys)
 		if err != nil {
 			return 0, err
 		}
@@ -86,7 +86,7 @@ var tools = []tool{
 	}},
 	// The same runner with --batch 1: every file its own round trip and its own durable commit.
 	{"batch_1", func(ctx context.Context, dsn string, fsys fstest.MapFS) (int, error) {
-		r, err := migrate.New(dsn, fsys, migrate.WithBatch(1, 1<<20))
+		r, err := migrate.New(connector(dsn), fsys, migrate.WithBatch(1, 1<<20))
 		if err != nil {
 			return 0, err
 		}
@@ -225,7 +225,7 @@ func warmRun(ctx context.Context, w io.Writer, fresh func(string) (string, func(
 	var withNew, upOnly, status []float64
 	for i := 0; i < runs; i++ {
 		start := time.Now()
-		r, err := migrate.New(db, fsys)
+		r, err := migrate.New(connector(db), fsys)
 		if err != nil {
 			return err
 		}
@@ -272,4 +272,9 @@ func stats(xs []float64) summary {
 		return s[lo] + (i-float64(lo))*(s[lo+1]-s[lo])
 	}
 	return summary{median: q(0.5), min: s[0], max: s[len(s)-1], iqr: q(0.75) - q(0.25)}
+}
+
+// connector opens each of the runner's connections to dsn.
+func connector(dsn string) migrate.Connector {
+	return func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, dsn) }
 }

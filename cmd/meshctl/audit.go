@@ -206,7 +206,7 @@ func (p *verifyPlan) covered(mesh string) bool {
 func runVerify(c *cli.Context, plan *verifyPlan) (*audit.Report, time.Duration, error) {
 	e := envFrom(c)
 	ctx := c.Context
-	conn, err := dbconn.Connect(ctx, e.databaseURL)
+	conn, err := dbconn.Connect(ctx, e.databaseURL, appName)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -693,7 +693,7 @@ func auditKeygen(c *cli.Context) error {
 			return usageError("--origin: %v", err)
 		}
 	} else {
-		conn, err := dbconn.Connect(c.Context, e.databaseURL)
+		conn, err := dbconn.Connect(c.Context, e.databaseURL, appName)
 		if err != nil {
 			return fmt.Errorf("%v (keygen reads the origin from the database, or give --origin)", err)
 		}

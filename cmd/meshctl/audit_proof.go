@@ -110,7 +110,7 @@ func auditProve(c *cli.Context) error {
 		if older.cp.Time.After(newer.cp.Time) {
 			return usageError("--from %s was signed after --to %s: swap them", older.path, newer.path)
 		}
-		conn, err := dbconn.Connect(c.Context, e.databaseURL)
+		conn, err := dbconn.Connect(c.Context, e.databaseURL, appName)
 		if err != nil {
 			return err
 		}
@@ -127,7 +127,7 @@ func auditProve(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		conn, err := dbconn.Connect(c.Context, e.databaseURL)
+		conn, err := dbconn.Connect(c.Context, e.databaseURL, appName)
 		if err != nil {
 			return err
 		}

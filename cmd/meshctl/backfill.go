@@ -63,7 +63,7 @@ meshctl backfill run owner-member --dry-run`,
 
 func backfillConnect(c *cli.Context) (*env, *pgx.Conn, error) {
 	e := envFrom(c)
-	conn, err := dbconn.Connect(c.Context, e.databaseURL)
+	conn, err := dbconn.Connect(c.Context, e.databaseURL, appName)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -31,7 +31,7 @@ meshctl --json db ping`,
 			Action: func(c *cli.Context) error {
 				e := envFrom(c)
 				start := time.Now()
-				pool, err := dbconn.OpenPool(c.Context, e.databaseURL)
+				pool, err := dbconn.OpenPool(c.Context, e.databaseURL, appName)
 				if err != nil {
 					return err
 				}

@@ -15,6 +15,10 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// appName is meshctl's application_name on every connection it opens, so
+// operators can find it in pg_stat_activity (unless the DSN names another).
+const appName = "meshctl"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)

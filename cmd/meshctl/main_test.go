@@ -138,7 +138,7 @@ func TestPingJSONAndApplicationName(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	pool, err := dbconn.OpenPool(ctx, db.URL)
+	pool, err := dbconn.OpenPool(ctx, db.URL, appName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
 
+	"github.com/claudemesh/meshctl/internal/dbconn"
 	"github.com/claudemesh/meshctl/migrate"
 	"github.com/claudemesh/meshctl/migrations"
 )
@@ -123,7 +126,9 @@ func migrationSource(c *cli.Context) fs.FS {
 
 func newRunner(c *cli.Context, e *env, opts ...migrate.Option) (*migrate.Runner, error) {
 	base := []migrate.Option{migrate.WithTable(c.String("table")), migrate.WithVersion(currentVersion().Version)}
-	r, err := migrate.New(e.databaseURL, migrationSource(c), append(base, opts...)...)
+	url := e.databaseURL
+	connect := func(ctx context.Context) (*pgx.Conn, error) { return dbconn.Connect(ctx, url, appName) }
+	r, err := migrate.New(connect, migrationSource(c), append(base, opts...)...)
 	if err != nil {
 		return nil, migrateError(err)
 	}
@@ -369,25 +374,26 @@ func summary(st *migrate.Status) string {
 
 // planOptions are the flags that decide what up would apply; plan and up
 // --dry-run read them the same way as up (flags a verb lacks read as unset).
-func planOptions(c *cli.Context) []migrate.Option {
-	opts := []migrate.Option{
-		migrate.WithStrict(c.Bool("strict")),
-		migrate.WithResume(c.Bool("resume")),
-		migrate.WithRetryFile(c.Bool("retry-file")),
+func planOptions(c *cli.Context) []migrate.CallOption {
+	var opts []migrate.CallOption
+	for flag, o := range map[string]migrate.CallOption{"strict": migrate.Strict(), "resume": migrate.Resume(), "retry-file": migrate.RetryFile()} {
+		if c.Bool(flag) {
+			opts = append(opts, o)
+		}
 	}
 	if to := c.String("to"); to != "" {
-		opts = append(opts, migrate.WithTarget(to))
+		opts = append(opts, migrate.To(to))
 	}
 	return opts
 }
 
 func migratePlan(c *cli.Context) error {
 	e := envFrom(c)
-	r, err := newRunner(c, e, planOptions(c)...)
+	r, err := newRunner(c, e)
 	if err != nil {
 		return jsonError(e, err)
 	}
-	p, err := r.Plan(c.Context)
+	p, err := r.Plan(c.Context, planOptions(c)...)
 	if err != nil {
 		return jsonError(e, migrateError(err))
 	}
@@ -500,7 +506,7 @@ func migrateUp(c *cli.Context) error {
 	if c.Bool("resume") && c.Bool("retry-file") {
 		err = usageError("--resume and --retry-file exclude each other: pick one")
 	} else {
-		opts := append(planOptions(c),
+		opts := append([]migrate.Option{},
 			migrate.WithLockWait(c.Duration("lock-wait")),
 			migrate.WithLockTimeout(c.Duration("lock-timeout")),
 			migrate.WithStatementTimeout(c.Duration("statement-timeout")),
@@ -512,7 +518,7 @@ func migrateUp(c *cli.Context) error {
 		var r *migrate.Runner
 		if r, err = newRunner(c, e, opts...); err == nil {
 			// Warnings reach stderr as progress events.
-			res, err = r.Up(c.Context)
+			res, err = r.Up(c.Context, planOptions(c)...)
 		}
 	}
 	if e.json {

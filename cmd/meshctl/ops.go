@@ -135,7 +135,7 @@ func operator() mesh.Actor {
 
 func opsConnect(c *cli.Context) (*env, *pgx.Conn, error) {
 	e := envFrom(c)
-	conn, err := dbconn.Connect(c.Context, e.databaseURL)
+	conn, err := dbconn.Connect(c.Context, e.databaseURL, appName)
 	return e, conn, err
 }
 

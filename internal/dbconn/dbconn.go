@@ -1,7 +1,9 @@
-// Package dbconn opens PostgreSQL connections the way every meshctl verb
-// needs them: application_name=meshctl so operators can find meshctl in
-// pg_stat_activity, a bounded connect timeout, and errors that are one clear
-// line with the password removed. Nothing in this package prints.
+// Package dbconn opens PostgreSQL connections the way meshctl's verbs and
+// the reference broker need them: an application_name the caller chooses
+// (meshctl, claudemesh-broker) so operators can find each program in
+// pg_stat_activity, a bounded connect timeout, cancel requests when a
+// context ends, and errors that are one clear line with the password
+// removed. Nothing in this package prints.
 package dbconn
 
 import (
@@ -23,9 +25,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// AppName is the application_name meshctl sets unless the DSN names one.
-const AppName = "meshctl"
 
 // DefaultConnectTimeout bounds how long a connection attempt may take when
 // the DSN sets no connect_timeout.
@@ -87,9 +86,11 @@ func (e *Error) Error() string {
 	return msg + ": " + hint
 }
 
-// ParseConfig parses a DSN in URL or key=value form and applies meshctl's
-// defaults. An empty DSN is an error (meshctl never guesses a database).
-func ParseConfig(dsn string) (*pgxpool.Config, error) {
+// ParseConfig parses a DSN in URL or key=value form and applies the
+// defaults: application_name app unless the DSN names one, the connect
+// timeout, cancel requests. An empty DSN is an error (never a guessed
+// database).
+func ParseConfig(dsn, app string) (*pgxpool.Config, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, &Error{Kind: KindMissingDSN}
 	}
@@ -99,7 +100,7 @@ func ParseConfig(dsn string) (*pgxpool.Config, error) {
 	}
 	cc := cfg.ConnConfig
 	if _, ok := cc.RuntimeParams["application_name"]; !ok {
-		cc.RuntimeParams["application_name"] = AppName
+		cc.RuntimeParams["application_name"] = app
 	}
 	if cc.ConnectTimeout == 0 {
 		cc.ConnectTimeout = DefaultConnectTimeout
@@ -117,8 +118,8 @@ func ParseConfig(dsn string) (*pgxpool.Config, error) {
 
 // OpenPool parses dsn, connects, and pings once so that a bad address,
 // password or database name is reported now, as an *Error.
-func OpenPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
-	cfg, err := ParseConfig(dsn)
+func OpenPool(ctx context.Context, dsn, app string) (*pgxpool.Pool, error) {
+	cfg, err := ParseConfig(dsn, app)
 	if err != nil {
 		return nil, err
 	}
@@ -135,8 +136,8 @@ func OpenPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 
 // Connect opens one connection (for work that must stay on a single
 // backend, such as holding a session-level advisory lock).
-func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
-	cfg, err := ParseConfig(dsn)
+func Connect(ctx context.Context, dsn, app string) (*pgx.Conn, error) {
+	cfg, err := ParseConfig(dsn, app)
 	if err != nil {
 		return nil, err
 	}

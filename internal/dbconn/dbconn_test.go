@@ -35,7 +35,7 @@ func TestBadDSNNeverShowsPassword(t *testing.T) {
 		"host=h password=s3cret connect_timeout=zz",
 		"host=h password='s3cret' port=notaport",
 	} {
-		_, err := ParseConfig(dsn)
+		_, err := ParseConfig(dsn, "meshctl")
 		if err == nil {
 			t.Fatalf("ParseConfig(%q) succeeded", dsn)
 		}
@@ -50,17 +50,17 @@ func TestBadDSNNeverShowsPassword(t *testing.T) {
 }
 
 func TestParseConfigDefaults(t *testing.T) {
-	cfg, err := ParseConfig("postgres://u:p@h/db")
+	cfg, err := ParseConfig("postgres://u:p@h/db", "meshctl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.ConnConfig.RuntimeParams["application_name"]; got != AppName {
-		t.Errorf("application_name = %q, want %q", got, AppName)
+	if got := cfg.ConnConfig.RuntimeParams["application_name"]; got != "meshctl" {
+		t.Errorf("application_name = %q, want %q", got, "meshctl")
 	}
 	if cfg.ConnConfig.ConnectTimeout != DefaultConnectTimeout {
 		t.Errorf("connect timeout = %v", cfg.ConnConfig.ConnectTimeout)
 	}
-	cfg, err = ParseConfig("postgres://u:p@h/db?application_name=mine&connect_timeout=3")
+	cfg, err = ParseConfig("postgres://u:p@h/db?application_name=mine&connect_timeout=3", "meshctl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	if cfg.ConnConfig.ConnectTimeout.Seconds() != 3 {
 		t.Errorf("explicit connect_timeout overridden: %v", cfg.ConnConfig.ConnectTimeout)
 	}
-	if _, err := ParseConfig("  "); err == nil || err.(*Error).Kind != KindMissingDSN {
+	if _, err := ParseConfig("  ", "meshctl"); err == nil || err.(*Error).Kind != KindMissingDSN {
 		t.Errorf("empty DSN: %v", err)
 	}
 }

@@ -27,7 +27,7 @@ func TestPasswordsWithSpecialCharacters(t *testing.T) {
 		}
 		for _, dsn := range dsns {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := Connect(ctx, dsn)
+			_, err := Connect(ctx, dsn, "meshctl")
 			cancel()
 			if err == nil {
 				t.Fatalf("%q: connected to a refusing listener", dsn)
@@ -53,7 +53,7 @@ func TestPasswordsWithSpecialCharacters(t *testing.T) {
 // A raw '@' in a URL password: the credentials end at the last '@' before
 // the host, so the password is the whole "p@ssw0rd".
 func TestRawAtInURLPassword(t *testing.T) {
-	cfg, err := ParseConfig("postgres://u:p@ssw0rd@db.example:5433/app")
+	cfg, err := ParseConfig("postgres://u:p@ssw0rd@db.example:5433/app", "meshctl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestRawAtInURLPassword(t *testing.T) {
 		t.Errorf("Redact = %q, want %q", got, want)
 	}
 	// An '@' in the query does not move the end of the credentials.
-	cfg, err = ParseConfig("postgres://u:p@ss@h/app?application_name=a@b")
+	cfg, err = ParseConfig("postgres://u:p@ss@h/app?application_name=a@b", "meshctl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestRawAtInURLPassword(t *testing.T) {
 		t.Errorf("with '@' in the query: password=%q host=%q", cfg.ConnConfig.Password, cfg.ConnConfig.Host)
 	}
 	// A raw '%' that starts no escape is literal.
-	cfg, err = ParseConfig("postgres://u:50%off@h/app")
+	cfg, err = ParseConfig("postgres://u:50%off@h/app", "meshctl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestNotPostgres(t *testing.T) {
 		addr := replier(t, reply)
 		for _, mode := range []string{"prefer", "disable", "require"} {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := Connect(ctx, "postgres://u:s3cret@"+addr+"/db?connect_timeout=2&sslmode="+mode)
+			_, err := Connect(ctx, "postgres://u:s3cret@"+addr+"/db?connect_timeout=2&sslmode="+mode, "meshctl")
 			cancel()
 			var e *Error
 			if !errors.As(err, &e) || e.Kind != KindNotPostgres {
