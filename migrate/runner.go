@@ -145,12 +145,8 @@ func WithBatch(files, bytes int) Option {
 	}
 }
 
-
 // WithVersion records the caller's version in each tracking row.
 func WithVersion(v string) Option { return func(c *config) error { c.version = v; return nil } }
-
-
-
 
 // WithProgress receives events while Up and Bootstrap run (lock waits,
 // files started and finished, warnings). It is called synchronously.
