@@ -6,6 +6,26 @@ import (
 	"time"
 )
 
+// Remedy is a way out of the state an error leaves, in the library's
+// words. Errors list theirs in a Remedies field and never name a command
+// line: a CLI phrases each as its own command (meshctl's cmd does), a
+// broker logs it, a test asserts it.
+type Remedy string
+
+const (
+	RemedyFixAndRerun    Remedy = "fix-and-rerun"   // change the failed file, then Up again
+	RemedyRerun          Remedy = "rerun"           // Up again: it continues where it stopped
+	RemedyResume         Remedy = "resume"          // Up with Resume(): continue at the failed statement
+	RemedyRetryFile      Remedy = "retry-file"      // Up with RetryFile(): run the file again from its start
+	RemedyResolveApplied Remedy = "resolve-applied" // RepairResolve(file, true): it was completed by hand
+	RemedyDropIndexes    Remedy = "drop-indexes"    // drop the invalid indexes listed, then resume or retry
+	RemedyStatus         Remedy = "status"          // Status shows which files are applied
+	RemedyWaitForLock    Remedy = "wait-for-lock"   // wait for the holder, or allow a longer lock wait
+	RemedyGrant          Remedy = "grant"           // have the missing privilege granted
+	RemedyLint           Remedy = "lint"            // Lint lists every finding
+	RemedyCheckFolder    Remedy = "check-folder"    // the folder given is not a migration folder
+)
+
 // FileError is a migration file that failed. For a transactional file
 // nothing of it remains (the transaction rolled back, no tracking row, no
 // dirty marker): fix the file and rerun. For a non-transactional file the
@@ -21,7 +41,28 @@ type FileError struct {
 	NoTransaction  bool
 	InvalidIndexes []string // left behind by a failed CONCURRENTLY build
 	InTracking     bool     // the failure was in the runner's own bookkeeping SQL
-	Advice         string   // what to do, when it is not the usual for the kind of file
+	// DropStatement, for an invalid index found by a resume, is the
+	// statement that drops it.
+	DropStatement string
+}
+
+// Remedies are the ways out of the state the failure left.
+func (e *FileError) Remedies() []Remedy {
+	switch {
+	case e.DropStatement != "":
+		return []Remedy{RemedyDropIndexes, RemedyResume}
+	case e.SQLState == "42501":
+		return []Remedy{RemedyGrant}
+	case e.InTracking:
+		return []Remedy{RemedyRerun}
+	case e.NoTransaction:
+		r := []Remedy{RemedyResume, RemedyRetryFile, RemedyResolveApplied}
+		if len(e.InvalidIndexes) > 0 {
+			r = append([]Remedy{RemedyDropIndexes}, r...)
+		}
+		return r
+	}
+	return []Remedy{RemedyFixAndRerun}
 }
 
 func (e *FileError) Error() string {
@@ -42,10 +83,10 @@ func (e *FileError) Error() string {
 		b.WriteString(" (hint: " + e.Hint + ")")
 	}
 	switch {
-	case e.Advice != "":
-		b.WriteString("; " + e.Advice)
+	case e.DropStatement != "":
+		b.WriteString("; drop it with " + e.DropStatement)
 	case e.SQLState == "42501":
-		b.WriteString("; the database role lacks the privilege the message names: have it granted, or run the file as a role that has it")
+		b.WriteString("; the database role lacks the privilege the message names")
 	case e.InTracking:
 		b.WriteString("; the runner could not record the file, so it was rolled back")
 	case e.NoTransaction:
@@ -54,14 +95,11 @@ func (e *FileError) Error() string {
 		} else {
 			b.WriteString("; its first statement failed")
 		}
-		b.WriteString(": if the cause is outside the file (a lock, the data), remove it and run `meshctl migrate up --resume` (continues at that statement, the file unchanged); " +
-			"to change the file, make it safe to run again from the start and run `meshctl migrate up --retry-file`; " +
-			"if you completed it by hand, `meshctl migrate repair resolve --applied " + e.File + "`")
 		if len(e.InvalidIndexes) > 0 {
 			b.WriteString("; invalid indexes left behind (drop them before retrying): " + strings.Join(e.InvalidIndexes, ", "))
 		}
 	default:
-		b.WriteString("; the file was rolled back completely: fix it and rerun `meshctl migrate up`")
+		b.WriteString("; the file was rolled back completely")
 	}
 	return b.String()
 }
@@ -77,16 +115,42 @@ func (e *LockError) Error() string {
 	if e.Holder != nil {
 		msg += "; held by " + e.Holder.String()
 	}
-	return msg + "; wait for that run to finish or raise --lock-wait"
+	return msg
 }
 
+// Remedies: wait for the holder, or allow a longer wait.
+func (e *LockError) Remedies() []Remedy { return []Remedy{RemedyWaitForLock} }
+
 // DriftError means the database history disagrees with the files in a way
-// the runner will not paper over (under --strict, or a failed
-// non-transactional file without --resume/--retry-file). Nothing was
+// the runner will not paper over (under Strict, or a failed
+// non-transactional file without Resume or RetryFile). Nothing was
 // written.
 type DriftError struct {
+	Kind   DriftKind
 	Reason string
 	Files  []string
+}
+
+// DriftKind says which disagreement a DriftError is.
+type DriftKind string
+
+const (
+	DriftChanged       DriftKind = "changed"        // applied files changed (strict)
+	DriftOutOfOrder    DriftKind = "out-of-order"   // pending files sort before the newest applied one (strict)
+	DriftMissing       DriftKind = "missing-file"   // applied files are missing from the folder (strict)
+	DriftFailed        DriftKind = "failed"         // a non-transactional file stopped part-way
+	DriftResumeChanged DriftKind = "resume-changed" // Resume asked of a failed file that changed since
+)
+
+// Remedies are the ways out of each kind of drift.
+func (e *DriftError) Remedies() []Remedy {
+	switch e.Kind {
+	case DriftFailed:
+		return []Remedy{RemedyResume, RemedyRetryFile, RemedyResolveApplied}
+	case DriftResumeChanged:
+		return []Remedy{RemedyRetryFile}
+	}
+	return nil // the CLI names the repair for each (accept, forget, rename the files)
 }
 
 func (e *DriftError) Error() string {
@@ -103,10 +167,13 @@ func (e *LintError) Error() string {
 	f := e.Findings[0]
 	msg := fmt.Sprintf("%s:%d: %s (%s); %s", f.File, f.Line, f.Message, f.Rule, f.Fix)
 	if len(e.Findings) > 1 {
-		msg += fmt.Sprintf(" (and %d more; see meshctl migrate lint)", len(e.Findings)-1)
+		msg += fmt.Sprintf(" (and %d more)", len(e.Findings)-1)
 	}
 	return msg
 }
+
+// Remedies: Lint lists every finding.
+func (e *LintError) Remedies() []Remedy { return []Remedy{RemedyLint} }
 
 // PoolerError means the connection does not keep a backend of its own: it
 // moved between statements, or another connection was given the same one
@@ -118,14 +185,16 @@ func (e *PoolerError) Error() string {
 	return "the connection does not keep its own PostgreSQL backend (a transaction-mode pooler such as PgBouncer?): a session lock cannot protect migrations there; connect directly to PostgreSQL or through a session-mode pool"
 }
 
-// TargetError names a file (--to, --through) that is not in the source.
+// TargetError names a file (the target of To, or the last file of a
+// bootstrap) that is not in the source.
 type TargetError struct {
-	Flag, Name string
-	Last       string // the last file of the source, for an example
+	Option string // "to" or "through"
+	Name   string
+	Last   string // the last file of the source, for an example
 }
 
 func (e *TargetError) Error() string {
-	msg := fmt.Sprintf("%s %q is not a migration file in the folder", e.Flag, e.Name)
+	msg := fmt.Sprintf("%s file %q is not a migration file in the folder", e.Option, e.Name)
 	if e.Last != "" {
 		msg += fmt.Sprintf("; give the name of one, such as %s", e.Last)
 	}
@@ -166,7 +235,7 @@ func (e *OptionError) Error() string { return e.Msg }
 // running statement before Up returned. A transactional file rolled back
 // completely; files before it stay applied and are in UpResult.Applied. A
 // non-transactional file keeps the statements before Statement and is
-// recorded as interrupted: rerun with --resume or --retry-file.
+// recorded as interrupted: continue with Resume or RetryFile.
 type InterruptedError struct {
 	File           string
 	NoTransaction  bool
@@ -177,13 +246,24 @@ type InterruptedError struct {
 
 func (e *InterruptedError) Error() string {
 	if !e.NoTransaction {
-		return "interrupted while applying " + e.File + ": it was rolled back completely; files before it stay applied; rerun to continue"
+		return "interrupted while applying " + e.File + ": it was rolled back completely; files before it stay applied"
 	}
-	msg := fmt.Sprintf("interrupted while applying %s (no-transaction) at statement #%d: the statements before it stay applied; continue with `meshctl migrate up --resume` (or run it again from the start with --retry-file)", e.File, e.Statement)
+	msg := fmt.Sprintf("interrupted while applying %s (no-transaction) at statement #%d: the statements before it stay applied", e.File, e.Statement)
 	if len(e.InvalidIndexes) > 0 {
 		msg += "; invalid indexes left behind (drop them before retrying): " + strings.Join(e.InvalidIndexes, ", ")
 	}
 	return msg
+}
+
+// Remedies are the ways on from the interruption.
+func (e *InterruptedError) Remedies() []Remedy {
+	if !e.NoTransaction {
+		return []Remedy{RemedyRerun}
+	}
+	if len(e.InvalidIndexes) > 0 {
+		return []Remedy{RemedyDropIndexes, RemedyResume, RemedyRetryFile}
+	}
+	return []Remedy{RemedyResume, RemedyRetryFile}
 }
 
 func (e *InterruptedError) Unwrap() error { return e.Err }

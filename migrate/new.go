@@ -101,9 +101,9 @@ func folderVersionsExcept(dir, except string) (map[string]string, int, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, 0, &SourceError{Msg: "migration folder " + dir + " does not exist: check --dir"}
+			return nil, 0, &SourceError{Msg: "migration folder " + dir + " does not exist"}
 		}
-		return nil, 0, &SourceError{Msg: "cannot read the migration folder: " + pathErr(err) + "; check --dir and its permissions"}
+		return nil, 0, &SourceError{Msg: "cannot read the migration folder: " + pathErr(err)}
 	}
 	versions := map[string]string{}
 	widths := map[int]int{}

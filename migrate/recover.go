@@ -32,7 +32,7 @@ func (e *ConnectionLostError) Error() string {
 	var b strings.Builder
 	b.WriteString("the connection to the database was lost while applying files (" + e.Err.Error() + ")")
 	if len(e.Unknown) > 0 {
-		fmt.Fprintf(&b, "; whether %s committed is unknown (reading the tracking table from a new connection failed: %v); `meshctl migrate status` shows which files are applied", list(e.Unknown), e.RecoverErr)
+		fmt.Fprintf(&b, "; whether %s committed is unknown (reading the tracking table from a new connection failed: %v)", list(e.Unknown), e.RecoverErr)
 		return b.String()
 	}
 	if len(e.Committed) > 0 {
@@ -44,13 +44,23 @@ func (e *ConnectionLostError) Error() string {
 		} else {
 			fmt.Fprintf(&b, "; %s (no-transaction) did not finish", list(e.NotCommitted))
 		}
-		b.WriteString("; `meshctl migrate status` shows how far it got; continue with `meshctl migrate up --resume`")
 		return b.String()
 	}
 	if len(e.NotCommitted) > 0 {
 		fmt.Fprintf(&b, "; %s did not commit (rolled back completely)", list(e.NotCommitted))
 	}
-	return b.String() + "; rerun to continue"
+	return b.String()
+}
+
+// Remedies: find out what is applied, and go on.
+func (e *ConnectionLostError) Remedies() []Remedy {
+	switch {
+	case len(e.Unknown) > 0:
+		return []Remedy{RemedyStatus}
+	case e.NoTransaction && len(e.NotCommitted) > 0:
+		return []Remedy{RemedyStatus, RemedyResume}
+	}
+	return []Remedy{RemedyRerun}
 }
 
 func (e *ConnectionLostError) Unwrap() error { return e.Err }
@@ -71,8 +81,11 @@ type DurabilityError struct {
 }
 
 func (e *DurabilityError) Error() string {
-	return fmt.Sprintf("%s committed but could not be confirmed durable (%v); `meshctl migrate status` shows which files are applied", list(e.Files), e.Err)
+	return fmt.Sprintf("%s committed but could not be confirmed durable (%v)", list(e.Files), e.Err)
 }
+
+// Remedies: Status shows which files are applied.
+func (e *DurabilityError) Remedies() []Remedy { return []Remedy{RemedyStatus} }
 
 func (e *DurabilityError) Unwrap() error { return e.Err }
 

@@ -101,5 +101,5 @@ func (s *session) effectThere(ctx context.Context, f *File, idx int) (bool, erro
 	return false, &FileError{File: f.Name, Statement: idx + 1, Line: st.Line, Col: st.Col, NoTransaction: true,
 		Message:        fmt.Sprintf("index %s exists but is invalid (its build was interrupted or failed)", qualified),
 		InvalidIndexes: []string{qualified},
-		Advice:         fmt.Sprintf("drop it (%s), then rerun `meshctl migrate up --resume`", drop)}
+		DropStatement:  drop}
 }

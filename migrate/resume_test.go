@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,7 +32,7 @@ func TestResumeLooksForTheIndex(t *testing.T) {
 				// The invalid index is found and the message says how to drop it.
 				_, err := r.Up(ctx, migrate.Resume())
 				var fe *migrate.FileError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), "is invalid") || !strings.Contains(err.Error(), "meshctl migrate up --resume") {
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), "is invalid") || !slices.Contains(fe.Remedies(), migrate.RemedyResume) {
 					t.Fatalf("resume over an invalid index: %v", err)
 				}
 				drop := regexp.MustCompile(`DROP INDEX CONCURRENTLY [^;]+;`).FindString(err.Error())

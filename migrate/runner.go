@@ -118,7 +118,7 @@ func WithStatementTimeout(d time.Duration) Option {
 func WithLockRetries(n int, backoff time.Duration) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return &OptionError{Msg: "--lock-retries must not be negative"}
+			return &OptionError{Msg: "lock retries must not be negative"}
 		}
 		c.lockRetries, c.retryBackoff = n, backoff
 		return nil
@@ -138,7 +138,7 @@ func WithLockRetries(n int, backoff time.Duration) Option {
 func WithBatch(files, bytes int) Option {
 	return func(c *config) error {
 		if files < 1 || bytes < 1 {
-			return &OptionError{Msg: fmt.Sprintf("--batch must be at least 1, not %d", min(files, bytes))}
+			return &OptionError{Msg: fmt.Sprintf("the batch size must be at least 1, not %d", min(files, bytes))}
 		}
 		c.batchFiles, c.batchBytes = files, bytes
 		return nil
@@ -232,7 +232,7 @@ func (r *Runner) with(opts []CallOption) (*Runner, error) {
 		o(&c.cfg)
 	}
 	if c.cfg.to != "" && c.src.Lookup(c.cfg.to) == nil {
-		return nil, &TargetError{Flag: "--to", Name: c.cfg.to, Last: c.src.lastName()}
+		return nil, &TargetError{Option: "to", Name: c.cfg.to, Last: c.src.lastName()}
 	}
 	return &c, nil
 }
@@ -458,7 +458,7 @@ type FileResult struct {
 func (r *Runner) Up(ctx context.Context, opts ...CallOption) (*UpResult, error) {
 	r, err := r.with(opts)
 	if err != nil {
-		return nil, err
+		return &UpResult{}, err
 	}
 	return r.up(ctx)
 }
@@ -700,10 +700,10 @@ type BootstrapResult struct {
 // "bootstrapped". With dryRun it only reports what it would mark.
 func (r *Runner) Bootstrap(ctx context.Context, through string, dryRun bool) (*BootstrapResult, error) {
 	if through == "" {
-		return nil, &TargetError{Flag: "--through", Name: "", Last: r.src.lastName()}
+		return nil, &TargetError{Option: "through", Name: "", Last: r.src.lastName()}
 	}
 	if r.src.Lookup(through) == nil {
-		return nil, &TargetError{Flag: "--through", Name: through, Last: r.src.lastName()}
+		return nil, &TargetError{Option: "through", Name: through, Last: r.src.lastName()}
 	}
 	res := &BootstrapResult{Through: through, DryRun: dryRun}
 	s, err := r.open(ctx)

@@ -63,6 +63,15 @@ type SourceError struct {
 	Msg  string
 }
 
+// Remedies: a problem of the folder itself means the wrong folder was
+// given; a file's problem is fixed in the file (its message says how).
+func (e *SourceError) Remedies() []Remedy {
+	if e.File == "" {
+		return []Remedy{RemedyCheckFolder}
+	}
+	return nil
+}
+
 func (e *SourceError) Error() string {
 	if e.File == "" {
 		return e.Msg
@@ -108,9 +117,9 @@ func ReadSource(fsys fs.FS) (*Source, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &SourceError{Msg: "migration folder does not exist: check --dir"}
+			return nil, &SourceError{Msg: "migration folder does not exist"}
 		}
-		return nil, &SourceError{Msg: "cannot read the migration folder: " + pathErr(err) + "; check --dir and its permissions"}
+		return nil, &SourceError{Msg: "cannot read the migration folder: " + pathErr(err)}
 	}
 	src := &Source{}
 	for _, e := range entries {
@@ -133,7 +142,7 @@ func ReadSource(fsys fs.FS) (*Source, error) {
 		src.Files = append(src.Files, f)
 	}
 	if len(src.Files) == 0 {
-		return nil, &SourceError{Msg: "no *.sql migration files in the folder: check --dir"}
+		return nil, &SourceError{Msg: "no *.sql migration files in the folder"}
 	}
 	sort.Slice(src.Files, func(i, j int) bool { return compareNames(src.Files[i].Name, src.Files[j].Name) < 0 })
 	src.byName = make(map[string]*File, len(src.Files))

@@ -371,7 +371,7 @@ func (r *Runner) plan(st *Status) *plan {
 			p.partial[fs.Filename] = fs.Failure
 			p.todo = append(p.todo, f)
 			if r.cfg.resume && fs.Failure.SHA256 != fs.SHA256 {
-				p.blockers = append(p.blockers, &DriftError{Reason: "--resume needs the same file that failed, but it changed since; use --retry-file", Files: []string{fs.Filename}})
+				p.blockers = append(p.blockers, &DriftError{Kind: DriftResumeChanged, Reason: "the failed file changed since it failed, so it cannot be resumed", Files: []string{fs.Filename}})
 			}
 		}
 		if f != nil && (fs.State == StatePending || fs.State == StateOutOfOrder || fs.State == StateFailed) {
@@ -389,17 +389,17 @@ func (r *Runner) plan(st *Status) *plan {
 		p.blockers = append(p.blockers, &LintError{Findings: lintErrs})
 	}
 	if len(failed) > 0 && !r.cfg.resume && !r.cfg.retry {
-		p.blockers = append(p.blockers, &DriftError{Reason: "a non-transactional file stopped part-way; fix it and rerun with --resume (continue at the failed statement) or --retry-file (run it again from the start)", Files: failed})
+		p.blockers = append(p.blockers, &DriftError{Kind: DriftFailed, Reason: "a non-transactional file stopped part-way", Files: failed})
 	}
 	if r.cfg.strict {
 		if len(changed) > 0 {
-			p.blockers = append(p.blockers, &DriftError{Reason: "applied files changed (--strict)", Files: changed})
+			p.blockers = append(p.blockers, &DriftError{Kind: DriftChanged, Reason: "applied files changed (strict)", Files: changed})
 		}
 		if len(outOfOrder) > 0 {
-			p.blockers = append(p.blockers, &DriftError{Reason: "pending files sort before the newest applied file (--strict)", Files: outOfOrder})
+			p.blockers = append(p.blockers, &DriftError{Kind: DriftOutOfOrder, Reason: "pending files sort before the newest applied file (strict)", Files: outOfOrder})
 		}
 		if len(missing) > 0 {
-			p.blockers = append(p.blockers, &DriftError{Reason: "applied files are missing from the folder (--strict)", Files: missing})
+			p.blockers = append(p.blockers, &DriftError{Kind: DriftMissing, Reason: "applied files are missing from the folder (strict)", Files: missing})
 		}
 	}
 	return p

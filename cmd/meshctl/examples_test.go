@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,10 +17,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/claudemesh/meshctl/audit"
+	"github.com/claudemesh/meshctl/broker"
 	"github.com/claudemesh/meshctl/internal/pgtest"
 	"github.com/claudemesh/meshctl/migrations"
 )
@@ -105,6 +111,10 @@ func TestHelpExamplesRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A real broker (the same code as the binary) on that database, for the
+	// gate and dashboards examples: they name it as http://127.0.0.1:8080
+	// or https://broker.internal:8080.
+	brokerURL := startBroker(t, db.URL)
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "migrations"), 0o755); err != nil {
 		t.Fatal(err)
@@ -128,10 +138,24 @@ func TestHelpExamplesRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "dashboards"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dash, err := os.ReadFile("../../dashboards/broker.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dashboards", "broker.json"), dash, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	metrics := fetch(t, brokerURL+"/metrics")
+	if err := os.WriteFile(filepath.Join(dir, "saved-metrics.txt"), []byte(metrics), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	sh := func(line string) (int, string) {
 		cmd := exec.Command("bash", "-c", line)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"), "DATABASE_URL="+db.URL, "NO_COLOR=1")
+		cmd.Env = append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"), "DATABASE_URL="+db.URL, "NO_COLOR=1", "GIT_SHA=examplesha1234")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		_ = cmd.Run()
@@ -180,6 +204,7 @@ func TestHelpExamplesRun(t *testing.T) {
 			continue
 		}
 		line := strings.ReplaceAll(ex.line, "postgres://ops@db:5432/claudemesh", db.URL)
+		line = strings.NewReplacer("https://broker.internal:8080", brokerURL, "http://127.0.0.1:8080", brokerURL).Replace(line)
 		line = strings.ReplaceAll(line, "DATABASE_URL=postgres://ops@db/claudemesh ", "")
 		if ex.hasYes && !strings.Contains(line, "--dry-run") && !strings.Contains(line, "--yes") {
 			line += " --yes"
@@ -198,4 +223,54 @@ func TestHelpExamplesRun(t *testing.T) {
 		t.Errorf("only %d examples found", ran)
 	}
 	t.Logf("%d examples ran", ran)
+}
+
+// startBroker runs the reference broker in-process on a free loopback port
+// against dsn (already migrated) and returns its base URL once it is ready
+// and has served a request (so its HTTP metrics exist).
+func startBroker(t *testing.T, dsn string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	cfg := broker.Config{DatabaseURL: dsn, Port: port, MaxMessageBytes: broker.DefaultMaxMessageBytes, RateBurst: 10, RatePerMin: 60,
+		StartupTimeout: 30 * time.Second, ProbeInterval: 200 * time.Millisecond, Version: "v-examples", Commit: "examplesha1234"}
+	go func() { done <- broker.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for i := 0; ; i++ {
+		resp, err := http.Get(base + "/health/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return base
+			}
+		}
+		if i > 300 {
+			t.Fatalf("the broker never became ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func fetch(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

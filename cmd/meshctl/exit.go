@@ -168,6 +168,10 @@ func errorLine(err error) string {
 	}
 	// One line, also for joined errors.
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	var ce *dbconn.Error
+	if errors.As(err, &ce) && ce.Kind == dbconn.KindMissingDSN {
+		msg += ": set --database-url or DATABASE_URL (postgres://user:password@host:5432/dbname)"
+	}
 	if errors.Is(err, context.Canceled) {
 		// The bare "context canceled" says nothing; the migrate runner's
 		// interruption says what stayed applied.

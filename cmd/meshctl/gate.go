@@ -41,7 +41,7 @@ another non-200; 26 not_ready: database down; 27 expected migration not applied;
 				Name:  "ready",
 				Usage: "poll /health/ready until it answers ready --successes times in a row, or --timeout passes",
 				UsageText: `meshctl gate ready --url https://broker.internal:8080
-meshctl gate ready --url http://127.0.0.1:8080 --expect-version "$GIT_SHA" --expect-migration migrations/0007_x.sql --expect-schema-clean
+meshctl gate ready --url http://127.0.0.1:8080 --expect-version "$GIT_SHA" --expect-migration migrations/0004_notifications.sql --expect-schema-clean
 meshctl --json gate ready --url http://127.0.0.1:8080 --timeout 2m --interval 1s --successes 5`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "url", Usage: "the broker's base `URL` (or its /health/ready URL)"},
@@ -59,8 +59,8 @@ meshctl --json gate ready --url http://127.0.0.1:8080 --timeout 2m --interval 1s
 			{
 				Name:  "migrations",
 				Usage: "the same verdict from the database's tracking table: the expected file applied, no drift",
-				UsageText: `meshctl gate migrations --expect migrations/0007_x.sql
-meshctl --json gate migrations --expect 0007_x.sql --dir ./migrations`,
+				UsageText: `meshctl gate migrations --expect migrations/0004_notifications.sql
+meshctl --json gate migrations --expect 0004_notifications.sql --dir ./migrations`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "expect", Usage: "migration `FILE` (path or name) that must be applied"},
 					&cli.StringFlag{Name: "dir", Usage: "read migrations from `DIR` instead of the embedded reference schema"},

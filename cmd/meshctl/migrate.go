@@ -150,9 +150,33 @@ func migrateError(err error) error {
 		rp *migrate.RepairError
 		tr *migrate.TrackingRowError
 	)
+	var (
+		fe  *migrate.FileError
+		ie  *migrate.InterruptedError
+		cl  *migrate.ConnectionLostError
+		dur *migrate.DurabilityError
+	)
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &fe):
+		return withRemedies(err, fe.File, fe.Remedies())
+	case errors.As(err, &ie):
+		return withRemedies(err, ie.File, ie.Remedies())
+	case errors.As(err, &cl):
+		return withRemedies(err, "", cl.Remedies())
+	case errors.As(err, &dur):
+		return withRemedies(err, "", dur.Remedies())
+	case errors.As(err, &te):
+		msg := fmt.Sprintf("--%s %q is not a migration file in the folder", te.Option, te.Name)
+		if te.Last != "" {
+			msg += "; give the name of one, such as " + te.Last
+		}
+		return withCode(ExitUsage, errors.New(msg))
+	case errors.As(err, &se):
+		return withCode(ExitUsage, withRemedies(err, se.File, se.Remedies()))
+	case errors.As(err, &le):
+		return withCode(ExitUsage, withRemedies(err, "", le.Remedies()))
 	case errors.As(err, &rn):
 		var cmds []string
 		for _, r := range rn.Renames {
@@ -166,8 +190,13 @@ func migrateError(err error) error {
 	case errors.As(err, &tr):
 		return fmt.Errorf("%w: meshctl cannot tell what ran; check by hand, then set it (UPDATE %s SET %s = … WHERE filename = '%s') or delete the row", err, tr.Table, tr.Column, tr.File)
 	case errors.As(err, &lk):
-		return withCode(ExitLocked, err)
+		return withCode(ExitLocked, withRemedies(err, "", lk.Remedies()))
 	case errors.As(err, &de):
+		file := ""
+		if len(de.Files) == 1 {
+			file = de.Files[0]
+		}
+		err = withRemedies(err, file, de.Remedies())
 		if a := driftAdvice(de); a != "" {
 			err = fmt.Errorf("%w; %s", err, a)
 		}
@@ -176,23 +205,66 @@ func migrateError(err error) error {
 	return err
 }
 
-// driftAdvice names the command that gets out of a drift refusal.
+// driftAdvice names the repair command for a strict refusal (the kinds
+// with no Remedy of their own).
 func driftAdvice(de *migrate.DriftError) string {
 	file := "FILE"
 	if len(de.Files) == 1 {
 		file = de.Files[0]
 	}
-	switch r := de.Reason; {
-	case strings.Contains(r, "files changed"):
+	switch de.Kind {
+	case migrate.DriftChanged:
 		return "once the change is reviewed, `meshctl migrate repair accept " + file + "` records the new hash"
-	case strings.Contains(r, "missing from the folder"):
+	case migrate.DriftMissing:
 		return "restore the file, or `meshctl migrate repair forget " + file + "` drops its row"
-	case strings.Contains(r, "sort before the newest"):
+	case migrate.DriftOutOfOrder:
 		return "rename the files to sort last, or run `meshctl migrate up` without --strict to apply them"
-	case strings.Contains(r, "stopped part-way"), strings.Contains(r, "--resume needs the same file"):
-		return "if you completed it by hand, `meshctl migrate repair resolve --applied " + file + "`"
 	}
 	return ""
+}
+
+// remedyText phrases the migrate package's remedies as meshctl commands:
+// the one place where the library's ways out become command lines.
+func remedyText(file string, rs []migrate.Remedy) string {
+	if file == "" {
+		file = "FILE"
+	}
+	var parts []string
+	for _, r := range rs {
+		switch r {
+		case migrate.RemedyFixAndRerun:
+			parts = append(parts, "fix it and rerun `meshctl migrate up`")
+		case migrate.RemedyRerun:
+			parts = append(parts, "rerun `meshctl migrate up` to continue")
+		case migrate.RemedyResume:
+			parts = append(parts, "if the cause is outside the file (a lock, the data), remove it and run `meshctl migrate up --resume` (continues at the failed statement, the file unchanged)")
+		case migrate.RemedyRetryFile:
+			parts = append(parts, "to change the file, make it safe to run again from the start and run `meshctl migrate up --retry-file`")
+		case migrate.RemedyResolveApplied:
+			parts = append(parts, "if you completed it by hand, `meshctl migrate repair resolve --applied "+file+"`")
+		case migrate.RemedyDropIndexes:
+			parts = append(parts, "drop the invalid index first")
+		case migrate.RemedyStatus:
+			parts = append(parts, "`meshctl migrate status` shows which files are applied")
+		case migrate.RemedyWaitForLock:
+			parts = append(parts, "wait for that run to finish or raise --lock-wait")
+		case migrate.RemedyGrant:
+			parts = append(parts, "have it granted, or run as a role that has it")
+		case migrate.RemedyLint:
+			parts = append(parts, "see `meshctl migrate lint`")
+		case migrate.RemedyCheckFolder:
+			parts = append(parts, "check --dir and its permissions")
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// withRemedies appends remedyText to err's message when err has remedies.
+func withRemedies(err error, file string, rs []migrate.Remedy) error {
+	if t := remedyText(file, rs); t != "" {
+		return fmt.Errorf("%w; %s", err, t)
+	}
+	return err
 }
 
 // jsonError returns err. Under --json the error's errorJSON reaches stdout

@@ -61,7 +61,7 @@ func (e *Error) Error() string {
 	var what, hint string
 	switch e.Kind {
 	case KindMissingDSN:
-		return "no database given: set --database-url or DATABASE_URL (postgres://user:password@host:5432/dbname)"
+		return "no database given"
 	case KindBadDSN:
 		return fmt.Sprintf("invalid database URL: %s; use postgres://user:password@host:5432/dbname or key=value form (host=... dbname=...)", e.Detail)
 	case KindUnreachable:
@@ -77,7 +77,7 @@ func (e *Error) Error() string {
 	case KindNotPostgres:
 		return fmt.Sprintf("the server at %s does not speak the PostgreSQL protocol: check the host and port", e.Target)
 	default:
-		what, hint = "cannot connect to the database", "check --database-url"
+		what, hint = "cannot connect to the database", "check the connection settings"
 	}
 	msg := fmt.Sprintf("%s at %s", what, e.Target)
 	if e.Detail != "" {
