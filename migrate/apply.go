@@ -322,7 +322,7 @@ func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart
 		// file's: e.g. an unclosed parenthesis found at that ';'.
 		if p >= 0 && p <= bodyChars+3 {
 			off := runeOffset(f.Body, min(p, bodyChars))
-			fe.Line, fe.Col = LineCol(f.Body, off)
+			fe.Line, fe.Col = lineCol(f.Body, off)
 			fe.Statement = statementAt(f.Statements(), off)
 			return fe
 		}
@@ -341,7 +341,7 @@ func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart
 		fe.Statement = idx + 1
 		fe.Line, fe.Col = st.Line, st.Col
 		if dpe != nil && dpe.Position > 0 {
-			fe.Line, fe.Col = LineCol(f.Body, st.Offset+runeOffset(st.Text, int(dpe.Position)-1))
+			fe.Line, fe.Col = lineCol(f.Body, st.Offset+runeOffset(st.Text, int(dpe.Position)-1))
 		}
 	}
 	return fe
@@ -450,7 +450,7 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 		// invalid index, so it runs without one (statement_timeout still
 		// applies). Separate calls: a multi-statement query is an implicit
 		// transaction block, where CONCURRENTLY is refused.
-		cic := shapeOf(st.Tokens).concurrently
+		cic := shapeOf(st.tokens).concurrently
 		// Only a CONCURRENTLY build can leave an invalid index behind;
 		// the ones already there are someone else's (a failed or running
 		// build) and must not be reported as this file's to drop.
@@ -497,7 +497,7 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 			if errors.As(err, &pe) {
 				fe.SQLState, fe.Message, fe.Detail, fe.Hint = pe.Code, r.message(pe.Message), r.detail(pe.Detail), pe.Hint
 				if pe.Position > 0 {
-					fe.Line, fe.Col = LineCol(f.Body, st.Offset+runeOffset(st.Text, int(pe.Position)-1))
+					fe.Line, fe.Col = lineCol(f.Body, st.Offset+runeOffset(st.Text, int(pe.Position)-1))
 				}
 			}
 			if cic {

@@ -9,29 +9,29 @@ import (
 )
 
 // TokenKind classifies a significant token of a migration file.
-type TokenKind int
+type lexKind int
 
 const (
-	TokWord   TokenKind = iota // unquoted identifier or keyword
-	TokQIdent                  // "quoted identifier"
-	TokString                  // '...', E'...', U&'...', $tag$...$tag$
-	TokNumber                  // numeric literal
-	TokPunct                   // operator (as PostgreSQL's scanner cuts it: <=, ::, ->>) or punctuation
-	TokSemi                    // the ';' that ends a statement
+	tokWord   lexKind = iota // unquoted identifier or keyword
+	tokQIdent                // "quoted identifier"
+	tokString                // '...', E'...', U&'...', $tag$...$tag$
+	tokNumber                // numeric literal
+	tokPunct                 // operator (as PostgreSQL's scanner cuts it: <=, ::, ->>) or punctuation
+	tokSemi                  // the ';' that ends a statement
 )
 
 // Token is a significant piece of SQL: comments and whitespace are not
 // tokens. Off is the byte offset in the file.
-type Token struct {
-	Kind TokenKind
+type lexToken struct {
+	Kind lexKind
 	Text string
 	Off  int
 }
 
 // Upper returns the token's text upper-cased when it is a plain word, so
 // keywords compare without regard to case.
-func (t Token) Upper() string {
-	if t.Kind == TokWord {
+func (t lexToken) Upper() string {
+	if t.Kind == tokWord {
 		return upperASCII(t.Text)
 	}
 	return t.Text
@@ -43,17 +43,17 @@ func (t Token) Upper() string {
 // Text of every statement of a file gives back the file byte for byte.
 type Statement struct {
 	Text   string
-	Offset int     // byte offset of Text in the file
-	Tokens []Token // significant tokens; Off is relative to the file
-	Line   int     // 1-based line of the first token (of Text when empty)
-	Col    int     // 1-based column, in characters
+	Offset int        // byte offset of Text in the file
+	tokens []lexToken // significant tokens; Off is relative to the file
+	Line   int        // 1-based line of the first token (of Text when empty)
+	Col    int        // 1-based column, in characters
 }
 
 // Empty reports whether the statement holds only comments and whitespace
 // (or a lone ';'), so sending it to the server would do nothing.
 func (s Statement) Empty() bool {
-	for _, t := range s.Tokens {
-		if t.Kind != TokSemi {
+	for _, t := range s.tokens {
+		if t.Kind != tokSemi {
 			return false
 		}
 	}
@@ -64,7 +64,7 @@ func (s Statement) Empty() bool {
 // statement shapes such as CREATE INDEX CONCURRENTLY.
 func (s Statement) Words(n int) []string {
 	var w []string
-	for _, t := range s.Tokens {
+	for _, t := range s.tokens {
 		if len(w) == n {
 			break
 		}
@@ -92,7 +92,7 @@ func (e *SyntaxError) Error() string {
 // ATOMIC bodies of SQL-standard functions. Strings are read as with
 // standard_conforming_strings on. It never loses a byte: the statements'
 // Text joined equal src even when it also returns a *SyntaxError.
-func Split(src string) ([]Statement, *SyntaxError) {
+func splitStatements(src string) ([]Statement, *SyntaxError) {
 	return split(src, false, false)
 }
 
@@ -106,11 +106,11 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 	var (
 		stmts []Statement
 		// The tokens go into large chunks (a token for every 4 to 8 bytes
-		// of SQL is usual); each statement's Tokens is a window of one. A
+		// of SQL is usual); each statement's tokens is a window of one. A
 		// slice per statement, grown token by token, cost more than the
 		// lexing, and one array grown by copying kept every old copy alive.
 		chunk  = len(src)/16 + 64
-		all    = make([]Token, 0, 2*chunk)
+		all    = make([]lexToken, 0, 2*chunk)
 		first  int // index in all of the current statement's first token
 		start  int
 		depth  int // BEGIN ... END nesting inside CREATE FUNCTION/PROCEDURE
@@ -123,7 +123,7 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 		if len(cur) == 0 {
 			cur = nil
 		}
-		s := Statement{Text: src[start:end], Offset: start, Tokens: cur}
+		s := Statement{Text: src[start:end], Offset: start, tokens: cur}
 		at := start
 		if len(cur) > 0 {
 			at = cur[0].Off
@@ -148,23 +148,23 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 		}
 		if len(all) == cap(all) {
 			// A new chunk, carrying the current statement's tokens over.
-			next := make([]Token, 0, max(chunk, 2*(len(all)-first)+64))
+			next := make([]lexToken, 0, max(chunk, 2*(len(all)-first)+64))
 			all, first = append(next, all[first:]...), 0
 		}
 		all = append(all, tok)
 		switch {
-		case tok.Kind == TokPunct && tok.Text == "(":
+		case tok.Kind == tokPunct && tok.Text == "(":
 			parens++
-		case tok.Kind == TokPunct && tok.Text == ")":
+		case tok.Kind == tokPunct && tok.Text == ")":
 			if parens > 0 {
 				parens--
 			}
-		case tok.Kind == TokWord && isRoutine(all[first:]):
+		case tok.Kind == tokWord && isRoutine(all[first:]):
 			switch upperASCII(tok.Text) {
 			case "ATOMIC":
 				// Only BEGIN ATOMIC opens a body; a bare BEGIN may be a
 				// parameter or column name.
-				if len(all)-first > 1 && all[len(all)-2].Kind == TokWord && strings.EqualFold(all[len(all)-2].Text, "BEGIN") {
+				if len(all)-first > 1 && all[len(all)-2].Kind == tokWord && strings.EqualFold(all[len(all)-2].Text, "BEGIN") {
 					depth++
 				}
 			case "CASE":
@@ -177,7 +177,7 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 				}
 			}
 		}
-		if tok.Kind == TokSemi && depth == 0 && parens == 0 {
+		if tok.Kind == tokSemi && depth == 0 && parens == 0 {
 			flush(tok.Off + 1)
 		}
 	}
@@ -221,11 +221,11 @@ func (c *lineCursor) at(off int) (line, col int) {
 // statement, or a set_config('standard_conforming_strings', 'v', false)
 // call, gives the session (off = true for off). SET LOCAL lasts only to
 // the end of a transaction and is not followed.
-func scsSetting(toks []Token) (off, ok bool) {
+func scsSetting(toks []lexToken) (off, ok bool) {
 	for i := 0; i+7 < len(toks); i++ {
-		if toks[i].Kind == TokWord && strings.EqualFold(toks[i].Text, "set_config") && toks[i+1].Text == "(" &&
+		if toks[i].Kind == tokWord && strings.EqualFold(toks[i].Text, "set_config") && toks[i+1].Text == "(" &&
 			strings.EqualFold(toks[i+2].Text, "'standard_conforming_strings'") && toks[i+3].Text == "," &&
-			toks[i+4].Kind == TokString && toks[i+5].Text == "," && toks[i+7].Text == ")" {
+			toks[i+4].Kind == tokString && toks[i+5].Text == "," && toks[i+7].Text == ")" {
 			if local, valid := parseBool(strings.Trim(toks[i+6].Text, "'")); !valid || local {
 				return false, false
 			}
@@ -235,7 +235,7 @@ func scsSetting(toks []Token) (off, ok bool) {
 		}
 	}
 	w := func(i int) string {
-		if i < len(toks) && toks[i].Kind != TokSemi {
+		if i < len(toks) && toks[i].Kind != tokSemi {
 			return upperASCII(toks[i].Text)
 		}
 		return ""
@@ -254,14 +254,14 @@ func scsSetting(toks []Token) (off, ok bool) {
 			return false, false
 		}
 		v := toks[i+2:]
-		if len(v) == 0 || v[0].Kind == TokSemi {
+		if len(v) == 0 || v[0].Kind == tokSemi {
 			return false, false
 		}
 		val := v[0].Text
-		if v[0].Kind == TokString || v[0].Kind == TokQIdent {
+		if v[0].Kind == tokString || v[0].Kind == tokQIdent {
 			val = strings.Trim(val, `'"`)
 		}
-		if strings.EqualFold(val, "DEFAULT") && v[0].Kind == TokWord {
+		if strings.EqualFold(val, "DEFAULT") && v[0].Kind == tokWord {
 			return false, true
 		}
 		if b, valid := parseBool(val); valid {
@@ -287,10 +287,10 @@ func parseBool(v string) (value, ok bool) {
 
 // isRoutine reports whether the statement so far is CREATE [OR REPLACE]
 // FUNCTION or PROCEDURE, the only place BEGIN ... END may enclose ';'.
-func isRoutine(toks []Token) bool {
+func isRoutine(toks []lexToken) bool {
 	i := 0
 	word := func(w string) bool {
-		if i < len(toks) && toks[i].Kind == TokWord && strings.EqualFold(toks[i].Text, w) {
+		if i < len(toks) && toks[i].Kind == tokWord && strings.EqualFold(toks[i].Text, w) {
 			i++
 			return true
 		}
@@ -307,7 +307,7 @@ func isRoutine(toks []Token) bool {
 
 // LineCol converts a byte offset in src to a 1-based line and a 1-based
 // column counted in characters.
-func LineCol(src string, off int) (line, col int) {
+func lineCol(src string, off int) (line, col int) {
 	if off > len(src) {
 		off = len(src)
 	}
@@ -319,8 +319,8 @@ func LineCol(src string, off int) (line, col int) {
 type lexer struct {
 	src    string
 	pos    int
-	scsOff bool    // standard_conforming_strings off: \ escapes in plain strings
-	rest   []Token // tokens of an unterminated construct, for Split's error path
+	scsOff bool       // standard_conforming_strings off: \ escapes in plain strings
+	rest   []lexToken // tokens of an unterminated construct, for Split's error path
 }
 
 func isSpace(c byte) bool {
@@ -342,7 +342,7 @@ func isOpChar(c byte) bool { return strings.IndexByte("~!@#^&|`?+-*/%<>=", c) >=
 
 // next returns the next significant token, skipping whitespace and
 // comments. ok is false at the end of input.
-func (lx *lexer) next() (Token, bool, *SyntaxError) {
+func (lx *lexer) next() (lexToken, bool, *SyntaxError) {
 	s := lx.src
 	for lx.pos < len(s) {
 		c := s[lx.pos]
@@ -360,13 +360,13 @@ func (lx *lexer) next() (Token, bool, *SyntaxError) {
 			}
 		case c == '/' && lx.peek(1) == '*':
 			if err := lx.blockComment(); err != nil {
-				return Token{}, false, err
+				return lexToken{}, false, err
 			}
 		default:
 			return lx.token()
 		}
 	}
-	return Token{}, false, nil
+	return lexToken{}, false, nil
 }
 
 func (lx *lexer) peek(n int) byte {
@@ -377,8 +377,8 @@ func (lx *lexer) peek(n int) byte {
 }
 
 func (lx *lexer) errAt(off int, what string) *SyntaxError {
-	l, c := LineCol(lx.src, off)
-	lx.rest = append(lx.rest, Token{Kind: TokPunct, Text: lx.src[off:], Off: off})
+	l, c := lineCol(lx.src, off)
+	lx.rest = append(lx.rest, lexToken{Kind: tokPunct, Text: lx.src[off:], Off: off})
 	lx.pos = len(lx.src)
 	return &SyntaxError{Line: l, Col: c, What: what}
 }
@@ -404,41 +404,41 @@ func (lx *lexer) blockComment() *SyntaxError {
 	return lx.errAt(start, "block comment /* is never closed: add the matching */")
 }
 
-func (lx *lexer) token() (Token, bool, *SyntaxError) {
+func (lx *lexer) token() (lexToken, bool, *SyntaxError) {
 	s, start := lx.src, lx.pos
 	c := s[start]
-	emit := func(k TokenKind) (Token, bool, *SyntaxError) {
-		return Token{Kind: k, Text: s[start:lx.pos], Off: start}, true, nil
+	emit := func(k lexKind) (lexToken, bool, *SyntaxError) {
+		return lexToken{Kind: k, Text: s[start:lx.pos], Off: start}, true, nil
 	}
 	switch {
 	case c == ';':
 		lx.pos++
-		return emit(TokSemi)
+		return emit(tokSemi)
 	case c == '\'':
 		if err := lx.quoted('\'', lx.scsOff, start); err != nil {
-			return Token{}, false, err
+			return lexToken{}, false, err
 		}
-		return emit(TokString)
+		return emit(tokString)
 	case c == '"':
 		if err := lx.quoted('"', false, start); err != nil {
-			return Token{}, false, err
+			return lexToken{}, false, err
 		}
-		return emit(TokQIdent)
+		return emit(tokQIdent)
 	case c == '$':
 		if tag, ok := lx.dollarTag(); ok {
 			lx.pos += len(tag)
 			end := strings.Index(s[lx.pos:], tag)
 			if end < 0 {
-				return Token{}, false, lx.errAt(start, "dollar-quoted string "+tag+" is never closed: add the closing "+tag)
+				return lexToken{}, false, lx.errAt(start, "dollar-quoted string "+tag+" is never closed: add the closing "+tag)
 			}
 			lx.pos += end + len(tag)
-			return emit(TokString)
+			return emit(tokString)
 		}
 		lx.pos++ // $1 parameter or a stray '$'
 		for lx.pos < len(s) && isDigit(s[lx.pos]) {
 			lx.pos++
 		}
-		return emit(TokPunct)
+		return emit(tokPunct)
 	case isIdentStart(c):
 		for lx.pos < len(s) && isIdentCont(s[lx.pos]) {
 			lx.pos++
@@ -447,46 +447,46 @@ func (lx *lexer) token() (Token, bool, *SyntaxError) {
 			switch c {
 			case 'E', 'e':
 				if err := lx.quoted('\'', true, start); err != nil {
-					return Token{}, false, err
+					return lexToken{}, false, err
 				}
-				return emit(TokString)
+				return emit(tokString)
 			case 'B', 'b', 'X', 'x', 'N', 'n':
 				// Bit strings and national characters are one token:
 				// B '1' (a space) would be a type named b.
 				if err := lx.quoted('\'', (c == 'N' || c == 'n') && lx.scsOff, start); err != nil {
-					return Token{}, false, err
+					return lexToken{}, false, err
 				}
-				return emit(TokString)
+				return emit(tokString)
 			}
 		}
 		if lx.pos == start+1 && (c == 'U' || c == 'u') && lx.peek(0) == '&' && (lx.peek(1) == '\'' || lx.peek(1) == '"') {
 			q := lx.peek(1)
 			lx.pos++
 			if err := lx.quoted(q, false, start); err != nil {
-				return Token{}, false, err
+				return lexToken{}, false, err
 			}
 			if q == '"' {
-				return emit(TokQIdent)
+				return emit(tokQIdent)
 			}
-			return emit(TokString)
+			return emit(tokString)
 		}
-		return emit(TokWord)
+		return emit(tokWord)
 	case isDigit(c) || (c == '.' && isDigit(lx.peek(1))):
 		lx.number()
-		return emit(TokNumber)
+		return emit(tokNumber)
 	case c == ':' && (lx.peek(1) == ':' || lx.peek(1) == '='):
 		lx.pos += 2 // :: (typecast) and := are tokens of their own
-		return emit(TokPunct)
+		return emit(tokPunct)
 	case c == '.' && lx.peek(1) == '.':
 		lx.pos += 2
-		return emit(TokPunct)
+		return emit(tokPunct)
 	case isOpChar(c):
 		lx.operator()
-		return emit(TokPunct)
+		return emit(tokPunct)
 	}
 	_, n := utf8.DecodeRuneInString(s[start:])
 	lx.pos += n
-	return emit(TokPunct)
+	return emit(tokPunct)
 }
 
 // number reads a numeric literal as PostgreSQL does: digits, a fraction,
@@ -633,20 +633,20 @@ func normalizedHash(src string, stmts []Statement, noTx bool) string {
 	if noTx {
 		buf = append(buf, "no-transaction\x00"...)
 	}
-	var prev *Token
+	var prev *lexToken
 	for _, st := range stmts {
-		for i := range st.Tokens {
-			t := &st.Tokens[i]
+		for i := range st.tokens {
+			t := &st.tokens[i]
 			// 'a'<newline>'b' is one string, 'ab'; 'a' 'b' is an error.
-			if prev != nil && prev.Kind == TokString && t.Kind == TokString && prev.Text[len(prev.Text)-1] == '\'' &&
+			if prev != nil && prev.Kind == tokString && t.Kind == tokString && prev.Text[len(prev.Text)-1] == '\'' &&
 				strings.ContainsAny(src[prev.Off+len(prev.Text):t.Off], "\n\r") {
 				buf = append(buf, '\x01')
 			}
 			buf = append(buf, byte('a'+t.Kind))
 			switch t.Kind {
-			case TokWord:
+			case tokWord:
 				buf = appendLowerASCII(buf, t.Text)
-			case TokString, TokQIdent:
+			case tokString, tokQIdent:
 				// The prefix of E'x', B'1', X'f', N'x', U&'x' folds too.
 				q := strings.IndexAny(t.Text, `'"$`)
 				buf = appendLowerASCII(buf, t.Text[:q])
@@ -699,7 +699,7 @@ func RedactLiterals(q string) string {
 			b.WriteString(q[last:])
 			return b.String()
 		}
-		if tok.Kind == TokString {
+		if tok.Kind == tokString {
 			b.WriteString(q[last:tok.Off])
 			b.WriteString(hidden)
 			last = tok.Off + len(tok.Text)

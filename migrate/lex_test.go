@@ -60,7 +60,7 @@ func TestSplit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stmts, err := Split(tt.src)
+			stmts, err := splitStatements(tt.src)
 			if err != nil {
 				t.Fatalf("Split: %v", err)
 			}
@@ -102,12 +102,12 @@ func TestOperatorTokens(t *testing.T) {
 		{"$1 || $2", []string{"$1", "||", "$2"}},
 	}
 	for _, tt := range tests {
-		stmts, err := Split(tt.src)
+		stmts, err := splitStatements(tt.src)
 		if err != nil {
 			t.Fatalf("%q: %v", tt.src, err)
 		}
 		var got []string
-		for _, tok := range stmts[0].Tokens {
+		for _, tok := range stmts[0].tokens {
 			got = append(got, tok.Text)
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -129,7 +129,7 @@ func TestSplitStandardConformingStrings(t *testing.T) {
 	if diff := cmp.Diff(want, texts(tracked)); diff != "" {
 		t.Errorf("tracked (-want +got):\n%s", diff)
 	}
-	whole, _ := Split(src)
+	whole, _ := splitStatements(src)
 	if len(texts(whole)) == len(want) {
 		t.Errorf("read as one query string, the SET must not change the reading: %q", texts(whole))
 	}
@@ -150,8 +150,8 @@ func TestSplitStandardConformingStrings(t *testing.T) {
 		{"SELECT set_config('standard_conforming_strings', 'off', true)", false, false},
 		{"SET search_path = off", false, false},
 	} {
-		st, _ := Split(tt.stmt)
-		off, set := scsSetting(st[0].Tokens)
+		st, _ := splitStatements(tt.stmt)
+		off, set := scsSetting(st[0].tokens)
 		if off != tt.off || set != tt.set {
 			t.Errorf("%q: off=%v set=%v, want %v %v", tt.stmt, off, set, tt.off, tt.set)
 		}
@@ -178,7 +178,7 @@ func TestSplitUnterminated(t *testing.T) {
 		{`SELECT E'\'`, 1, 8},
 	}
 	for _, tt := range tests {
-		stmts, err := Split(tt.src)
+		stmts, err := splitStatements(tt.src)
 		if err == nil {
 			t.Errorf("%q: want a syntax error", tt.src)
 			continue
@@ -194,7 +194,7 @@ func TestSplitUnterminated(t *testing.T) {
 
 func TestStatementPositions(t *testing.T) {
 	src := "-- héllo\nSELECT 1;\n\n  /* x */ CREATE TABLE t (a int);"
-	stmts, _ := Split(src)
+	stmts, _ := splitStatements(src)
 	var got [][2]int
 	for _, s := range stmts {
 		got = append(got, [2]int{s.Line, s.Col})
@@ -259,7 +259,7 @@ func checkSplit(t *testing.T, src string, track bool) {
 				t.Fatalf("statement offset %d, want %d", s.Offset, off)
 			}
 			off += len(s.Text)
-			for _, tok := range s.Tokens {
+			for _, tok := range s.tokens {
 				if tok.Off < s.Offset || tok.Off+len(tok.Text) > s.Offset+len(s.Text) || src[tok.Off:tok.Off+len(tok.Text)] != tok.Text {
 					t.Fatalf("token %q at %d is not inside its statement", tok.Text, tok.Off)
 				}
@@ -271,10 +271,10 @@ func checkSplit(t *testing.T, src string, track bool) {
 		// Positions (counted incrementally) agree with LineCol.
 		for _, s := range stmts {
 			at := s.Offset
-			if len(s.Tokens) > 0 {
-				at = s.Tokens[0].Off
+			if len(s.tokens) > 0 {
+				at = s.tokens[0].Off
 			}
-			if l, c := LineCol(src, at); l != s.Line || c != s.Col {
+			if l, c := lineCol(src, at); l != s.Line || c != s.Col {
 				t.Fatalf("statement at %d: position %d:%d, LineCol says %d:%d", at, s.Line, s.Col, l, c)
 			}
 		}
@@ -301,10 +301,10 @@ func TestRedactLiterals(t *testing.T) {
 func TestSplitLarge(t *testing.T) {
 	src := bigMigration(1 << 20)
 	checkSplit(t, src, false)
-	stmts, _ := Split(src)
+	stmts, _ := splitStatements(src)
 	n := 0
 	for _, s := range stmts {
-		n += len(s.Tokens)
+		n += len(s.tokens)
 	}
 	if n < len(src)/16*3 {
 		t.Fatalf("%d tokens: the test no longer crosses chunks", n)

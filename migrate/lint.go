@@ -64,7 +64,7 @@ func Lint(src *Source) []Finding {
 				Fix:     "remove the SET from " + scsOffBy + ", or write E'...' strings where backslash escapes are meant"})
 		}
 		for _, st := range f.Statements() {
-			if off, ok := scsSetting(st.Tokens); ok {
+			if off, ok := scsSetting(st.tokens); ok {
 				scsOffBy = ""
 				if off {
 					scsOffBy = fmt.Sprintf("%s:%d", f.Name, st.Line)
@@ -126,7 +126,7 @@ func lintFile(f *File) []Finding {
 		if st.Empty() {
 			continue
 		}
-		if off, ok := scsSetting(st.Tokens); ok && off {
+		if off, ok := scsSetting(st.tokens); ok && off {
 			why := "the file is sent in one piece and parsed before it runs, so its own statements are read with the setting on; every later file of the session would be read with backslash escapes in plain strings"
 			if f.NoTransaction {
 				why = "the statements after it are sent one by one and read with backslash escapes in plain strings ('it\\'s' is one string), and so would every later file of the session"
@@ -134,7 +134,7 @@ func lintFile(f *File) []Finding {
 			add(st, RuleConformingStrings, SeverityWarning, "SET standard_conforming_strings = off changes how PostgreSQL reads later SQL",
 				why, "leave the setting on and write E'...' strings where backslash escapes are meant")
 		}
-		sh := shapeOf(st.Tokens)
+		sh := shapeOf(st.tokens)
 		if sh.createTable != "" {
 			created.add(sh.createTable)
 		}
@@ -209,7 +209,7 @@ type shape struct {
 	enumAddValue bool
 }
 
-func shapeOf(toks []Token) shape {
+func shapeOf(toks []lexToken) shape {
 	var sh shape
 	w := func(i int) string {
 		if i < len(toks) {
@@ -219,7 +219,7 @@ func shapeOf(toks []Token) shape {
 	}
 	has := func(word string) bool {
 		for _, t := range toks {
-			if t.Kind == TokWord && strings.EqualFold(t.Text, word) {
+			if t.Kind == tokWord && strings.EqualFold(t.Text, word) {
 				return true
 			}
 		}
@@ -307,7 +307,7 @@ func shapeOf(toks []Token) shape {
 			sh.createTable, _ = nameAt(toks, i)
 		case "INDEX":
 			for j := i; j < len(toks); j++ {
-				if toks[j].Upper() == "ON" && toks[j].Kind == TokWord {
+				if toks[j].Upper() == "ON" && toks[j].Kind == tokWord {
 					j++
 					if w(j) == "ONLY" {
 						j++
@@ -327,7 +327,7 @@ func shapeOf(toks []Token) shape {
 }
 
 // alterActions inspects the comma-separated actions of ALTER TABLE.
-func alterActions(toks []Token, sh *shape) {
+func alterActions(toks []lexToken, sh *shape) {
 	depth := 0
 	atStart := true
 	// The ADD COLUMN action being read: its column, and whether it has a
@@ -345,16 +345,16 @@ func alterActions(toks []Token, sh *shape) {
 		t := toks[i]
 		up := t.Upper()
 		switch {
-		case t.Kind == TokPunct && t.Text == "(":
+		case t.Kind == tokPunct && t.Text == "(":
 			depth++
-		case t.Kind == TokPunct && t.Text == ")":
+		case t.Kind == tokPunct && t.Text == ")":
 			depth--
-		case t.Kind == TokPunct && t.Text == "," && depth == 0:
+		case t.Kind == tokPunct && t.Text == "," && depth == 0:
 			endAction()
 			atStart = true
 			continue
 		}
-		if depth == 0 && t.Kind == TokWord {
+		if depth == 0 && t.Kind == tokWord {
 			if atStart && up == "ADD" {
 				column = addedColumn(toks[i+1:])
 			}
@@ -403,7 +403,7 @@ func alterActions(toks []Token, sh *shape) {
 
 // addedColumn returns the name of the column an ADD action adds, or ""
 // when it adds a table constraint instead.
-func addedColumn(toks []Token) string {
+func addedColumn(toks []lexToken) string {
 	i := 0
 	if i < len(toks) && toks[i].Upper() == "COLUMN" {
 		i++
@@ -422,16 +422,16 @@ func addedColumn(toks []Token) string {
 
 // storedExpr reports whether the words after GENERATED are ALWAYS AS
 // (expr), a stored generated column, rather than an identity.
-func storedExpr(toks []Token) bool {
+func storedExpr(toks []lexToken) bool {
 	return len(toks) > 2 && toks[0].Upper() == "ALWAYS" && toks[1].Upper() == "AS" &&
-		toks[2].Kind == TokPunct && toks[2].Text == "("
+		toks[2].Kind == tokPunct && toks[2].Text == "("
 }
 
 // precededByAdd reports whether the current action began with ADD (so a
 // CHECK inside ADD COLUMN ... CHECK is also caught, which also validates).
-func precededByAdd(toks []Token) bool {
+func precededByAdd(toks []lexToken) bool {
 	for i := len(toks) - 1; i >= 0; i-- {
-		if toks[i].Kind == TokPunct && toks[i].Text == "," {
+		if toks[i].Kind == tokPunct && toks[i].Text == "," {
 			return false
 		}
 		if toks[i].Upper() == "ADD" {
@@ -444,20 +444,20 @@ func precededByAdd(toks []Token) bool {
 // nameAt reads a possibly qualified name at toks[i] and returns it
 // normalised (unquoted words lower-cased, quotes removed) and the index
 // after it.
-func nameAt(toks []Token, i int) (string, int) {
+func nameAt(toks []lexToken, i int) (string, int) {
 	var parts []string
 	for i < len(toks) {
 		t := toks[i]
 		switch t.Kind {
-		case TokWord:
+		case tokWord:
 			parts = append(parts, strings.ToLower(t.Text))
-		case TokQIdent:
+		case tokQIdent:
 			parts = append(parts, strings.ReplaceAll(strings.Trim(t.Text, `"`), `""`, `"`))
 		default:
 			return strings.Join(parts, "."), i
 		}
 		i++
-		if i < len(toks) && toks[i].Kind == TokPunct && toks[i].Text == "." {
+		if i < len(toks) && toks[i].Kind == tokPunct && toks[i].Text == "." {
 			i++
 			continue
 		}
@@ -505,11 +505,11 @@ func readsDifferentlyWithoutSCS(f *File) bool {
 		return true
 	}
 	for i := range on {
-		if len(on[i].Tokens) != len(off[i].Tokens) {
+		if len(on[i].tokens) != len(off[i].tokens) {
 			return true
 		}
-		for j := range on[i].Tokens {
-			if on[i].Tokens[j].Text != off[i].Tokens[j].Text {
+		for j := range on[i].tokens {
+			if on[i].tokens[j].Text != off[i].tokens[j].Text {
 				return true
 			}
 		}
@@ -540,18 +540,18 @@ func contentFindings(f *File, first bool) []Finding {
 	}
 	for _, st := range f.Statements() {
 		if meta {
-			for i, t := range st.Tokens {
-				if t.Kind != TokPunct || t.Text != "\\" || !(i == 0 || startsLine(f.Body, t.Off)) {
+			for i, t := range st.tokens {
+				if t.Kind != tokPunct || t.Text != "\\" || !(i == 0 || startsLine(f.Body, t.Off)) {
 					continue
 				}
 				cmd := "\\"
-				if i+1 < len(st.Tokens) && st.Tokens[i+1].Off == t.Off+1 {
-					cmd += st.Tokens[i+1].Text
+				if i+1 < len(st.tokens) && st.tokens[i+1].Off == t.Off+1 {
+					cmd += st.tokens[i+1].Text
 				}
 				if cmd == "\\." {
 					continue // the end of COPY data, reported as COPY FROM STDIN
 				}
-				line, col := LineCol(f.Body, t.Off)
+				line, col := lineCol(f.Body, t.Off)
 				out = append(out, Finding{File: f.Name, Line: line, Col: col, Rule: RulePsqlMeta, Severity: SeverityError,
 					Message: "psql meta-command " + cmd + " is not SQL",
 					Why:     "migration files go to the server as they are, not through psql: variables (\\set), includes (\\i, \\ir) and \\copy do not exist there, and the file fails with a syntax error at \"\\\"",
@@ -561,7 +561,7 @@ func contentFindings(f *File, first bool) []Finding {
 				}
 			}
 		}
-		if stdin && isCopyFromStdin(st.Tokens) {
+		if stdin && isCopyFromStdin(st.tokens) {
 			out = append(out, Finding{File: f.Name, Line: st.Line, Col: st.Col, Rule: RuleCopyStdin, Severity: SeverityError,
 				Message: "COPY ... FROM STDIN reads its rows from the client",
 				Why:     "the runner sends no data, so the server waits for it forever while the migration lock is held (upstream's runner fails at once)",
@@ -575,12 +575,12 @@ func contentFindings(f *File, first bool) []Finding {
 }
 
 // isCopyFromStdin matches COPY ... FROM STDIN.
-func isCopyFromStdin(toks []Token) bool {
-	if len(toks) == 0 || toks[0].Kind != TokWord || !strings.EqualFold(toks[0].Text, "COPY") {
+func isCopyFromStdin(toks []lexToken) bool {
+	if len(toks) == 0 || toks[0].Kind != tokWord || !strings.EqualFold(toks[0].Text, "COPY") {
 		return false
 	}
 	for i := 1; i+1 < len(toks); i++ {
-		if toks[i].Kind == TokWord && strings.EqualFold(toks[i].Text, "FROM") && toks[i+1].Kind == TokWord && strings.EqualFold(toks[i+1].Text, "STDIN") {
+		if toks[i].Kind == tokWord && strings.EqualFold(toks[i].Text, "FROM") && toks[i+1].Kind == tokWord && strings.EqualFold(toks[i+1].Text, "STDIN") {
 			return true
 		}
 	}

@@ -19,10 +19,10 @@ import (
 // name ON [ONLY] table: the index name as PostgreSQL stores it and the
 // table as written. ok is false for any other statement (or an unnamed
 // index).
-func indexTarget(toks []Token) (name, table string, ok bool) {
+func indexTarget(toks []lexToken) (name, table string, ok bool) {
 	i := 0
 	word := func(w string) bool {
-		if i < len(toks) && toks[i].Kind == TokWord && strings.EqualFold(toks[i].Text, w) {
+		if i < len(toks) && toks[i].Kind == tokWord && strings.EqualFold(toks[i].Text, w) {
 			i++
 			return true
 		}
@@ -39,7 +39,7 @@ func indexTarget(toks []Token) (name, table string, ok bool) {
 	if word("IF") && !(word("NOT") && word("EXISTS")) {
 		return "", "", false
 	}
-	if i >= len(toks) || (toks[i].Kind != TokWord && toks[i].Kind != TokQIdent) || strings.EqualFold(toks[i].Text, "ON") {
+	if i >= len(toks) || (toks[i].Kind != tokWord && toks[i].Kind != tokQIdent) || strings.EqualFold(toks[i].Text, "ON") {
 		return "", "", false
 	}
 	name = identName(toks[i])
@@ -50,10 +50,10 @@ func indexTarget(toks []Token) (name, table string, ok bool) {
 	word("ONLY")
 	// The table: name [. name]
 	var parts []string
-	for i < len(toks) && (toks[i].Kind == TokWord || toks[i].Kind == TokQIdent) {
+	for i < len(toks) && (toks[i].Kind == tokWord || toks[i].Kind == tokQIdent) {
 		parts = append(parts, toks[i].Text)
 		i++
-		if i < len(toks) && toks[i].Kind == TokPunct && toks[i].Text == "." {
+		if i < len(toks) && toks[i].Kind == tokPunct && toks[i].Text == "." {
 			i++
 			continue
 		}
@@ -67,8 +67,8 @@ func indexTarget(toks []Token) (name, table string, ok bool) {
 
 // identName is an identifier as PostgreSQL stores it: unquoted folded to
 // lower case, quoted with its quotes removed.
-func identName(t Token) string {
-	if t.Kind == TokQIdent {
+func identName(t lexToken) string {
+	if t.Kind == tokQIdent {
 		return strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(t.Text, `"`), `"`), `""`, `"`)
 	}
 	return strings.ToLower(t.Text)
@@ -79,7 +79,7 @@ func identName(t Token) string {
 // a *FileError saying how to drop it.
 func (s *session) effectThere(ctx context.Context, f *File, idx int) (bool, error) {
 	st := f.Statements()[idx]
-	name, table, ok := indexTarget(st.Tokens)
+	name, table, ok := indexTarget(st.tokens)
 	if !ok {
 		return false, nil
 	}

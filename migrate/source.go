@@ -162,11 +162,11 @@ func newFile(name string, raw []byte) (*File, error) {
 			}
 			off += n
 		}
-		l, c := LineCol(string(raw), off)
+		l, c := lineCol(string(raw), off)
 		return nil, &SourceError{File: name, Msg: fmt.Sprintf("not valid UTF-8 at line %d:%d; save the file as UTF-8", l, c)}
 	}
 	if i := bytes.IndexByte(raw, 0); i >= 0 {
-		l, c := LineCol(string(raw), i)
+		l, c := lineCol(string(raw), i)
 		return nil, &SourceError{File: name, Msg: fmt.Sprintf("contains a NUL byte at line %d:%d; PostgreSQL cannot accept it", l, c)}
 	}
 	sum := sha256.Sum256(raw)

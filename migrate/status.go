@@ -441,7 +441,7 @@ func (s Step) SQL() []PlannedStatement {
 		if st.Empty() {
 			continue
 		}
-		text := strings.TrimRightFunc(s.file.Body[st.Tokens[0].Off:st.Offset+len(st.Text)], unicode.IsSpace)
+		text := strings.TrimRightFunc(s.file.Body[st.tokens[0].Off:st.Offset+len(st.Text)], unicode.IsSpace)
 		out = append(out, PlannedStatement{File: s.file.Name, Line: st.Line, Col: st.Col, Mode: s.Mode, SQL: text})
 	}
 	return out

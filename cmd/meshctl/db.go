@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/claudemesh/meshctl/internal/dbconn"
+	"github.com/claudemesh/meshctl/migrate"
 )
 
 type pingResult struct {
@@ -25,6 +26,7 @@ func dbCommand() *cli.Command {
 		Usage: "check the database connection",
 		Subcommands: []*cli.Command{{
 			Name:  "ping",
+			Flags: []cli.Flag{&cli.StringFlag{Name: "table", Value: migrate.DefaultTable, Usage: "the migration tracking table as `schema.name`"}},
 			Usage: "connect, and report server version, user and whether the mesh schema is there",
 			UsageText: `meshctl --database-url postgres://ops@db:5432/claudemesh db ping
 meshctl --json db ping`,
@@ -39,18 +41,17 @@ meshctl --json db ping`,
 				var r pingResult
 				err = pool.QueryRow(c.Context, `
 					SELECT current_setting('server_version'), current_database(), current_user,
-					       to_regnamespace('mesh') IS NOT NULL,
-					       to_regclass('mesh.__cmh_migrations') IS NOT NULL`).
-					Scan(&r.Server, &r.Database, &r.User, &r.MeshSchema, &r.TrackingTable)
+					       to_regnamespace('mesh') IS NOT NULL`).
+					Scan(&r.Server, &r.Database, &r.User, &r.MeshSchema)
 				if err != nil {
 					return fmt.Errorf("query server facts: %w", err)
 				}
 				r.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
-				if r.TrackingTable {
-					if err := pool.QueryRow(c.Context, `SELECT count(*) FROM mesh.__cmh_migrations`).Scan(&r.Applied); err != nil {
-						return fmt.Errorf("read the migration tracking table: %w", err)
-					}
+				ti, err := migrate.Tracking(c.Context, pool, c.String("table"))
+				if err != nil {
+					return migrateError(fmt.Errorf("read the migration tracking table: %w", err))
 				}
+				r.TrackingTable, r.Applied = ti.Exists, int(ti.Applied)
 				if e.json {
 					return e.printJSON(r)
 				}

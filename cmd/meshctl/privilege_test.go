@@ -62,3 +62,26 @@ func TestConnectOnlyRoleIsToldTheGrant(t *testing.T) {
 		}
 	}
 }
+
+// db ping reads the tracking table the operator names (--table), through
+// package migrate, not a name of its own.
+func TestPingTrackingTable(t *testing.T) {
+	db := pgtest.NewDB(t)
+	if _, err := db.Pool.Exec(context.Background(), `CREATE SCHEMA ops; CREATE TABLE ops.migrations (filename text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamp NOT NULL DEFAULT now());
+		INSERT INTO ops.migrations (filename, sha256) VALUES ('a.sql', 'x'), ('b.sql', 'y')`); err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]string{"": `"applied_migrations": 5`, "ops.migrations": `"applied_migrations": 2`, "ops.none": `"tracking_table": false`} {
+		args := []string{"--json", "--database-url", db.URL, "db", "ping"}
+		if table != "" {
+			args = append(args, "--table", table)
+		}
+		code, stdout, stderr := runCLI(t, args...)
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("--table %q: exit %d, want %s\n%s%s", table, code, want, stdout, stderr)
+		}
+	}
+	if code, _, stderr := runCLI(t, "--database-url", db.URL, "db", "ping", "--table", "nodot"); code != ExitUsage {
+		t.Errorf("--table nodot: exit %d %q", code, stderr)
+	}
+}
