@@ -139,6 +139,21 @@ func opsConnect(c *cli.Context) (*env, *pgx.Conn, error) {
 	return e, conn, err
 }
 
+// meshConnect connects and names the --mesh mesh (see resolveMesh); the
+// caller closes conn.
+func meshConnect(c *cli.Context) (*env, *pgx.Conn, string, error) {
+	e, conn, err := opsConnect(c)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	id, err := resolveMesh(c.Context, conn, c.String("mesh"))
+	if err != nil {
+		conn.Close(context.Background())
+		return nil, nil, "", err
+	}
+	return e, conn, id, nil
+}
+
 // resolveMesh names the --mesh mesh, or says why not (exit 2).
 func resolveMesh(ctx context.Context, conn *pgx.Conn, ref string) (string, error) {
 	id, err := mesh.Resolve(ctx, conn, ref)
@@ -199,15 +214,11 @@ func meshList(c *cli.Context) error {
 }
 
 func apikeyList(c *cli.Context) error {
-	e, conn, err := opsConnect(c)
+	e, conn, id, err := meshConnect(c)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	id, err := resolveMesh(c.Context, conn, c.String("mesh"))
-	if err != nil {
-		return err
-	}
 	keys, err := mesh.APIKeys(c.Context, conn, id)
 	if err != nil {
 		return dbError(err)
@@ -238,15 +249,11 @@ func apikeyRevoke(c *cli.Context) error {
 		return usageError("apikey revoke takes one API key id or prefix (see meshctl apikey list)")
 	}
 	ref := c.Args().First()
-	e, conn, err := opsConnect(c)
+	e, conn, meshID, err := meshConnect(c)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	meshID, err := resolveMesh(c.Context, conn, c.String("mesh"))
-	if err != nil {
-		return err
-	}
 	dry := c.Bool("dry-run")
 	// Look first (rolled back), ask, then revoke in a transaction of its own.
 	var found mesh.Revocation
@@ -306,15 +313,11 @@ func memberBan(c *cli.Context, ban bool) error {
 		return usageError("member %s takes one member: id, exact display name or public key", verb)
 	}
 	target := c.Args().First()
-	e, conn, err := opsConnect(c)
+	e, conn, meshID, err := meshConnect(c)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	meshID, err := resolveMesh(c.Context, conn, c.String("mesh"))
-	if err != nil {
-		return err
-	}
 	dry := c.Bool("dry-run")
 	do := mesh.Ban
 	if !ban {
@@ -364,15 +367,11 @@ func memberBan(c *cli.Context, ban bool) error {
 }
 
 func memberBans(c *cli.Context) error {
-	e, conn, err := opsConnect(c)
+	e, conn, meshID, err := meshConnect(c)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	meshID, err := resolveMesh(c.Context, conn, c.String("mesh"))
-	if err != nil {
-		return err
-	}
 	ms, err := mesh.Bans(c.Context, conn, meshID)
 	if err != nil {
 		return dbError(err)
