@@ -156,11 +156,11 @@ func (c *Config) defaults() error {
 		c.Rand = rand.Float64
 	}
 	if c.Timeout < 0 || c.Interval < 0 || c.AttemptTimeout < 0 || c.Successes < 0 || c.MaxInterval < c.Interval {
-		return &ConfigError{"timeouts, intervals and --successes must be positive (and the backoff cap at least the interval)"}
+		return &ConfigError{"timeouts, intervals and the number of successes must be positive (and the backoff cap at least the interval)"}
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &ConfigError{fmt.Sprintf("--url must be an http or https URL, got %q", Redact(c.URL))}
+		return &ConfigError{fmt.Sprintf("the broker URL must be an http or https URL, got %q", Redact(c.URL))}
 	}
 	if !strings.HasSuffix(u.Path, "/health/ready") {
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/health/ready"
