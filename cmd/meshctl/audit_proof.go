@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -168,10 +167,7 @@ func auditProve(c *cli.Context) error {
 
 func auditCheckProof(c *cli.Context) error {
 	e := envFrom(c)
-	args, keyFile, err := trailingKey(c.Args().Slice(), c.String("key"))
-	if err != nil {
-		return err
-	}
+	args, keyFile := c.Args().Slice(), c.String("key")
 	if len(args) != 1 || args[0] == "" {
 		return usageError("check-proof takes one PROOF file and --key FILE")
 	}
@@ -209,28 +205,4 @@ func auditCheckProof(c *cli.Context) error {
 	_, err = fmt.Fprintf(e.stdout, "valid: the checkpoint of %s extends the checkpoint of %s for all %s it covers (origin %s)\n",
 		r.New.Time.Format(time.RFC3339), r.Old.Time.Format(time.RFC3339), count(len(r.Meshes), "mesh", "meshes"), escapeControl(r.Origin))
 	return err
-}
-
-// trailingKey takes a --key flag written after the PROOF argument (where
-// the flag parser stops looking), as in "check-proof PROOF --key PUB".
-func trailingKey(args []string, key string) ([]string, string, error) {
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--key" || a == "-key":
-			if i+1 >= len(args) {
-				return nil, "", usageError("--key needs a file name")
-			}
-			key, i = args[i+1], i+1
-		case strings.HasPrefix(a, "--key=") || strings.HasPrefix(a, "-key="):
-			key = a[strings.IndexByte(a, '=')+1:]
-		default:
-			rest = append(rest, a)
-		}
-	}
-	if key == "" {
-		return nil, "", usageError("check-proof needs --key FILE, the installation's public key")
-	}
-	return rest, key, nil
 }
