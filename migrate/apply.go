@@ -399,21 +399,10 @@ func (r *Runner) partialDDL() string {
 // a killed process leaves a visible, resumable record instead of a silent
 // half-applied file.
 func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileResult, error) {
-	r := s.r
-	pc := s.conn.PgConn()
-	setup := scsSQL + "BEGIN;\n"
-	if !s.info.tableExists {
-		setup += r.ensureTableSQL()
+	if err := s.ensureTrackingTables(ctx); err != nil {
+		return FileResult{}, err
 	}
-	if !s.info.partialExists {
-		setup += r.partialDDL()
-	}
-	if _, err := pc.Exec(ctx, setup+"COMMIT;").ReadAll(); err != nil {
-		s.rollback(ctx)
-		return FileResult{}, dbErr("creating the tracking tables", err)
-	}
-	s.info.tableExists, s.info.partialExists = true, true
-	first, resuming := 0, prior != nil && r.cfg.resume
+	first, resuming := 0, prior != nil && s.r.cfg.resume
 	if resuming {
 		first = prior.StatementsDone
 	}
@@ -423,109 +412,171 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 	start := time.Now()
 	n := 0
 	for i := first; i < len(f.Statements()); i++ {
-		st := f.Statements()[i]
-		if st.Empty() {
+		if f.Statements()[i].Empty() {
 			continue
 		}
 		if resuming && i == first {
-			there, err := s.effectThere(ctx, f, i)
+			there, err := s.resumedStatementInEffect(ctx, f, i)
 			if err != nil {
-				if perr := s.progress(ctx, f, i, i+1, st.Line, err.Error()); perr != nil {
-					return FileResult{}, errors.Join(err, perr)
-				}
 				return FileResult{}, err
 			}
 			if there {
-				// Done before meshctl could record it: mark it, go on.
 				n++
-				if err := s.progress(ctx, f, i+1, 0, 0, ""); err != nil {
-					return FileResult{}, err
-				}
-				r.emit(Event{Kind: EventStatementDone, File: f.Name, Statement: i + 1, Message: "already in effect"})
 				continue
 			}
 		}
-		// A CONCURRENTLY build waits, by design, for every transaction that
-		// could see the table; lock_timeout would cancel it and leave an
-		// invalid index, so it runs without one (statement_timeout still
-		// applies). Separate calls: a multi-statement query is an implicit
-		// transaction block, where CONCURRENTLY is refused.
-		cic := shapeOf(st.tokens).concurrently
-		// Only a CONCURRENTLY build can leave an invalid index behind;
-		// the ones already there are someone else's (a failed or running
-		// build) and must not be reported as this file's to drop.
-		var invalidBefore []string
-		if cic {
-			invalidBefore = s.invalidIndexes(ctx)
-			if _, err := pc.Exec(ctx, "SET lock_timeout = 0").ReadAll(); err != nil {
-				return FileResult{}, dbErr("clearing lock_timeout", err)
-			}
-		}
-		stopWatch := s.watch(ctx, f, i+1)
-		err := s.execRetry(ctx, f.Name, st.Text)
-		stopWatch()
-		if err != nil && ctx.Err() == nil && pc.IsClosed() {
-			_, lost := r.afterLostConnection(ctx, s, []*File{f}, err)
-			if cl, ok := lost.(*ConnectionLostError); ok {
-				cl.NoTransaction, cl.Statement = true, i+1
-			}
-			return FileResult{}, lost
-		}
-		if cic {
-			if _, rerr := pc.Exec(ctx, fmt.Sprintf("SET lock_timeout = %d", r.cfg.lockTimeout.Milliseconds())).ReadAll(); rerr != nil && err == nil {
-				return FileResult{}, dbErr("restoring lock_timeout", rerr)
-			}
-		}
-		if err != nil && ctx.Err() != nil {
-			// Interrupted, not failed: record how far the file got (with a
-			// context that still works) so status shows it and --resume
-			// continues at this statement.
-			cctx, cancel := cleanupCtx(ctx)
-			defer cancel()
-			ie := &InterruptedError{File: f.Name, NoTransaction: true, Statement: i + 1, Err: ctx.Err()}
-			if cic {
-				ie.InvalidIndexes = newInvalid(invalidBefore, s.invalidIndexes(cctx))
-			}
-			if perr := s.progress(cctx, f, i, 0, 0, ""); perr != nil {
-				return FileResult{}, errors.Join(ie, perr)
-			}
-			return FileResult{}, ie
-		}
-		if err != nil {
-			fe := &FileError{File: f.Name, Statement: i + 1, Line: st.Line, Col: st.Col, NoTransaction: true, Message: err.Error()}
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) {
-				fe.SQLState, fe.Message, fe.Detail, fe.Hint = pe.Code, r.message(pe.Message), r.detail(pe.Detail), pe.Hint
-				if pe.Position > 0 {
-					fe.Line, fe.Col = lineCol(f.Body, st.Offset+runeOffset(st.Text, int(pe.Position)-1))
-				}
-			}
-			if cic {
-				fe.InvalidIndexes = newInvalid(invalidBefore, s.invalidIndexes(ctx))
-			}
-			msg := fe.Message
-			if fe.SQLState != "" {
-				msg = fe.SQLState + ": " + msg
-			}
-			if perr := s.progress(ctx, f, i, i+1, fe.Line, msg); perr != nil {
-				return FileResult{}, errors.Join(fe, perr)
-			}
-			return FileResult{}, fe
+		if err := s.execNoTxStatement(ctx, f, i); err != nil {
+			return FileResult{}, err
 		}
 		n++
 		if err := s.progress(ctx, f, i+1, 0, 0, ""); err != nil {
 			return FileResult{}, err
 		}
-		r.emit(Event{Kind: EventStatementDone, File: f.Name, Statement: i + 1})
+		s.r.emit(Event{Kind: EventStatementDone, File: f.Name, Statement: i + 1})
 	}
 	d := time.Since(start)
-	done := "BEGIN;\n" + syncCommitSQL(s.durable) + s.rowSQL(f, HowExecuted, fmt.Sprintf("%g", ms(d)), false) + ";\n" +
-		"DELETE FROM " + r.partialIdent() + " WHERE filename = " + literal(f.Name) + ";\nCOMMIT;\n" + r.sessionSQL()
-	if _, err := pc.Exec(ctx, done).ReadAll(); err != nil {
-		s.rollback(ctx)
-		return FileResult{}, dbErr("recording "+f.Name, err)
+	if err := s.recordNoTx(ctx, f, d); err != nil {
+		return FileResult{}, err
 	}
 	return FileResult{Filename: f.Name, NoTransaction: true, Duration: d, DurationMS: ms(d), Statements: n}, nil
+}
+
+// ensureTrackingTables creates the tracking table and the progress table
+// of no-transaction files, if missing, in a transaction of their own: a
+// no-transaction file's statements run outside any transaction, and its
+// progress must be recordable after each one.
+func (s *session) ensureTrackingTables(ctx context.Context) error {
+	setup := scsSQL + "BEGIN;\n"
+	if !s.info.tableExists {
+		setup += s.r.ensureTableSQL()
+	}
+	if !s.info.partialExists {
+		setup += s.r.partialDDL()
+	}
+	if _, err := s.conn.PgConn().Exec(ctx, setup+"COMMIT;").ReadAll(); err != nil {
+		s.rollback(ctx)
+		return dbErr("creating the tracking tables", err)
+	}
+	s.info.tableExists, s.info.partialExists = true, true
+	return nil
+}
+
+// resumedStatementInEffect reports whether statement i, the one a
+// resumed file stopped at, took effect before meshctl could record it (a
+// CONCURRENTLY build that finished, say); if so it is marked done.
+func (s *session) resumedStatementInEffect(ctx context.Context, f *File, i int) (bool, error) {
+	there, err := s.effectThere(ctx, f, i)
+	if err != nil {
+		if perr := s.progress(ctx, f, i, i+1, f.Statements()[i].Line, err.Error()); perr != nil {
+			return false, errors.Join(err, perr)
+		}
+		return false, err
+	}
+	if !there {
+		return false, nil
+	}
+	if err := s.progress(ctx, f, i+1, 0, 0, ""); err != nil {
+		return false, err
+	}
+	s.r.emit(Event{Kind: EventStatementDone, File: f.Name, Statement: i + 1, Message: "already in effect"})
+	return true, nil
+}
+
+// execNoTxStatement runs statement i of a no-transaction file on its own
+// and turns a failure into the error that says how far the file got: a
+// lost connection, an interruption, or the statement's own error, each
+// with its progress recorded for status and --resume.
+func (s *session) execNoTxStatement(ctx context.Context, f *File, i int) error {
+	r, pc, st := s.r, s.conn.PgConn(), f.Statements()[i]
+	// A CONCURRENTLY build waits, by design, for every transaction that
+	// could see the table; lock_timeout would cancel it and leave an
+	// invalid index, so it runs without one (statement_timeout still
+	// applies). Separate calls: a multi-statement query is an implicit
+	// transaction block, where CONCURRENTLY is refused.
+	cic := shapeOf(st.tokens).concurrently
+	// Only a CONCURRENTLY build can leave an invalid index behind;
+	// the ones already there are someone else's (a failed or running
+	// build) and must not be reported as this file's to drop.
+	var invalidBefore []string
+	if cic {
+		invalidBefore = s.invalidIndexes(ctx)
+		if _, err := pc.Exec(ctx, "SET lock_timeout = 0").ReadAll(); err != nil {
+			return dbErr("clearing lock_timeout", err)
+		}
+	}
+	stopWatch := s.watch(ctx, f, i+1)
+	err := s.execRetry(ctx, f.Name, st.Text)
+	stopWatch()
+	if err != nil && ctx.Err() == nil && pc.IsClosed() {
+		_, lost := r.afterLostConnection(ctx, s, []*File{f}, err)
+		if cl, ok := lost.(*ConnectionLostError); ok {
+			cl.NoTransaction, cl.Statement = true, i+1
+		}
+		return lost
+	}
+	if cic {
+		if _, rerr := pc.Exec(ctx, fmt.Sprintf("SET lock_timeout = %d", r.cfg.lockTimeout.Milliseconds())).ReadAll(); rerr != nil && err == nil {
+			return dbErr("restoring lock_timeout", rerr)
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		// Interrupted, not failed: record how far the file got (with a
+		// context that still works) so status shows it and --resume
+		// continues at this statement.
+		cctx, cancel := cleanupCtx(ctx)
+		defer cancel()
+		ie := &InterruptedError{File: f.Name, NoTransaction: true, Statement: i + 1, Err: ctx.Err()}
+		if cic {
+			ie.InvalidIndexes = newInvalid(invalidBefore, s.invalidIndexes(cctx))
+		}
+		if perr := s.progress(cctx, f, i, 0, 0, ""); perr != nil {
+			return errors.Join(ie, perr)
+		}
+		return ie
+	}
+	fe := r.noTxFileError(f, i, err)
+	if cic {
+		fe.InvalidIndexes = newInvalid(invalidBefore, s.invalidIndexes(ctx))
+	}
+	msg := fe.Message
+	if fe.SQLState != "" {
+		msg = fe.SQLState + ": " + msg
+	}
+	if perr := s.progress(ctx, f, i, i+1, fe.Line, msg); perr != nil {
+		return errors.Join(fe, perr)
+	}
+	return fe
+}
+
+// noTxFileError is the FileError of statement i of a no-transaction file,
+// with PostgreSQL's fields and the error position mapped to the file.
+func (r *Runner) noTxFileError(f *File, i int, err error) *FileError {
+	st := f.Statements()[i]
+	fe := &FileError{File: f.Name, Statement: i + 1, Line: st.Line, Col: st.Col, NoTransaction: true, Message: err.Error()}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		fe.SQLState, fe.Message, fe.Detail, fe.Hint = pe.Code, r.message(pe.Message), r.detail(pe.Detail), pe.Hint
+		if pe.Position > 0 {
+			fe.Line, fe.Col = lineCol(f.Body, st.Offset+runeOffset(st.Text, int(pe.Position)-1))
+		}
+	}
+	return fe
+}
+
+// recordNoTx records a finished no-transaction file and drops its
+// progress row in one durable transaction, then restores the session.
+func (s *session) recordNoTx(ctx context.Context, f *File, d time.Duration) error {
+	r := s.r
+	done := "BEGIN;\n" + syncCommitSQL(s.durable) + s.rowSQL(f, HowExecuted, fmt.Sprintf("%g", ms(d)), false) + ";\n" +
+		"DELETE FROM " + r.partialIdent() + " WHERE filename = " + literal(f.Name) + ";\nCOMMIT;\n" + r.sessionSQL()
+	if _, err := s.conn.PgConn().Exec(ctx, done).ReadAll(); err != nil {
+		s.rollback(ctx)
+		return dbErr("recording "+f.Name, err)
+	}
+	return nil
 }
 
 func (s *session) execRetry(ctx context.Context, file, sql string) error {

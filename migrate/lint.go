@@ -209,121 +209,149 @@ type shape struct {
 	enumAddValue bool
 }
 
+// stmtWords reads a statement's tokens as keywords.
+type stmtWords []lexToken
+
+// w is the i-th token in upper case, or "" past the end.
+func (t stmtWords) w(i int) string {
+	if i < len(t) {
+		return t[i].Upper()
+	}
+	return ""
+}
+
+// has reports whether word appears anywhere as a bare word.
+func (t stmtWords) has(word string) bool {
+	for _, tok := range t {
+		if tok.Kind == tokWord && strings.EqualFold(tok.Text, word) {
+			return true
+		}
+	}
+	return false
+}
+
 func shapeOf(toks []lexToken) shape {
 	var sh shape
-	w := func(i int) string {
-		if i < len(toks) {
-			return toks[i].Upper()
-		}
-		return ""
-	}
-	has := func(word string) bool {
-		for _, t := range toks {
-			if t.Kind == tokWord && strings.EqualFold(t.Text, word) {
-				return true
-			}
-		}
-		return false
-	}
-	sh.concurrently = has("CONCURRENTLY") && (w(0) == "CREATE" || w(0) == "DROP" || w(0) == "REINDEX" || w(0) == "REFRESH")
-	switch w(0) {
-	case "BEGIN", "COMMIT", "END", "ABORT":
-		sh.txControl = w(0)
-	case "START":
-		if w(1) == "TRANSACTION" {
-			sh.txControl = "START TRANSACTION"
-		}
-	case "ROLLBACK":
-		if w(1) != "TO" {
-			sh.txControl = "ROLLBACK"
-		}
-	case "PREPARE":
-		if w(1) == "TRANSACTION" {
-			sh.txControl = "PREPARE TRANSACTION"
-		}
+	t := stmtWords(toks)
+	first := t.w(0)
+	sh.concurrently = t.has("CONCURRENTLY") && (first == "CREATE" || first == "DROP" || first == "REINDEX" || first == "REFRESH")
+	sh.txControl = txControlOf(t)
+	switch first {
 	case "VACUUM":
 		sh.needsNoTx = "VACUUM"
 	case "ALTER":
-		switch w(1) {
-		case "SYSTEM":
-			sh.needsNoTx = "ALTER SYSTEM"
-		case "TYPE":
-			i := 2
-			_, i = nameAt(toks, i)
-			sh.enumAddValue = w(i) == "ADD" && w(i+1) == "VALUE"
-		case "TABLE":
-			i := 2
-			if w(i) == "IF" && w(i+1) == "EXISTS" {
-				i += 2
-			}
-			if w(i) == "ONLY" {
-				i++
-			}
-			sh.alterTable, i = nameAt(toks, i)
-			alterActions(toks[i:], &sh)
-		}
+		shapeAlter(t, &sh)
 	case "TRUNCATE":
 		sh.destructive = "TRUNCATE"
 	case "DELETE":
-		if !has("WHERE") {
+		if !t.has("WHERE") {
 			sh.destructive = "DELETE without WHERE"
 		}
 	case "DROP":
-		switch w(1) {
-		case "TABLE":
-			sh.destructive = "DROP TABLE"
-		case "DATABASE", "TABLESPACE":
-			sh.needsNoTx = "DROP " + w(1)
-		case "INDEX":
-			if sh.concurrently {
-				sh.needsNoTx = "DROP INDEX CONCURRENTLY"
-			}
-		}
+		shapeDrop(t, &sh)
 	case "REINDEX":
 		if sh.concurrently {
 			sh.needsNoTx = "REINDEX CONCURRENTLY"
 		}
 	case "REFRESH":
-		if sh.concurrently {
-			sh.concurrently = false // allowed in a transaction
-		}
+		sh.concurrently = false // REFRESH ... CONCURRENTLY is allowed in a transaction
 	case "CREATE":
-		i := 1
-		if w(i) == "OR" && w(i+1) == "REPLACE" {
-			i += 2
-		}
-		if w(i) == "UNIQUE" {
-			i++
-		}
-		for w(i) == "UNLOGGED" || w(i) == "TEMP" || w(i) == "TEMPORARY" || w(i) == "GLOBAL" || w(i) == "LOCAL" {
-			i++
-		}
-		switch w(i) {
-		case "TABLE":
-			i++
-			if w(i) == "IF" && w(i+1) == "NOT" && w(i+2) == "EXISTS" {
-				i += 3
-			}
-			sh.createTable, _ = nameAt(toks, i)
-		case "INDEX":
-			for j := i; j < len(toks); j++ {
-				if toks[j].Upper() == "ON" && toks[j].Kind == tokWord {
-					j++
-					if w(j) == "ONLY" {
-						j++
-					}
-					sh.indexOn, _ = nameAt(toks, j)
-					break
-				}
-			}
-			if sh.concurrently {
-				sh.needsNoTx = "CREATE INDEX CONCURRENTLY"
-			}
-		case "DATABASE", "TABLESPACE", "SUBSCRIPTION":
-			sh.needsNoTx = "CREATE " + w(i)
-		}
+		shapeCreate(t, &sh)
 	}
 	return sh
+}
+
+// txControlOf names the transaction-control statement t is, or "".
+func txControlOf(t stmtWords) string {
+	switch t.w(0) {
+	case "BEGIN", "COMMIT", "END", "ABORT":
+		return t.w(0)
+	case "START", "PREPARE":
+		if t.w(1) == "TRANSACTION" {
+			return t.w(0) + " TRANSACTION"
+		}
+	case "ROLLBACK":
+		if t.w(1) != "TO" {
+			return "ROLLBACK"
+		}
+	}
+	return ""
+}
+
+func shapeAlter(t stmtWords, sh *shape) {
+	switch t.w(1) {
+	case "SYSTEM":
+		sh.needsNoTx = "ALTER SYSTEM"
+	case "TYPE":
+		_, i := nameAt(t, 2)
+		sh.enumAddValue = t.w(i) == "ADD" && t.w(i+1) == "VALUE"
+	case "TABLE":
+		i := 2
+		if t.w(i) == "IF" && t.w(i+1) == "EXISTS" {
+			i += 2
+		}
+		if t.w(i) == "ONLY" {
+			i++
+		}
+		sh.alterTable, i = nameAt(t, i)
+		alterActions(t[i:], sh)
+	}
+}
+
+func shapeDrop(t stmtWords, sh *shape) {
+	switch t.w(1) {
+	case "TABLE":
+		sh.destructive = "DROP TABLE"
+	case "DATABASE", "TABLESPACE":
+		sh.needsNoTx = "DROP " + t.w(1)
+	case "INDEX":
+		if sh.concurrently {
+			sh.needsNoTx = "DROP INDEX CONCURRENTLY"
+		}
+	}
+}
+
+func shapeCreate(t stmtWords, sh *shape) {
+	i := 1
+	if t.w(i) == "OR" && t.w(i+1) == "REPLACE" {
+		i += 2
+	}
+	if t.w(i) == "UNIQUE" {
+		i++
+	}
+	for t.w(i) == "UNLOGGED" || t.w(i) == "TEMP" || t.w(i) == "TEMPORARY" || t.w(i) == "GLOBAL" || t.w(i) == "LOCAL" {
+		i++
+	}
+	switch t.w(i) {
+	case "TABLE":
+		i++
+		if t.w(i) == "IF" && t.w(i+1) == "NOT" && t.w(i+2) == "EXISTS" {
+			i += 3
+		}
+		sh.createTable, _ = nameAt(t, i)
+	case "INDEX":
+		sh.indexOn = indexTable(t, i)
+		if sh.concurrently {
+			sh.needsNoTx = "CREATE INDEX CONCURRENTLY"
+		}
+	case "DATABASE", "TABLESPACE", "SUBSCRIPTION":
+		sh.needsNoTx = "CREATE " + t.w(i)
+	}
+}
+
+// indexTable is the table after the first ON of CREATE INDEX, from i.
+func indexTable(t stmtWords, i int) string {
+	for j := i; j < len(t); j++ {
+		if t[j].Kind == tokWord && t[j].Upper() == "ON" {
+			j++
+			if t.w(j) == "ONLY" {
+				j++
+			}
+			name, _ := nameAt(t, j)
+			return name
+		}
+	}
+	return ""
 }
 
 // alterActions inspects the comma-separated actions of ALTER TABLE.

@@ -122,112 +122,162 @@ type rawFile struct {
 
 // Load decodes one vector file. name is used in errors only.
 func Load(name string, data []byte) (*Suite, error) {
-	bad := func(tc int, field, format string, args ...any) error {
-		return &MalformedError{File: name, TcID: tc, Field: field, Reason: fmt.Sprintf(format, args...)}
+	l := &loader{name: name, seen: map[int]bool{}}
+	if err := l.header(data); err != nil {
+		return nil, err
 	}
-	var rf rawFile
+	s := &Suite{File: name, Algorithm: *l.rf.Algorithm, Schema: *l.rf.Schema, Notes: l.rf.Notes}
+	for gi, g := range l.rf.TestGroups {
+		cases, err := l.group(gi, g)
+		if err != nil {
+			return nil, err
+		}
+		s.Cases = append(s.Cases, cases...)
+	}
+	if n := l.rf.NumberOfTests; n != nil && *n != len(s.Cases) {
+		return nil, l.bad(0, "numberOfTests", "says %d, file has %d tests", *n, len(s.Cases))
+	}
+	return s, nil
+}
+
+// loader holds what reading one file needs across its groups.
+type loader struct {
+	name string
+	rf   rawFile
+	sd   schemaDef
+	seen map[int]bool // tcIds so far
+}
+
+func (l *loader) bad(tc int, field, format string, args ...any) error {
+	return &MalformedError{File: l.name, TcID: tc, Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// header decodes the file and checks its top level: one JSON object with
+// a known schema, the algorithm that schema needs, and test groups.
+func (l *loader) header(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&rf); err != nil {
-		return nil, bad(0, "", "invalid JSON: %s", jsonErr(data, err))
+	if err := dec.Decode(&l.rf); err != nil {
+		return l.bad(0, "", "invalid JSON: %s", jsonErr(data, err))
 	}
 	if dec.More() {
-		return nil, bad(0, "", "invalid JSON: data after the top-level object")
+		return l.bad(0, "", "invalid JSON: data after the top-level object")
 	}
+	rf := &l.rf
 	if rf.Algorithm == nil || *rf.Algorithm == "" {
-		return nil, bad(0, "algorithm", "missing")
+		return l.bad(0, "algorithm", "missing")
 	}
 	if rf.Schema == nil || *rf.Schema == "" {
-		return nil, bad(0, "schema", "missing")
+		return l.bad(0, "schema", "missing")
 	}
 	sd, ok := schemas[*rf.Schema]
 	if !ok {
-		return nil, bad(0, "schema", "unknown schema %q (known: %s)", *rf.Schema, knownSchemas())
+		return l.bad(0, "schema", "unknown schema %q (known: %s)", *rf.Schema, knownSchemas())
 	}
 	if sd.algorithm != *rf.Algorithm {
-		return nil, bad(0, "algorithm", "schema %s needs algorithm %q, file says %q", *rf.Schema, sd.algorithm, *rf.Algorithm)
+		return l.bad(0, "algorithm", "schema %s needs algorithm %q, file says %q", *rf.Schema, sd.algorithm, *rf.Algorithm)
 	}
 	if len(rf.TestGroups) == 0 {
-		return nil, bad(0, "testGroups", "missing or empty")
+		return l.bad(0, "testGroups", "missing or empty")
 	}
-	s := &Suite{File: name, Algorithm: *rf.Algorithm, Schema: *rf.Schema, Notes: rf.Notes}
-	seen := map[int]bool{}
-	for gi, g := range rf.TestGroups {
-		where := fmt.Sprintf("testGroups[%d]", gi)
-		var typ string
-		if err := json.Unmarshal(g["type"], &typ); err != nil || typ == "" {
-			return nil, bad(0, where+".type", "missing or not a string")
+	l.sd = sd
+	return nil
+}
+
+// group reads test group gi: its type names the decoder of its tests.
+func (l *loader) group(gi int, g map[string]json.RawMessage) ([]Case, error) {
+	where := fmt.Sprintf("testGroups[%d]", gi)
+	var typ string
+	if err := json.Unmarshal(g["type"], &typ); err != nil || typ == "" {
+		return nil, l.bad(0, where+".type", "missing or not a string")
+	}
+	decode, ok := l.sd.groups[typ]
+	if !ok {
+		return nil, l.bad(0, where+".type", "unknown group type %q for schema %s", typ, *l.rf.Schema)
+	}
+	var tests []map[string]json.RawMessage
+	if err := json.Unmarshal(g["tests"], &tests); err != nil || len(tests) == 0 {
+		return nil, l.bad(0, where+".tests", "missing, empty or not a list of objects")
+	}
+	cases := make([]Case, 0, len(tests))
+	for ti, t := range tests {
+		c, err := l.testCase(fmt.Sprintf("%s.tests[%d]", where, ti), g, t, decode)
+		if err != nil {
+			return nil, err
 		}
-		decode, ok := sd.groups[typ]
-		if !ok {
-			return nil, bad(0, where+".type", "unknown group type %q for schema %s", typ, *rf.Schema)
-		}
-		var tests []map[string]json.RawMessage
-		if err := json.Unmarshal(g["tests"], &tests); err != nil || len(tests) == 0 {
-			return nil, bad(0, where+".tests", "missing, empty or not a list of objects")
-		}
-		for ti, t := range tests {
-			c := Case{File: name}
-			if err := json.Unmarshal(t["tcId"], &c.TcID); err != nil || c.TcID < 1 {
-				return nil, bad(0, fmt.Sprintf("%s.tests[%d].tcId", where, ti), "missing or not a positive integer")
-			}
-			if seen[c.TcID] {
-				return nil, bad(c.TcID, "tcId", "duplicate tcId")
-			}
-			seen[c.TcID] = true
-			if raw, ok := t["comment"]; ok {
-				if err := json.Unmarshal(raw, &c.Comment); err != nil {
-					return nil, bad(c.TcID, "comment", "not a string")
-				}
-			}
-			if raw, ok := t["flags"]; ok {
-				if err := json.Unmarshal(raw, &c.Flags); err != nil {
-					return nil, bad(c.TcID, "flags", "not a list of strings")
-				}
-			}
-			var res string
-			if err := json.Unmarshal(t["result"], &res); err != nil {
-				return nil, bad(c.TcID, "result", "missing (want valid, invalid or acceptable)")
-			}
-			c.Result = Result(res)
-			if c.Result != Valid && c.Result != Invalid && c.Result != Acceptable {
-				return nil, bad(c.TcID, "result", "%q is not valid, invalid or acceptable", res)
-			}
-			for _, f := range c.Flags {
-				if _, ok := rf.Notes[f]; !ok {
-					return nil, bad(c.TcID, "flags", "flag %q has no entry in notes", f)
-				}
-			}
-			if c.Result == Acceptable {
-				if len(c.Flags) == 0 {
-					return nil, bad(c.TcID, "flags", "an acceptable test needs a flag with a policy")
-				}
-				for _, f := range c.Flags {
-					p := policyFor(*rf.Schema, f, rf.Notes[f])
-					if p == nil {
-						return nil, bad(c.TcID, "flags", "acceptable flag %q has no policy (add notes.%s.policy)", f, f)
-					}
-					if err := p.check(); err != nil {
-						return nil, bad(c.TcID, "notes."+f+".policy", "%v", err)
-					}
-					c.policies = append(c.policies, *p)
-				}
-			}
-			in, err := decode(&reader{group: g, test: t})
-			if err != nil {
-				var fe *fieldError
-				if errors.As(err, &fe) {
-					return nil, bad(c.TcID, fe.field, "%s", fe.reason)
-				}
-				return nil, bad(c.TcID, "", "%v", err)
-			}
-			c.Input = in
-			s.Cases = append(s.Cases, c)
+		cases = append(cases, c)
+	}
+	return cases, nil
+}
+
+// testCase reads one test: its common fields (tcId, comment, flags,
+// result), the policies of an acceptable result, and the schema's input.
+func (l *loader) testCase(where string, g, t map[string]json.RawMessage, decode decodeFunc) (Case, error) {
+	c := Case{File: l.name}
+	if err := json.Unmarshal(t["tcId"], &c.TcID); err != nil || c.TcID < 1 {
+		return c, l.bad(0, where+".tcId", "missing or not a positive integer")
+	}
+	if l.seen[c.TcID] {
+		return c, l.bad(c.TcID, "tcId", "duplicate tcId")
+	}
+	l.seen[c.TcID] = true
+	if raw, ok := t["comment"]; ok {
+		if err := json.Unmarshal(raw, &c.Comment); err != nil {
+			return c, l.bad(c.TcID, "comment", "not a string")
 		}
 	}
-	if rf.NumberOfTests != nil && *rf.NumberOfTests != len(s.Cases) {
-		return nil, bad(0, "numberOfTests", "says %d, file has %d tests", *rf.NumberOfTests, len(s.Cases))
+	if raw, ok := t["flags"]; ok {
+		if err := json.Unmarshal(raw, &c.Flags); err != nil {
+			return c, l.bad(c.TcID, "flags", "not a list of strings")
+		}
 	}
-	return s, nil
+	var res string
+	if err := json.Unmarshal(t["result"], &res); err != nil {
+		return c, l.bad(c.TcID, "result", "missing (want valid, invalid or acceptable)")
+	}
+	c.Result = Result(res)
+	if c.Result != Valid && c.Result != Invalid && c.Result != Acceptable {
+		return c, l.bad(c.TcID, "result", "%q is not valid, invalid or acceptable", res)
+	}
+	if err := l.flagPolicies(&c); err != nil {
+		return c, err
+	}
+	in, err := decode(&reader{group: g, test: t})
+	if err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return c, l.bad(c.TcID, fe.field, "%s", fe.reason)
+		}
+		return c, l.bad(c.TcID, "", "%v", err)
+	}
+	c.Input = in
+	return c, nil
+}
+
+// flagPolicies checks that every flag of c has a note and, when c is
+// acceptable, a policy that decides it; the policies are kept on c.
+func (l *loader) flagPolicies(c *Case) error {
+	for _, f := range c.Flags {
+		if _, ok := l.rf.Notes[f]; !ok {
+			return l.bad(c.TcID, "flags", "flag %q has no entry in notes", f)
+		}
+	}
+	if c.Result != Acceptable {
+		return nil
+	}
+	if len(c.Flags) == 0 {
+		return l.bad(c.TcID, "flags", "an acceptable test needs a flag with a policy")
+	}
+	for _, f := range c.Flags {
+		p := policyFor(*l.rf.Schema, f, l.rf.Notes[f])
+		if p == nil {
+			return l.bad(c.TcID, "flags", "acceptable flag %q has no policy (add notes.%s.policy)", f, f)
+		}
+		if err := p.check(); err != nil {
+			return l.bad(c.TcID, "notes."+f+".policy", "%v", err)
+		}
+		c.policies = append(c.policies, *p)
+	}
+	return nil
 }
 
 func (p *Policy) check() error {

@@ -711,32 +711,48 @@ func (g *gen) invites() *builder {
 				Policy: &Policy{Default: Valid, Reason: "the signature covers the canonical string, not the JSON text; the broker JSON-parses the token, so key order does not change the verdict (meshctl always writes the fixed order, see the ownerSeed vectors)"}},
 		})
 	owner, other := g.edKey(), g.edKey()
-	seed := hx(owner[:32])
-	v1 := b.group("InviteV1", nil)
-	addV1 := func(comment string, res Result, fl []string, token string, now int64, want *meshfmt.InviteV1) {
-		f := map[string]any{"token": token, "nowSec": now}
-		if want != nil {
-			f["ownerSeed"] = seed
-			for k, v := range map[string]any{"meshId": want.MeshID, "meshSlug": want.MeshSlug, "brokerUrl": want.BrokerURL,
-				"expiresAt": want.ExpiresAt, "rootKey": want.RootKey, "role": want.Role, "ownerPubkey": want.OwnerPubkey, "signature": want.Signature} {
-				f[k] = v
-			}
+	identity := g.invitesV1(b, owner, other)
+	g.invitesV2(b, owner, other, identity)
+	return b
+}
+
+// inviteV1Group adds v1 invite tests; with want, the expected fields and
+// the owner's seed, so signing them must reproduce the token.
+type inviteV1Group struct {
+	b    *builder
+	grp  *group
+	seed string
+}
+
+func (v inviteV1Group) add(comment string, res Result, fl []string, token string, now int64, want *meshfmt.InviteV1) {
+	f := map[string]any{"token": token, "nowSec": now}
+	if want != nil {
+		f["ownerSeed"] = v.seed
+		for k, x := range map[string]any{"meshId": want.MeshID, "meshSlug": want.MeshSlug, "brokerUrl": want.BrokerURL,
+			"expiresAt": want.ExpiresAt, "rootKey": want.RootKey, "role": want.Role, "ownerPubkey": want.OwnerPubkey, "signature": want.Signature} {
+			f[k] = x
 		}
-		b.add(v1, comment, res, fl, f)
 	}
+	v.b.add(v.grp, comment, res, fl, f)
+}
+
+// invitesV1 adds the v1 group and returns the identity public key its
+// small-order test used (the v2 group uses it too).
+func (g *gen) invitesV1(b *builder, owner, other ed25519.PrivateKey) (identity []byte) {
+	v1 := inviteV1Group{b: b, grp: b.group("InviteV1", nil), seed: hx(owner[:32])}
 	inv := meshfmt.InviteV1{MeshID: g.id(), MeshSlug: "team-alpha", BrokerURL: "wss://broker.example.com/ws",
 		ExpiresAt: genNowSec + 86_400, RootKey: b6u(g.bytes(32)), Role: "member"}
 	tok, signed, _ := meshfmt.SignInviteV1(inv, owner)
-	addV1("v1 invite", Valid, flags("Valid"), tok, genNowSec, &signed)
+	v1.add("v1 invite", Valid, flags("Valid"), tok, genNowSec, &signed)
 	esc := inv
 	esc.MeshSlug, esc.Role = "a \"quoted\" <b>&amp; ünï \u2028 slug\\", "admin"
 	etok, esigned, _ := meshfmt.SignInviteV1(esc, owner)
-	addV1("v1 invite with JSON.stringify-sensitive characters", Valid, flags("JsEscaping"), etok, genNowSec, &esigned)
-	addV1("nowSec = expires_at", Valid, flags("ExpiryBoundary"), tok, signed.ExpiresAt, &signed)
+	v1.add("v1 invite with JSON.stringify-sensitive characters", Valid, flags("JsEscaping"), etok, genNowSec, &esigned)
+	v1.add("nowSec = expires_at", Valid, flags("ExpiryBoundary"), tok, signed.ExpiresAt, &signed)
 	payload, _ := base64.RawURLEncoding.DecodeString(tok)
 	reordered := `{"signature":"` + signed.Signature + `",` + strings.Replace(strings.TrimPrefix(string(payload), "{"), `,"signature":"`+signed.Signature+`"`, "", 1)
-	b.add(v1, "keys in reverse-ish order (signature first)", Acceptable, flags("KeyOrder"), map[string]any{"token": b6u([]byte(reordered)), "nowSec": genNowSec})
-	addV1("nowSec = expires_at + 1", Invalid, flags("Expired"), tok, signed.ExpiresAt+1, nil)
+	b.add(v1.grp, "keys in reverse-ish order (signature first)", Acceptable, flags("KeyOrder"), map[string]any{"token": b6u([]byte(reordered)), "nowSec": genNowSec})
+	v1.add("nowSec = expires_at + 1", Invalid, flags("Expired"), tok, signed.ExpiresAt+1, nil)
 	for _, c := range []struct {
 		comment string
 		mod     func(*meshfmt.InviteV1)
@@ -750,32 +766,37 @@ func (g *gen) invites() *builder {
 	} {
 		m := signed
 		c.mod(&m)
-		addV1(c.comment, Invalid, flags("FieldChanged"), m.Token(), genNowSec, nil)
+		v1.add(c.comment, Invalid, flags("FieldChanged"), m.Token(), genNowSec, nil)
 	}
 	m := signed
 	m.OwnerPubkey = hx(other[32:])
-	addV1("owner_pubkey of another key", Invalid, flags("WrongKey"), m.Token(), genNowSec, nil)
+	v1.add("owner_pubkey of another key", Invalid, flags("WrongKey"), m.Token(), genNowSec, nil)
 	m = signed
-	ipk, _ := g.identityKeySig()
-	m.OwnerPubkey = hx(ipk)
-	r := g.scalar()
-	R := new(edwards25519.Point).ScalarBaseMult(r)
-	m.Signature = hx(append(R.Bytes(), r.Bytes()...))
-	addV1("identity owner_pubkey, forged signature", Invalid, flags("SmallOrderKey"), m.Token(), genNowSec, nil)
-	addV1("'=' padding appended", Invalid, flags("NotBase64url"), tok+"=", genNowSec, nil)
-	addV1("standard base64 alphabet", Invalid, flags("NotBase64url"), stdAlphabet(payload), genNowSec, nil)
-	addV1("payload is not JSON", Invalid, flags("BadPayload"), b6u([]byte("not json")), genNowSec, nil)
-	addV1("v is 2", Invalid, flags("BadPayload"), b6u([]byte(strings.Replace(string(payload), `{"v":1,`, `{"v":2,`, 1))), genNowSec, nil)
+	identity, _ = g.identityKeySig()
+	_, forged := g.identityKeySig()
+	m.OwnerPubkey, m.Signature = hx(identity), hx(forged)
+	v1.add("identity owner_pubkey, forged signature", Invalid, flags("SmallOrderKey"), m.Token(), genNowSec, nil)
+	v1.add("'=' padding appended", Invalid, flags("NotBase64url"), tok+"=", genNowSec, nil)
+	v1.add("standard base64 alphabet", Invalid, flags("NotBase64url"), stdAlphabet(payload), genNowSec, nil)
+	v1.add("payload is not JSON", Invalid, flags("BadPayload"), b6u([]byte("not json")), genNowSec, nil)
+	v1.add("v is 2", Invalid, flags("BadPayload"), b6u([]byte(strings.Replace(string(payload), `{"v":1,`, `{"v":2,`, 1))), genNowSec, nil)
 	noRoot := strings.Replace(string(payload), `,"mesh_root_key":"`+signed.RootKey+`"`, "", 1)
-	addV1("mesh_root_key missing", Invalid, flags("BadPayload"), b6u([]byte(noRoot)), genNowSec, nil)
-	addV1("the key root_key in place of mesh_root_key (an earlier, wrong layout)", Invalid, flags("BadPayload"),
+	v1.add("mesh_root_key missing", Invalid, flags("BadPayload"), b6u([]byte(noRoot)), genNowSec, nil)
+	v1.add("the key root_key in place of mesh_root_key (an earlier, wrong layout)", Invalid, flags("BadPayload"),
 		b6u([]byte(strings.Replace(string(payload), `"mesh_root_key"`, `"root_key"`, 1))), genNowSec, nil)
-	// Parser differentials: every payload below carries a signature valid
-	// for the canonical string a lenient reader would build.
+	inviteV1Differentials(v1, owner, signed)
+	return identity
+}
+
+// inviteV1Differentials adds payloads that JSON.parse and a lenient
+// decoder read differently; each carries a signature valid for the
+// canonical string a lenient reader would build.
+func inviteV1Differentials(v1 inviteV1Group, owner ed25519.PrivateKey, signed meshfmt.InviteV1) {
 	resign := func(i meshfmt.InviteV1) meshfmt.InviteV1 {
 		i.Signature = hx(ed25519.Sign(owner, i.Canonical()))
 		return i
 	}
+	payload, _ := base64.RawURLEncoding.DecodeString(signed.Token())
 	admin := signed
 	admin.Role = "admin"
 	admin = resign(admin)
@@ -783,7 +804,7 @@ func (g *gen) invites() *builder {
 	ownerRole := signed
 	ownerRole.Role = "owner"
 	ownerRole = resign(ownerRole)
-	addV1("role owner, signed by the owner", Invalid, flags("RoleOutsideSet"), ownerRole.Token(), genNowSec, nil)
+	v1.add("role owner, signed by the owner", Invalid, flags("RoleOutsideSet"), ownerRole.Token(), genNowSec, nil)
 	for _, c := range []struct{ comment, old, new string }{
 		{"role member, then ROLE admin (admin signed): case-insensitive keys would read admin", `"role":"admin"`, `"role":"member","ROLE":"admin"`},
 		{"role member, then role admin (admin signed): a repeated key", `"role":"admin"`, `"role":"member","role":"admin"`},
@@ -794,15 +815,18 @@ func (g *gen) invites() *builder {
 		{"expires_at as a string", fmt.Sprintf(`"expires_at":%d`, admin.ExpiresAt), fmt.Sprintf(`"expires_at":"%d"`, admin.ExpiresAt)},
 		{"an extra key", `"v":1,`, `"v":1,"note":"hi",`},
 	} {
-		addV1(c.comment, Invalid, flags("ParserDifferential"), b6u([]byte(strings.Replace(string(adminJSON), c.old, c.new, 1))), genNowSec, nil)
+		v1.add(c.comment, Invalid, flags("ParserDifferential"), b6u([]byte(strings.Replace(string(adminJSON), c.old, c.new, 1))), genNowSec, nil)
 	}
-	addV1("role spelled \\u0072ole, once", Valid, flags("EscapedKey"),
+	v1.add("role spelled \\u0072ole, once", Valid, flags("EscapedKey"),
 		b6u([]byte(strings.Replace(string(payload), `"role"`, `"\u0072ole"`, 1))), genNowSec, nil)
+}
 
+// invitesV2 adds the v2 group: {"canonical":…,"signature":…} as stored.
+func (g *gen) invitesV2(b *builder, owner, other ed25519.PrivateKey, identity []byte) {
 	v2 := b.group("InviteV2", nil)
 	meshID, inviteID, exp := g.id(), g.id(), genNowSec+3600
 	stored, _ := meshfmt.SignInviteV2(meshID, inviteID, exp, "member", owner)
-	b.add(v2, "v2 invite", Valid, flags("Valid"), map[string]any{"stored": stored, "nowSec": genNowSec, "ownerSeed": seed,
+	b.add(v2, "v2 invite", Valid, flags("Valid"), map[string]any{"stored": stored, "nowSec": genNowSec, "ownerSeed": hx(owner[:32]),
 		"meshId": meshID, "inviteId": inviteID, "expiresAt": exp, "role": "member", "ownerPubkey": hx(owner[32:])})
 	b.add(v2, "nowSec = expires_at", Valid, flags("ExpiryBoundary"), map[string]any{"stored": stored, "nowSec": exp})
 	b.add(v2, "nowSec = expires_at + 1", Invalid, flags("Expired"), map[string]any{"stored": stored, "nowSec": exp + 1})
@@ -814,10 +838,9 @@ func (g *gen) invites() *builder {
 	bad2("role changed to admin", flags("FieldChanged"), meshfmt.InviteV2Stored(strings.Replace(canonical, "|member|", "|admin|", 1), sig))
 	bad2("expires_at extended", flags("FieldChanged"), meshfmt.InviteV2Stored(strings.Replace(canonical, fmt.Sprint(exp), fmt.Sprint(exp+86_400), 1), sig))
 	bad2("owner_pubkey of another key", flags("WrongKey"), meshfmt.InviteV2Stored(strings.Replace(canonical, hx(owner[32:]), hx(other[32:]), 1), sig))
-	icanon := strings.Replace(canonical, hx(owner[32:]), hx(ipk), 1)
-	r = g.scalar()
-	R = new(edwards25519.Point).ScalarBaseMult(r)
-	bad2("identity owner_pubkey, forged signature", flags("SmallOrderKey"), meshfmt.InviteV2Stored(icanon, hx(append(R.Bytes(), r.Bytes()...))))
+	icanon := strings.Replace(canonical, hx(owner[32:]), hx(identity), 1)
+	_, forged := g.identityKeySig()
+	bad2("identity owner_pubkey, forged signature", flags("SmallOrderKey"), meshfmt.InviteV2Stored(icanon, hx(forged)))
 	bad2("v=1 prefix", flags("BadCanonical"), meshfmt.InviteV2Stored(strings.Replace(canonical, "v=2|", "v=1|", 1), sig))
 	bad2("five fields (invite_id missing)", flags("BadCanonical"), meshfmt.InviteV2Stored(strings.Replace(canonical, inviteID+"|", "", 1), sig))
 	bad2("not JSON", flags("BadCanonical"), canonical)
@@ -827,7 +850,6 @@ func (g *gen) invites() *builder {
 	bad2("canonical repeated (first a member invite, then an admin one)", flags("ParserDifferential"),
 		strings.Replace(stored, `{"canonical":`, `{"canonical":"`+strings.Replace(canonical, "|member|", "|admin|", 1)+`","canonical":`, 1))
 	bad2("an extra key", flags("ParserDifferential"), strings.Replace(stored, `{"canonical":`, `{"v":2,"canonical":`, 1))
-	return b
 }
 
 func (g *gen) rootKeys() *builder {
