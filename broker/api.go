@@ -450,89 +450,17 @@ func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "invalid_topic", "topic: a topic name")
 		return
 	}
-	version := meshfmt.BodyV1
-	if req.BodyVersion != nil {
-		version = *req.BodyVersion
-	}
-	var bodyV1 string
-	switch version {
-	case meshfmt.BodyV1:
-		var err error
-		if bodyV1, err = meshfmt.DecodeBodyV1(req.Ciphertext); err != nil || req.Ciphertext == "" {
-			writeErr(w, http.StatusBadRequest, "invalid_body", "bodyVersion 1: ciphertext must be base64 (standard, padded) of UTF-8 text")
-			return
-		}
-	case meshfmt.BodyV2:
-		ct, err := base64.StdEncoding.Strict().DecodeString(req.Ciphertext)
-		n, nerr := base64.StdEncoding.Strict().DecodeString(req.Nonce)
-		if err != nil || nerr != nil || len(ct) < meshfmt.BoxOverhead || len(n) != meshfmt.NonceSize {
-			writeErr(w, http.StatusBadRequest, "invalid_body", "bodyVersion 2: ciphertext must be base64 secretbox output and nonce base64 of 24 bytes")
-			return
-		}
-	default:
-		writeErr(w, http.StatusBadRequest, "invalid_body_version", "bodyVersion: 1 or 2")
+	msg, rerr := checkMessage(&req)
+	if rerr != nil {
+		s.fail(w, rerr)
 		return
-	}
-	switch req.Priority {
-	case "":
-		req.Priority = "next"
-	case "now", "next", "low":
-	default:
-		writeErr(w, http.StatusBadRequest, "invalid_priority", "priority: now, next or low")
-		return
-	}
-	if req.Mentions != nil {
-		if len(req.Mentions) > meshfmt.MaxMentionTokens {
-			writeErr(w, http.StatusBadRequest, "invalid_mentions", "mentions: at most 16 entries")
-			return
-		}
-		for _, m := range req.Mentions {
-			if !cleanText(m, meshfmt.MaxMentionLength) {
-				writeErr(w, http.StatusBadRequest, "invalid_mentions", "mentions: display names of 1 to 64 characters, no control characters")
-				return
-			}
-		}
 	}
 	if !c.inScope(name) {
 		s.m.msgDropped.WithLabelValues("topic_scope").Inc()
 		writeErr(w, http.StatusForbidden, "topic_scope", "this API key is not scoped to this topic")
 		return
 	}
-	if version != meshfmt.BodyV1 {
-		bodyV1 = ""
-	}
-	// The rule is meshfmt's; the fan-out notify's: the notifications
-	// backfill calls the same two.
-	var tokens []string
-	if req.Mentions != nil {
-		tokens = meshfmt.ExplicitMentionTokens(req.Mentions)
-	} else if bodyV1 != "" {
-		tokens = meshfmt.MentionTokens(bodyV1)
-	}
-	id := newID()
-	var created time.Time
-	var notified int64
-	var topicID string
-	err := s.txn(r.Context(), func(tx pgx.Tx, ev *[]string) error {
-		err := tx.QueryRow(r.Context(), `SELECT id FROM mesh.topic WHERE mesh_id = $1 AND name = $2 AND archived_at IS NULL`,
-			c.MeshID, name).Scan(&topicID)
-		if errors.Is(err, errNoRows) {
-			return &reqError{http.StatusNotFound, "topic_not_found", "no such topic in this mesh"}
-		}
-		if err != nil {
-			return err
-		}
-		if err := tx.QueryRow(r.Context(), `INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext, body_version)
-VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`, id, topicID, c.MemberID, req.Nonce, req.Ciphertext, version).Scan(&created); err != nil {
-			return err
-		}
-		if notified, err = notify.Insert(r.Context(), tx, []notify.Message{{ID: id, MeshID: c.MeshID, TopicID: topicID,
-			SenderID: c.MemberID, CreatedAt: created, Tokens: tokens}}); err != nil {
-			return err
-		}
-		return appendAudit(r.Context(), tx, ev, c.MeshID, "message_sent", c.MemberID, c.MemberName,
-			map[string]any{"targetSpec": target, "priority": req.Priority})
-	})
+	out, err := s.storeMessage(r.Context(), c, name, msg)
 	if err != nil {
 		var re *reqError
 		if errors.As(err, &re) && re.code == "topic_not_found" {
@@ -541,9 +469,103 @@ VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`, id, topicID, c.MemberID, 
 		s.fail(w, err)
 		return
 	}
-	s.m.msgRouted.WithLabelValues(req.Priority).Inc()
-	writeJSON(w, http.StatusCreated, map[string]any{"messageId": id, "historyId": id, "topic": name, "topicId": topicID,
-		"notifications": notified, "bodyVersion": version, "createdAt": created.UTC().Format(time.RFC3339Nano)})
+	s.m.msgRouted.WithLabelValues(msg.priority).Inc()
+	writeJSON(w, http.StatusCreated, map[string]any{"messageId": out.id, "historyId": out.id, "topic": name, "topicId": out.topicID,
+		"notifications": out.notified, "bodyVersion": msg.version, "createdAt": out.created.UTC().Format(time.RFC3339Nano)})
+}
+
+// newMessage is a checked topic message, ready to store.
+type newMessage struct {
+	version    int
+	ciphertext string
+	nonce      string
+	priority   string
+	tokens     []string // mention tokens for notifications
+}
+
+// checkMessage checks a message's body, priority and mentions, and
+// derives its mention tokens: explicit mentions when given, else those
+// of a v1 (plaintext) body; a v2 body is opaque to the broker.
+func checkMessage(req *postMessageReq) (newMessage, *reqError) {
+	msg := newMessage{version: meshfmt.BodyV1, ciphertext: req.Ciphertext, nonce: req.Nonce, priority: req.Priority}
+	if req.BodyVersion != nil {
+		msg.version = *req.BodyVersion
+	}
+	var bodyV1 string
+	switch msg.version {
+	case meshfmt.BodyV1:
+		var err error
+		if bodyV1, err = meshfmt.DecodeBodyV1(req.Ciphertext); err != nil || req.Ciphertext == "" {
+			return msg, &reqError{http.StatusBadRequest, "invalid_body", "bodyVersion 1: ciphertext must be base64 (standard, padded) of UTF-8 text"}
+		}
+	case meshfmt.BodyV2:
+		ct, err := base64.StdEncoding.Strict().DecodeString(req.Ciphertext)
+		n, nerr := base64.StdEncoding.Strict().DecodeString(req.Nonce)
+		if err != nil || nerr != nil || len(ct) < meshfmt.BoxOverhead || len(n) != meshfmt.NonceSize {
+			return msg, &reqError{http.StatusBadRequest, "invalid_body", "bodyVersion 2: ciphertext must be base64 secretbox output and nonce base64 of 24 bytes"}
+		}
+	default:
+		return msg, &reqError{http.StatusBadRequest, "invalid_body_version", "bodyVersion: 1 or 2"}
+	}
+	switch msg.priority {
+	case "":
+		msg.priority = "next"
+	case "now", "next", "low":
+	default:
+		return msg, &reqError{http.StatusBadRequest, "invalid_priority", "priority: now, next or low"}
+	}
+	if req.Mentions != nil {
+		if len(req.Mentions) > meshfmt.MaxMentionTokens {
+			return msg, &reqError{http.StatusBadRequest, "invalid_mentions", "mentions: at most 16 entries"}
+		}
+		for _, m := range req.Mentions {
+			if !cleanText(m, meshfmt.MaxMentionLength) {
+				return msg, &reqError{http.StatusBadRequest, "invalid_mentions", "mentions: display names of 1 to 64 characters, no control characters"}
+			}
+		}
+	}
+	// The rule is meshfmt's; the fan-out notify's: the notifications
+	// backfill calls the same two.
+	if req.Mentions != nil {
+		msg.tokens = meshfmt.ExplicitMentionTokens(req.Mentions)
+	} else if bodyV1 != "" {
+		msg.tokens = meshfmt.MentionTokens(bodyV1)
+	}
+	return msg, nil
+}
+
+// storedMessage is what storing a message gave back.
+type storedMessage struct {
+	id, topicID string
+	created     time.Time
+	notified    int64
+}
+
+// storeMessage writes a message to topic name of c's mesh with its
+// notifications and audit event, in one transaction.
+func (s *Server) storeMessage(ctx context.Context, c *caller, name string, msg newMessage) (storedMessage, error) {
+	out := storedMessage{id: newID()}
+	err := s.txn(ctx, func(tx pgx.Tx, ev *[]string) error {
+		err := tx.QueryRow(ctx, `SELECT id FROM mesh.topic WHERE mesh_id = $1 AND name = $2 AND archived_at IS NULL`,
+			c.MeshID, name).Scan(&out.topicID)
+		if errors.Is(err, errNoRows) {
+			return &reqError{http.StatusNotFound, "topic_not_found", "no such topic in this mesh"}
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext, body_version)
+VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`, out.id, out.topicID, c.MemberID, msg.nonce, msg.ciphertext, msg.version).Scan(&out.created); err != nil {
+			return err
+		}
+		if out.notified, err = notify.Insert(ctx, tx, []notify.Message{{ID: out.id, MeshID: c.MeshID, TopicID: out.topicID,
+			SenderID: c.MemberID, CreatedAt: out.created, Tokens: msg.tokens}}); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, ev, c.MeshID, "message_sent", c.MemberID, c.MemberName,
+			map[string]any{"targetSpec": "#" + name, "priority": msg.priority})
+	})
+	return out, err
 }
 
 // ---- notifications ----

@@ -224,72 +224,12 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(64 << 10)
 	ctx := r.Context()
-	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	_, data, err := c.Read(hctx)
-	cancel()
-	if err != nil {
-		s.reject(c, "no_hello", websocket.StatusPolicyViolation, "expected a hello within 10 s")
-		return
-	}
-	var h helloMsg
-	if json.Unmarshal(data, &h, json.RejectUnknownMembers(true)) != nil || h.Type != "hello" || h.SessionID == "" ||
-		!cleanText(h.SessionID, 128) || len(h.CWD) > 4096 || (h.SessionPubkey != "" && !isLowerHex(h.SessionPubkey, 64)) {
-		s.reject(c, "bad_hello", websocket.StatusPolicyViolation, "malformed hello")
-		return
-	}
-	var storedPK, role, name string
-	var revoked bool
-	err = s.pool.QueryRow(ctx, `SELECT peer_pubkey, role::text, display_name, revoked_at IS NOT NULL FROM mesh.member WHERE id = $1 AND mesh_id = $2`,
-		h.MemberID, h.MeshID).Scan(&storedPK, &role, &name, &revoked)
-	if errors.Is(err, errNoRows) {
-		s.reject(c, "unknown_member", websocket.StatusPolicyViolation, "unknown mesh or member")
-		return
-	}
-	if err != nil {
-		s.reject(c, "unavailable", websocket.StatusTryAgainLater, "database unavailable")
-		return
-	}
-	if h.Pubkey != storedPK {
-		s.reject(c, "wrong_pubkey", websocket.StatusPolicyViolation, "pubkey is not this member's key")
-		return
-	}
-	if err := meshfmt.VerifyHello(meshfmt.Hello{MeshID: h.MeshID, MemberID: h.MemberID, PubkeyHex: h.Pubkey, TimestampMs: h.Timestamp},
-		h.Signature, time.Now()); err != nil {
-		if errors.Is(err, meshfmt.ErrExpired) {
-			s.reject(c, "stale_hello", websocket.StatusPolicyViolation, "hello timestamp is more than 60 s from the server's clock")
-		} else {
-			s.reject(c, "bad_signature", websocket.StatusPolicyViolation, "hello signature does not verify")
-		}
-		return
-	}
-	if revoked {
-		s.reject(c, "revoked", CloseBanned, "this member is banned: contact the mesh owner")
+	h, name, ok := s.hello(ctx, c)
+	if !ok {
 		return
 	}
 	wc := &wsConn{c: c, meshID: h.MeshID, memberID: h.MemberID, sessionID: h.SessionID, presenceID: newID()}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE mesh.presence SET disconnected_at = localtimestamp
-WHERE member_id = $1 AND session_id = $2 AND disconnected_at IS NULL`, h.MemberID, h.SessionID); err != nil {
-			return err
-		}
-		var spk *string
-		if h.SessionPubkey != "" {
-			spk = &h.SessionPubkey
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO mesh.presence (id, member_id, session_id, pid, cwd, session_pubkey) VALUES ($1, $2, $3, $4, $5, $6)`,
-			wc.presenceID, h.MemberID, h.SessionID, h.PID, h.CWD, spk); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE mesh.member SET last_seen_at = localtimestamp WHERE id = $1`, h.MemberID); err != nil {
-			return err
-		}
-		// One session id = one presence, across replicas: the replica
-		// holding an older connection of this session closes it.
-		b, _ := json.Marshal(ctlMsg{Op: "session", MemberID: h.MemberID, SessionID: h.SessionID, PresenceID: wc.presenceID})
-		_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ctlChannel, string(b))
-		return err
-	})
-	if err != nil {
+	if err := s.openPresence(ctx, wc, h); err != nil {
 		s.reject(c, "unavailable", websocket.StatusTryAgainLater, "database unavailable")
 		return
 	}
@@ -306,24 +246,105 @@ WHERE member_id = $1 AND session_id = $2 AND disconnected_at IS NULL`, h.MemberI
 		_, _ = s.pool.Exec(dctx, `UPDATE mesh.presence SET disconnected_at = localtimestamp WHERE id = $1 AND disconnected_at IS NULL`, wc.presenceID)
 	}()
 	s.send(ctx, c, serverMsg{Type: "hello_ack", PresenceID: wc.presenceID, MemberDisplayName: name})
+	s.serveFrames(ctx, wc, name)
+}
+
+// hello reads the connection's first frame and authenticates it: a
+// well-formed hello from a known, unbanned member, with that member's key
+// and a fresh signature. On failure the connection is closed with the
+// reason and ok is false. name is the member's display name.
+func (s *Server) hello(ctx context.Context, c *websocket.Conn) (h helloMsg, name string, ok bool) {
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, data, err := c.Read(hctx)
+	cancel()
+	if err != nil {
+		s.reject(c, "no_hello", websocket.StatusPolicyViolation, "expected a hello within 10 s")
+		return h, "", false
+	}
+	if json.Unmarshal(data, &h, json.RejectUnknownMembers(true)) != nil || h.Type != "hello" || h.SessionID == "" ||
+		!cleanText(h.SessionID, 128) || len(h.CWD) > 4096 || (h.SessionPubkey != "" && !isLowerHex(h.SessionPubkey, 64)) {
+		s.reject(c, "bad_hello", websocket.StatusPolicyViolation, "malformed hello")
+		return h, "", false
+	}
+	var storedPK, role string
+	var revoked bool
+	err = s.pool.QueryRow(ctx, `SELECT peer_pubkey, role::text, display_name, revoked_at IS NOT NULL FROM mesh.member WHERE id = $1 AND mesh_id = $2`,
+		h.MemberID, h.MeshID).Scan(&storedPK, &role, &name, &revoked)
+	if errors.Is(err, errNoRows) {
+		s.reject(c, "unknown_member", websocket.StatusPolicyViolation, "unknown mesh or member")
+		return h, "", false
+	}
+	if err != nil {
+		s.reject(c, "unavailable", websocket.StatusTryAgainLater, "database unavailable")
+		return h, "", false
+	}
+	if h.Pubkey != storedPK {
+		s.reject(c, "wrong_pubkey", websocket.StatusPolicyViolation, "pubkey is not this member's key")
+		return h, "", false
+	}
+	if err := meshfmt.VerifyHello(meshfmt.Hello{MeshID: h.MeshID, MemberID: h.MemberID, PubkeyHex: h.Pubkey, TimestampMs: h.Timestamp},
+		h.Signature, time.Now()); err != nil {
+		if errors.Is(err, meshfmt.ErrExpired) {
+			s.reject(c, "stale_hello", websocket.StatusPolicyViolation, "hello timestamp is more than 60 s from the server's clock")
+		} else {
+			s.reject(c, "bad_signature", websocket.StatusPolicyViolation, "hello signature does not verify")
+		}
+		return h, "", false
+	}
+	if revoked {
+		s.reject(c, "revoked", CloseBanned, "this member is banned: contact the mesh owner")
+		return h, "", false
+	}
+	return h, name, true
+}
+
+// openPresence records wc's presence, closing any earlier presence of the
+// same session, and tells every replica (one session id = one presence:
+// the replica holding an older connection of this session closes it).
+func (s *Server) openPresence(ctx context.Context, wc *wsConn, h helloMsg) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE mesh.presence SET disconnected_at = localtimestamp
+WHERE member_id = $1 AND session_id = $2 AND disconnected_at IS NULL`, h.MemberID, h.SessionID); err != nil {
+			return err
+		}
+		var spk *string
+		if h.SessionPubkey != "" {
+			spk = &h.SessionPubkey
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO mesh.presence (id, member_id, session_id, pid, cwd, session_pubkey) VALUES ($1, $2, $3, $4, $5, $6)`,
+			wc.presenceID, h.MemberID, h.SessionID, h.PID, h.CWD, spk); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE mesh.member SET last_seen_at = localtimestamp WHERE id = $1`, h.MemberID); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(ctlMsg{Op: "session", MemberID: h.MemberID, SessionID: h.SessionID, PresenceID: wc.presenceID})
+		_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ctlChannel, string(b))
+		return err
+	})
+}
+
+// serveFrames answers an authenticated connection's frames until it
+// closes.
+func (s *Server) serveFrames(ctx context.Context, wc *wsConn, name string) {
 	for {
-		_, data, err := c.Read(ctx)
+		_, data, err := wc.c.Read(ctx)
 		if err != nil {
 			return
 		}
 		var m clientMsg
 		if json.Unmarshal(data, &m) != nil {
-			s.send(ctx, c, serverMsg{Type: "error", Code: "malformed", Message: "frames are JSON objects with a type"})
+			s.send(ctx, wc.c, serverMsg{Type: "error", Code: "malformed", Message: "frames are JSON objects with a type"})
 			continue
 		}
 		switch m.Type {
 		case "ping":
 			_, _ = s.pool.Exec(ctx, `UPDATE mesh.presence SET last_ping_at = localtimestamp WHERE id = $1`, wc.presenceID)
-			s.send(ctx, c, serverMsg{Type: "pong", ReqID: m.ReqID})
+			s.send(ctx, wc.c, serverMsg{Type: "pong", ReqID: m.ReqID})
 		case "kick", "ban", "unban":
-			s.send(ctx, c, s.adminOp(ctx, h.MeshID, h.MemberID, name, m))
+			s.send(ctx, wc.c, s.adminOp(ctx, wc.meshID, wc.memberID, name, m))
 		default:
-			s.send(ctx, c, serverMsg{Type: "error", Code: "unknown_type", Message: "unknown frame type", ReqID: m.ReqID})
+			s.send(ctx, wc.c, serverMsg{Type: "error", Code: "unknown_type", Message: "unknown frame type", ReqID: m.ReqID})
 		}
 	}
 }
