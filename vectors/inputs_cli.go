@@ -26,7 +26,7 @@ func backupKey(pass string, salt []byte) [32]byte {
 }
 
 // BackupCase: File must open with Passphrase to Plaintext. Long cases
-// cost an Argon2id derivation of their own (64 MiB) and run with --long.
+// cost an Argon2id derivation of their own (64 MiB) and run with Options.Long.
 type BackupCase struct {
 	Passphrase string
 	File       []byte
@@ -34,11 +34,8 @@ type BackupCase struct {
 	Long       bool
 }
 
-func (in BackupCase) skip(o Options) string {
-	if in.Long && !o.Long {
-		return "an Argon2id derivation of its own (64 MiB): run with --long"
-	}
-	return ""
+func (in BackupCase) slow() (bool, string) {
+	return in.Long, "an Argon2id derivation of its own (64 MiB)"
 }
 
 func (in BackupCase) Accept(Options) (bool, string) {

@@ -40,9 +40,10 @@ type flip struct {
 	input Input
 }
 
-// skipper is implemented by inputs that are skipped in some modes.
-type skipper interface {
-	skip(o Options) string
+// slowInput is implemented by inputs that may be long vectors, run only
+// with Options.Long; why says what makes them slow.
+type slowInput interface {
+	slow() (long bool, why string)
 }
 
 // flipEach returns one copy of b per byte, that byte XORed with 0x01 (the
@@ -133,11 +134,8 @@ type X25519Iterate struct {
 	Long       bool
 }
 
-func (in X25519Iterate) skip(o Options) string {
-	if in.Long && !o.Long {
-		return fmt.Sprintf("%d iterations: run with --long", in.Iterations)
-	}
-	return ""
+func (in X25519Iterate) slow() (bool, string) {
+	return in.Long, fmt.Sprintf("%d iterations", in.Iterations)
 }
 
 func (in X25519Iterate) Accept(Options) (bool, string) {

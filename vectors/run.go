@@ -64,6 +64,8 @@ type Skip struct {
 	File   string `json:"file"`
 	TcID   int    `json:"tc_id"`
 	Reason string `json:"reason"`
+	// Long: a long vector, skipped because Options.Long is off.
+	Long bool `json:"long"`
 }
 
 // Expand returns the suite's generated negatives: for every valid case
@@ -148,10 +150,10 @@ func runSuite(ctx context.Context, s *Suite, o Options) ([]SuiteResult, error) {
 				return nil, err
 			}
 			sr.Vectors++
-			if sk, ok := c.Input.(skipper); ok {
-				if reason := sk.skip(o); reason != "" {
+			if sl, ok := c.Input.(slowInput); ok && !o.Long {
+				if long, why := sl.slow(); long {
 					sr.Skipped++
-					sr.Skips = append(sr.Skips, Skip{File: c.File, TcID: c.TcID, Reason: reason})
+					sr.Skips = append(sr.Skips, Skip{File: c.File, TcID: c.TcID, Reason: why, Long: true})
 					continue
 				}
 			}

@@ -253,7 +253,7 @@ func TestRunSkipsLongUnlessAsked(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, _ := Run(context.Background(), []*Suite{s}, Options{})
-	if rep.Skipped != 1 || rep.Suites[0].Skips[0].Reason != "1000 iterations: run with --long" {
+	if rep.Skipped != 1 || rep.Suites[0].Skips[0].Reason != "1000 iterations" || !rep.Suites[0].Skips[0].Long {
 		t.Errorf("without Long: %+v", rep)
 	}
 	rep, _ = Run(context.Background(), []*Suite{s}, Options{Long: true})

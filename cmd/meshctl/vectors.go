@@ -117,7 +117,11 @@ func printReport(e *env, rep vectors.Report) error {
 			fmt.Fprintln(w)
 		}
 		for _, k := range s.Skips {
-			fmt.Fprintf(w, "SKIP %s tcId %d: %s\n", k.File, k.TcID, k.Reason)
+			hint := ""
+			if k.Long {
+				hint = " (a long vector: run with --long)"
+			}
+			fmt.Fprintf(w, "SKIP %s tcId %d: %s%s\n", k.File, k.TcID, k.Reason, hint)
 		}
 	}
 	mode := "default (ed25519: Go crypto/ed25519 for standard suites; mesh formats strict)"

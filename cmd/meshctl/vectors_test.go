@@ -32,7 +32,7 @@ func TestVectorsVerifyEmbedded(t *testing.T) {
 		}
 	}
 	code, stdout, _ := runCLI(t, "vectors", "verify")
-	if code != ExitOK || !strings.Contains(stdout, "upstream_topic_key_test.json (flips)") || !strings.Contains(stdout, "SKIP rfc7748_x25519_test.json tcId 11: 1000000 iterations: run with --long") {
+	if code != ExitOK || !strings.Contains(stdout, "upstream_topic_key_test.json (flips)") || !strings.Contains(stdout, "SKIP rfc7748_x25519_test.json tcId 11: 1000000 iterations (a long vector: run with --long)") {
 		t.Errorf("human report: exit %d\n%s", code, stdout)
 	}
 }
