@@ -294,7 +294,7 @@ func TestContainerFault(t *testing.T) {
 			back = s.at
 		}
 	}
-	// The operating bounds for the deploy gate.
+	// The readiness bounds the deploy gate relies on (docs/broker.md).
 	if down.IsZero() || down.Sub(stopped) > 5*time.Second {
 		t.Errorf("readiness turned 503 %v after the stop (want within 5 s)", down.Sub(stopped))
 	}
