@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -27,7 +28,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:    "database-url",
-				Usage:   "PostgreSQL URL or key=value DSN (the password is never printed)",
+				Usage:   "PostgreSQL `URL` or key=value DSN (the password is never printed)",
 				EnvVars: []string{"DATABASE_URL"},
 			},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output on stdout; logs and progress go to stderr"},
@@ -42,7 +43,7 @@ Examples:
 		EnableBashCompletion: true,
 		HideHelpCommand:      false,
 		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
-			return usageError("%v (see meshctl --help)", err)
+			return usageError("%s (see meshctl --help)", flagErrorText(err))
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to codes; never os.Exit inside the library
 	}
@@ -52,25 +53,49 @@ Examples:
 // commands lists every verb. Add new verbs here.
 func commands() []*cli.Command {
 	cmds := []*cli.Command{
-		versionCommand(),
-		dbCommand(),
-		vectorsCommand(),
-		completionCommand(),
+		// In the order an operator reaches for them: schema and data
+		// first, then checks and deploys, the mesh verbs, the rest.
 		migrateCommand(),
-		auditCommand(),
 		backfillCommand(),
+		auditCommand(),
+		dbCommand(),
+		gateCommand(),
 		meshCommand(),
 		apikeyCommand(),
 		memberCommand(),
 		sweepCommand(),
+		vectorsCommand(),
 		dashboardsCommand(),
-		gateCommand(),
+		versionCommand(),
+		completionCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c, "meshctl")
 	}
 	return cmds
 }
+
+// flagErrorText is a flag-parsing error as an operator reads it: the
+// standard flag package names a flag with one dash ("-table") and says
+// "flag provided but not defined"; meshctl's flags are written --table.
+func flagErrorText(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag --" + strings.TrimPrefix(name, "-")
+	}
+	if rest, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return "flag --" + strings.TrimPrefix(rest, "-") + " needs a value"
+	}
+	if m := badFlagValue.FindStringSubmatch(msg); m != nil {
+		return "invalid value " + m[1] + " for --" + m[2]
+	}
+	return msg
+}
+
+// badFlagValue matches the flag package's `invalid value "x" for flag
+// -name: parse error` (the reason says nothing more for numbers and
+// durations).
+var badFlagValue = regexp.MustCompile(`^invalid value (".*") for flag -([A-Za-z0-9][A-Za-z0-9-]*): `)
 
 // setUsageErrors makes flag-parsing mistakes anywhere in the tree exit 2,
 // naming the command whose --help to read, and gives every leaf command
@@ -79,7 +104,7 @@ func setUsageErrors(c *cli.Command, parent string) {
 	path := parent + " " + c.Name
 	if c.OnUsageError == nil {
 		c.OnUsageError = func(ctx *cli.Context, err error, isSub bool) error {
-			return usageError("%v (see %s --help)", err, path)
+			return usageError("%s (see %s --help)", flagErrorText(err), path)
 		}
 	}
 	if len(c.Subcommands) == 0 {

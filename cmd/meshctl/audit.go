@@ -39,9 +39,8 @@ func auditCommand() *cli.Command {
 meshctl audit verify --mesh my-team
 meshctl --json audit verify --all --checkpoint audit.cp --key ops.pub --max-age 25h
 meshctl audit verify --checkpoint monday.cp --checkpoint today.cp --key ops.pub
-meshctl audit verify --all --strict
-
-A created_at with a fraction of a millisecond (which the v1 hash cannot see)
+meshctl audit verify --all --strict`,
+				Description: `A created_at with a fraction of a millisecond (which the v1 hash cannot see)
 is a "precision" warning; --strict makes it tampering.
 
 Exit codes: 0 clean (warnings allowed), 6 tampering found (or a checkpoint was altered, is stale under --max-age,
@@ -59,9 +58,8 @@ or disagrees with another), 1 operational error, 2 usage.`,
 				Name:  "checkpoint",
 				Usage: "verify, then sign every mesh's tree size, Merkle root and head (C2SP tlog-checkpoints bound by a signed index)",
 				UsageText: `meshctl audit checkpoint --key ops.key --out audit.cp --all
-meshctl audit checkpoint --key ops.key --out audit.cp --force   # replace yesterday's file
-
-Refuses to sign (exit 6) when the chains show tampering. Never writes over a key file;
+meshctl audit checkpoint --key ops.key --out audit.cp --force   # replace yesterday's file`,
+				Description: `Refuses to sign (exit 6) when the chains show tampering. Never writes over a key file;
 replacing an existing file needs --force.`,
 				Flags: append(scope,
 					&cli.StringFlag{Name: "key", Required: true, Usage: "the private signer key `FILE` (from audit keygen; its name must be the origin)"},
@@ -75,8 +73,9 @@ replacing an existing file needs --force.`,
 				Name:  "keygen",
 				Usage: "create an ed25519 signed-note key pair for checkpoints, named after the installation's origin",
 				UsageText: `meshctl audit keygen --out ops                 # origin from the database's system identifier
-meshctl audit keygen --out prod-ops --origin audit.example.com/prod
-  writes ops.key (private, mode 0600; keep it offline) and ops.pub (public)`,
+meshctl audit keygen --out prod-ops --origin audit.example.com/prod`,
+				Description: `Writes PREFIX.key (private, mode 0600; keep it offline) and PREFIX.pub (public).
+Never writes over an existing file.`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "out", Required: true, Usage: "write `PREFIX`.key and PREFIX.pub"},
 					&cli.StringFlag{Name: "origin", Aliases: []string{"name"}, Usage: "the installation's `ORIGIN`, which names the key (default: " + audit.OriginPrefix + "<the database's system identifier>)"},

@@ -18,9 +18,8 @@ func proveCommand() *cli.Command {
 		Name:  "prove",
 		Usage: "make an inclusion proof for one event, or a consistency proof between two checkpoints",
 		UsageText: `meshctl audit prove --mesh my-team --id 42 --checkpoint audit.cp --key ops.pub --out event.proof
-meshctl audit prove --from monday.cp --to today.cp --key ops.pub --out week.proof
-
-The proof embeds the signed checkpoint(s); meshctl audit check-proof checks it with the
+meshctl audit prove --from monday.cp --to today.cp --key ops.pub --out week.proof`,
+		Description: `The proof embeds the signed checkpoint(s); meshctl audit check-proof checks it with the
 public key alone, without the database. Exit codes: 0 written, 6 the database no longer
 matches the checkpoint (or the checkpoints disagree), 1 operational error, 2 usage.`,
 		Flags: []cli.Flag{
@@ -39,12 +38,11 @@ matches the checkpoint (or the checkpoints disagree), 1 operational error, 2 usa
 
 func checkProofCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "check-proof",
-		Usage:     "check a proof from audit prove offline, with the public key alone",
-		ArgsUsage: "PROOF",
-		UsageText: `meshctl audit check-proof event.proof --key ops.pub
-
-Exit codes: 0 the proof holds, 6 it was altered or proves nothing, 2 unreadable (or the wrong key).`,
+		Name:        "check-proof",
+		Usage:       "check a proof from audit prove offline, with the public key alone",
+		ArgsUsage:   "PROOF",
+		UsageText:   `meshctl audit check-proof event.proof --key ops.pub`,
+		Description: `Exit codes: 0 the proof holds, 6 it was altered or proves nothing, 2 unreadable (or the wrong key).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "key", Usage: "the installation's public verifier key `FILE` (required; may follow PROOF)"},
 		},

@@ -28,7 +28,7 @@ panel-id, grid-pos, datasource, unit, description, promql, counter-rate, metric-
 1 --metrics could not be read; 2 bad arguments or an unreadable FILE.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "metrics", Usage: "check metric and label names against a live /metrics `URL` or a saved exposition FILE"},
-				&cli.DurationFlag{Name: "metrics-timeout", Value: 10 * time.Second, Usage: "time allowed to fetch --metrics from a URL"},
+				&cli.DurationFlag{Name: "metrics-timeout", Value: 10 * time.Second, Usage: "time `DUR` allowed to fetch --metrics from a URL"},
 			},
 			Action: dashboardsLint,
 		}},

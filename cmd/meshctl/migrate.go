@@ -19,8 +19,8 @@ import (
 )
 
 func migrateCommand() *cli.Command {
-	source := []cli.Flag{
-		&cli.StringFlag{Name: "dir", Usage: "read migrations from `DIR` instead of the embedded reference schema"},
+	dir := &cli.StringFlag{Name: "dir", Usage: "read migrations from `DIR` instead of the embedded reference schema"}
+	source := []cli.Flag{dir,
 		&cli.StringFlag{Name: "table", Value: migrate.DefaultTable, Usage: "tracking table as `schema.name`"},
 	}
 	flags := func(extra ...cli.Flag) []cli.Flag { return append(append([]cli.Flag{}, source...), extra...) }
@@ -66,9 +66,9 @@ meshctl migrate up --dry-run`,
 				Flags: flags(
 					&cli.StringFlag{Name: "to", Usage: "stop after `FILE`"},
 					lockWait,
-					&cli.DurationFlag{Name: "lock-timeout", Value: migrate.DefaultLockTimeout, Usage: "lock_timeout for every migration statement"},
-					&cli.IntFlag{Name: "lock-retries", Value: migrate.DefaultLockRetries, Usage: "retries after lock_not_available (55P03), with doubling backoff"},
-					&cli.DurationFlag{Name: "statement-timeout", Usage: "statement_timeout for every migration statement (0: server default)"},
+					&cli.DurationFlag{Name: "lock-timeout", Value: migrate.DefaultLockTimeout, Usage: "lock_timeout `DUR` for every migration statement"},
+					&cli.IntFlag{Name: "lock-retries", Value: migrate.DefaultLockRetries, Usage: "`N` retries after lock_not_available (55P03), with doubling backoff"},
+					&cli.DurationFlag{Name: "statement-timeout", Usage: "statement_timeout `DUR` for every migration statement (0: server default)"},
 					&cli.BoolFlag{Name: "strict", Usage: "refuse (exit 4) on changed, missing or out-of-order files"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "show the plan; write nothing"},
 					&cli.BoolFlag{Name: "resume", Usage: "continue a failed non-transactional file at the statement that failed"},
@@ -100,7 +100,7 @@ meshctl migrate bootstrap --through 0001_audit_log.sql --dir ./migrations`,
 meshctl migrate new add_topic_index_concurrently --no-transaction --dir ./migrations
 meshctl migrate new 0042_backfill --dir ./migrations   # an explicit version, refused if taken`,
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "dir", Value: ".", Usage: "the migration folder to create the file in"},
+					&cli.StringFlag{Name: "dir", Value: ".", Usage: "the migration folder `DIR` to create the file in"},
 					&cli.BoolFlag{Name: "no-transaction", Usage: "start the file with " + migrate.NoTransactionMarker + " (for CREATE INDEX CONCURRENTLY and friends)"},
 				},
 				Action: migrateNew,
@@ -109,7 +109,7 @@ meshctl migrate new 0042_backfill --dir ./migrations   # an explicit version, re
 				Name:      "lint",
 				Usage:     "check files for statements that fail in a transaction, block writes or destroy data; exit 1 on error findings",
 				UsageText: "meshctl migrate lint\nmeshctl --json migrate lint --dir ./migrations",
-				Flags:     source,
+				Flags:     []cli.Flag{dir}, // lint reads files only: no tracking table
 				Action:    migrateLint,
 			},
 		},

@@ -17,7 +17,7 @@ func repairCommand(source []cli.Flag, lockWait cli.Flag) *cli.Command {
 		out = append(out, lockWait,
 			&cli.BoolFlag{Name: "dry-run", Usage: "show what would change; write nothing"},
 			&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation (required when stdin is not a terminal)"},
-			&cli.StringFlag{Name: "reason", Usage: "why, recorded in the history table with who and when"})
+			&cli.StringFlag{Name: "reason", Usage: "why, as `TEXT`, recorded in the history table with who and when"})
 		return append(out, extra...)
 	}
 	return &cli.Command{

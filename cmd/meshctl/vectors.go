@@ -27,9 +27,8 @@ func vectorsCommand() *cli.Command {
 			UsageText: `meshctl vectors verify
 meshctl vectors verify --strict
 meshctl vectors verify --long --json
-meshctl vectors verify vectors/data/mesh_hello_test.json ./my_test.json
-
-Exit codes: 0 every vector gave its expected verdict, 7 at least one did not,
+meshctl vectors verify vectors/data/mesh_hello_test.json ./my_test.json`,
+			Description: `Exit codes: 0 every vector gave its expected verdict, 7 at least one did not,
 8 a vector file is malformed, 2 a file cannot be read.`,
 			Flags: []cli.Flag{
 				&cli.BoolFlag{Name: "strict", Usage: "verify standard ed25519 suites with libsodium 1.0.20's rules (as the broker does) instead of Go's crypto/ed25519; mesh formats always use them"},
@@ -40,9 +39,8 @@ Exit codes: 0 every vector gave its expected verdict, 7 at least one did not,
 			Name:  "generate",
 			Usage: "regenerate the mesh-format vector files deterministically from a seed",
 			UsageText: `meshctl vectors generate --out /tmp/v   # mesh_*.json, byte for byte those in vectors/data
-meshctl vectors generate --out /tmp/v --seed 00ff
-
-Without --seed the embedded files are reproduced byte for byte. Existing
+meshctl vectors generate --out /tmp/v --seed 00ff`,
+			Description: `Without --seed the embedded files are reproduced byte for byte. Existing
 files of the same names in DIR are replaced and other files kept; the new
 directory is built beside DIR and swapped in in one step, so an error
 leaves DIR unchanged.`,
