@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/claudemesh/meshctl/internal/pgquote"
 )
 
 // VerifyOptions selects what Verify checks.
@@ -67,12 +70,14 @@ FROM mesh.audit_log %s ORDER BY id) TO STDOUT (FORMAT binary)`
 func Verify(ctx context.Context, conn *pgx.Conn, opt VerifyOptions) (*Report, error) {
 	where := ""
 	if opt.MeshID != "" {
-		// COPY takes no parameters: pass the mesh id through a session
-		// setting rather than quoting it into the SQL.
-		if _, err := conn.Exec(ctx, `SELECT set_config('meshctl.audit_mesh', $1, false)`, opt.MeshID); err != nil {
-			return nil, fmt.Errorf("audit verify: %w", err)
+		// COPY takes no parameters, so the id is quoted into the query.
+		// Not through a session setting: behind a transaction-mode pooler
+		// the COPY may run on another server connection, where another
+		// client's value (or none) would select the wrong rows.
+		if strings.ContainsRune(opt.MeshID, 0) {
+			return nil, fmt.Errorf("audit verify: mesh id contains a NUL byte")
 		}
-		where = `WHERE mesh_id = current_setting('meshctl.audit_mesh')`
+		where = "WHERE mesh_id = " + pgquote.Literal(opt.MeshID)
 	}
 	p := newPipeline(opt)
 	p.start()

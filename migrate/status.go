@@ -9,6 +9,8 @@ import (
 	"unicode"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/claudemesh/meshctl/internal/pgquote"
 )
 
 // State of one file (or tracking row) relative to the database.
@@ -504,11 +506,7 @@ func (r *Runner) step(f *File, state State, p *plan) Step {
 
 // literal quotes s as an E” string so the result is right whatever
 // standard_conforming_strings says.
-func literal(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\\`)
-	s = strings.ReplaceAll(s, `'`, `''`)
-	return "E'" + s + "'"
-}
+func literal(s string) string { return pgquote.Literal(s) }
 
 func nullable(s string) string {
 	if s == "" {
