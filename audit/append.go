@@ -38,6 +38,15 @@ type Entry struct {
 // ErrInvalidEvent reports an event that cannot be appended.
 var ErrInvalidEvent = errors.New("invalid audit event")
 
+// ErrIsolation reports an Append in a transaction that is not READ
+// COMMITTED. Under REPEATABLE READ or SERIALIZABLE the transaction's
+// snapshot predates the mesh lock, so the chain tail it reads can miss the
+// row the previous lock holder committed, and the new row would fork the
+// chain. Begin the transaction with pgx.TxOptions{IsoLevel:
+// pgx.ReadCommitted}: the database's default_transaction_isolation may
+// say otherwise.
+var ErrIsolation = errors.New("audit append needs a READ COMMITTED transaction")
+
 // ErrUnstorable reports a payload that is valid JSON but that PostgreSQL
 // cannot store faithfully as jsonb: a \u0000 or a lone surrogate (text
 // cannot hold them), a number beyond numeric's range, nesting beyond its
@@ -49,7 +58,7 @@ var ErrUnstorable = errors.New("payload cannot be stored faithfully as jsonb")
 // the mesh's transaction-level advisory lock (the key upstream writers
 // use), so concurrent writers on any connection queue up instead of
 // forking the chain; the lock is held until tx ends, so the caller must
-// commit promptly.
+// commit promptly. tx must be READ COMMITTED (ErrIsolation otherwise).
 //
 // Append stores exactly what it hashes: it has PostgreSQL convert the
 // payload to jsonb and back inside tx, hashes the canonical form of what
@@ -89,6 +98,13 @@ func appendEvent(ctx context.Context, tx pgx.Tx, e Event, lock bool) (Entry, err
 	created = created.UTC().Truncate(time.Millisecond)
 	if _, ok := unixMilli(created); !ok {
 		return Entry{}, fmt.Errorf("%w: %v", ErrInvalidEvent, ErrTimeRange)
+	}
+	var iso string
+	if err := tx.QueryRow(ctx, `SELECT current_setting('transaction_isolation')`).Scan(&iso); err != nil {
+		return Entry{}, fmt.Errorf("audit append: %w", err)
+	}
+	if iso != "read committed" {
+		return Entry{}, fmt.Errorf("%w (this one is %s)", ErrIsolation, iso)
 	}
 	if lock {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, meshfmt.AuditLockKey(e.MeshID)); err != nil {

@@ -27,7 +27,9 @@ import (
 // they are committed.
 func (s *Server) txn(ctx context.Context, fn func(tx pgx.Tx, events *[]string) error) error {
 	var events []string
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(tx, &events) })
+	// READ COMMITTED whatever the database's default: audit.Append
+	// reads the chain tail after taking the mesh lock.
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error { return fn(tx, &events) })
 	if err == nil {
 		for _, e := range events {
 			s.m.auditAppends.WithLabelValues(e).Inc()

@@ -168,10 +168,11 @@ func resolveMesh(ctx context.Context, conn *pgx.Conn, ref string) (string, error
 	return id, nil
 }
 
-// inTx runs fn in one transaction: committed when fn succeeds and dry is
-// false, rolled back otherwise.
+// inTx runs fn in one READ COMMITTED transaction (what audit.Append
+// needs, whatever the database's default): committed when fn succeeds and
+// dry is false, rolled back otherwise.
 func inTx(ctx context.Context, conn *pgx.Conn, dry bool, fn func(pgx.Tx) error) error {
-	tx, err := conn.Begin(ctx)
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return err
 	}
