@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -154,6 +155,23 @@ func GenerateKey(origin string) (signerKey, verifierKey string, err error) {
 		return "", "", err
 	}
 	return note.GenerateKey(rand.Reader, origin)
+}
+
+// VerifierKey returns the public verifier key of a signer key (the .pub
+// that GenerateKey made with it). Errors never contain the key.
+func VerifierKey(signerKey string) (string, error) {
+	signerKey = strings.TrimSpace(signerKey)
+	if _, err := note.NewSigner(signerKey); err != nil {
+		return "", errors.New("not a signed-note signer key")
+	}
+	name, rest, _ := strings.Cut(strings.TrimPrefix(signerKey, signerPrefix), "+")
+	_, enc, _ := strings.Cut(rest, "+")
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 { // 1: note's ed25519 algorithm byte
+		return "", errors.New("not an ed25519 signed-note signer key")
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	return note.NewEd25519VerifierKey(name, pub)
 }
 
 // KeyName returns the name of a signed-note key (private or public).

@@ -205,3 +205,25 @@ func mustSigner(t *testing.T, skey string) note.Signer {
 	}
 	return s
 }
+
+// The verifier key derived from a signer key is the one GenerateKey made
+// with it (x/mod's note package writes both); refusals never echo the key.
+func TestVerifierKeyOfSigner(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		signer, verifier, err := GenerateKey("audit.example.com/prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := VerifierKey(signer + "\n")
+		if err != nil || got != verifier {
+			t.Fatalf("VerifierKey: %q, %v; want %q", got, err, verifier)
+		}
+		if _, err := VerifierKey(verifier); err == nil || strings.Contains(err.Error(), verifier) {
+			t.Fatalf("VerifierKey of a verifier key: %v", err)
+		}
+		bad := signer[:len(signer)-4] + "AAAA"
+		if _, err := VerifierKey(bad); err == nil || strings.Contains(err.Error(), "PRIVATE") {
+			t.Fatalf("VerifierKey of a damaged key: %v", err)
+		}
+	}
+}

@@ -79,7 +79,9 @@ func (k *checker) checkHead(m *meshState, h *headState) {
 			Expected: fmt.Sprintf("%d rows up to id %d", h.Rows, h.HeadID),
 			Found:    fmt.Sprintf("%d rows up to id %d", rows, lastID)})
 	case !h.seen:
-		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Rewrite,
+		// As many rows or more, but the signed head is gone: rows were
+		// deleted and the chain went on from an earlier row.
+		k.add(m, Finding{MeshID: h.MeshID, RowID: h.HeadID, Class: Truncation,
 			Expected: "row " + strconv.FormatInt(h.HeadID, 10) + " with hash " + h.HeadHash,
 			Found:    "no row with that id"})
 	case h.hash != h.HeadHash:

@@ -59,12 +59,15 @@ or disagrees with another), 1 operational error, 2 usage.`,
 				Usage: "verify, then sign every mesh's tree size, Merkle root and head (C2SP tlog-checkpoints bound by a signed index)",
 				UsageText: `meshctl audit checkpoint --key ops.key --out audit.cp --all
 meshctl audit checkpoint --key ops.key --out audit.cp --force   # replace yesterday's file`,
-				Description: `Refuses to sign (exit 6) when the chains show tampering. Never writes over a key file;
-replacing an existing file needs --force.`,
+				Description: `Refuses to sign (exit 6) when the chains show tampering, or no longer extend an earlier
+checkpoint: the file --out replaces (always) and every --checkpoint FILE. A new checkpoint
+signed over deleted rows would hide them from every later verify against it. Never writes
+over a key file; replacing an existing file needs --force.`,
 				Flags: append(scope,
 					&cli.StringFlag{Name: "key", Required: true, Usage: "the private signer key `FILE` (from audit keygen; its name must be the origin)"},
 					&cli.StringFlag{Name: "out", Required: true, Usage: "write the checkpoint to `FILE`"},
-					&cli.BoolFlag{Name: "force", Usage: "replace --out if it exists (atomically; never a key file)"},
+					&cli.BoolFlag{Name: "force", Usage: "replace --out if it exists (atomically; never a key file); the chains must extend it"},
+					&cli.GenericFlag{Name: "checkpoint", Value: &fileList{}, Usage: "an earlier checkpoint `FILE` of this key the chains must still extend (repeat for several)"},
 					originFlag,
 				),
 				Action: auditCheckpoint,
@@ -517,7 +520,11 @@ func auditCheckpoint(c *cli.Context) error {
 	if err := checkReplace(out, c.Bool("force"), keyFile); err != nil {
 		return err
 	}
-	plan := &verifyPlan{merkleRoots: true}
+	earlier, err := earlierCheckpoints(out, []string(*c.Generic("checkpoint").(*fileList)), key)
+	if err != nil {
+		return err
+	}
+	plan := &verifyPlan{merkleRoots: true, checkpoints: earlier}
 	plan.signer = func(origin string) error {
 		if name := audit.KeyName(key); name != origin {
 			return usageError("%s is the key of origin %q, this installation's origin is %q (make its key with meshctl audit keygen --origin %s, or give --origin %s)",
@@ -531,7 +538,15 @@ func auditCheckpoint(c *cli.Context) error {
 	}
 	if !rep.Clean() {
 		n := int64(len(rep.Findings)) + rep.FindingsOmitted
-		return withCode(ExitTamper, fmt.Errorf("the chains show %s: not signing a tampered chain (see meshctl audit verify)", count(n, "finding", "findings")))
+		against := ""
+		if len(earlier) > 0 {
+			paths := make([]string, len(earlier))
+			for i, o := range earlier {
+				paths[i] = o.path
+			}
+			against = " checked against " + strings.Join(paths, ", ")
+		}
+		return withCode(ExitTamper, fmt.Errorf("the chains%s show %s: not signing a tampered chain (see meshctl audit verify)", against, count(n, "finding", "findings")))
 	}
 	heads := audit.HeadsOf(rep)
 	if len(heads) == 0 {
@@ -569,6 +584,52 @@ func auditCheckpoint(c *cli.Context) error {
 	_, err = fmt.Fprintf(e.stdout, "\nsigned %s of origin %s at %s into %s\n", count(len(heads), "mesh checkpoint", "mesh checkpoints"),
 		plan.origin, now.Format(time.RFC3339), out)
 	return err
+}
+
+// earlierCheckpoints opens the checkpoints a new one must extend: the file
+// at out, when it exists (checkpoint --force replaces it), and files,
+// each checked with the public half of the signer key. The file at out
+// must be a checkpoint of this key: replacing anything else would lose the
+// only record the chains are checked against.
+func earlierCheckpoints(out string, files []string, signerKey string) ([]*openedCheckpoint, error) {
+	verifier, err := audit.VerifierKey(signerKey)
+	if err != nil {
+		return nil, usageError("--key: %v", err)
+	}
+	var opened []*openedCheckpoint
+	if _, err := os.Stat(out); err == nil {
+		o, err := openCheckpointFile(out, verifier)
+		if err != nil {
+			if exitCode(err) == ExitTamper {
+				return nil, err
+			}
+			return nil, usageError("%s, which --out would replace, is not a checkpoint this key signed: the new one could not be checked against it (move it away, or choose another --out)", out)
+		}
+		opened = append(opened, o)
+	}
+	for _, f := range files {
+		if len(opened) > 0 && sameFile(f, out) {
+			continue
+		}
+		o, err := openCheckpointFile(f, verifier)
+		if err != nil {
+			return nil, err
+		}
+		opened = append(opened, o)
+	}
+	if err := checkpointsAgree(opened); err != nil {
+		return nil, err
+	}
+	return opened, nil
+}
+
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // readNoteKey reads a signed-note key file from audit keygen: the private

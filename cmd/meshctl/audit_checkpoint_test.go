@@ -450,3 +450,56 @@ func TestProofsCLI(t *testing.T) {
 		t.Fatalf("rewritten chain: exit %d %q", code, stderr)
 	}
 }
+
+// TestCheckpointRefusesToLaunderDeletedRowsCLI: rows deleted from a chain's
+// tail, then new rows appended from the earlier row, leave a chain that is
+// clean on its own. The daily routine (checkpoint --force over yesterday's
+// file) must not sign it: the replaced file, and any --checkpoint, are
+// checked first, and nothing is written.
+func TestCheckpointRefusesToLaunderDeletedRowsCLI(t *testing.T) {
+	f := newCPFixture(t)
+	ctx := context.Background()
+	appendEvents(t, f.db, "one", 4)
+	day1 := f.checkpoint(t, "audit.cp")
+	// The honest routine works: more rows, same file replaced.
+	appendEvents(t, f.db, "one", 2)
+	f.checkpoint(t, "audit.cp", "--force")
+	before, _ := os.ReadFile(day1)
+	// Delete the tail of mesh one and let the chain go on from there.
+	if _, err := f.db.Pool.Exec(ctx, `DELETE FROM mesh.audit_log WHERE id IN
+		(SELECT id FROM mesh.audit_log WHERE mesh_id = 'one' ORDER BY id DESC LIMIT 3)`); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, f.db, "one", 4)
+	if code, stdout, stderr := f.run(t, "audit", "verify"); code != ExitOK {
+		t.Fatalf("the relinked chain alone should verify (that is the danger): exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr := f.run(t, "audit", "checkpoint", "--key", f.priv, "--out", day1, "--force")
+	if code != ExitTamper || !strings.Contains(stderr, "checked against "+day1) || !strings.Contains(stderr, "not signing") {
+		t.Fatalf("checkpoint --force over the day-1 file: exit %d\n%s%s", code, stdout, stderr)
+	}
+	assertOneLine(t, stderr, "")
+	if after, _ := os.ReadFile(day1); !bytes.Equal(after, before) {
+		t.Fatal("the refused checkpoint changed the file it would replace")
+	}
+	fresh := filepath.Join(f.dir, "fresh.cp")
+	if code, _, stderr := f.run(t, "audit", "checkpoint", "--key", f.priv, "--out", fresh, "--checkpoint", day1); code != ExitTamper {
+		t.Fatalf("checkpoint --checkpoint day1: exit %d %q", code, stderr)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Fatalf("a refused checkpoint left %s: %v", fresh, err)
+	}
+	if code, stdout, _ := f.verify(t, "--checkpoint", day1); code != ExitTamper || !strings.Contains(stdout, "truncation") {
+		t.Fatalf("verify against day 1: exit %d\n%s", code, stdout)
+	}
+	// A file at --out that is not a checkpoint of this key is not replaced.
+	other := filepath.Join(f.dir, "notes.txt")
+	writeVariant(t, other, []byte("not a checkpoint\n"))
+	code, _, stderr = f.run(t, "audit", "checkpoint", "--key", f.priv, "--out", other, "--force")
+	if code != ExitUsage || !strings.Contains(stderr, "is not a checkpoint this key signed") {
+		t.Fatalf("--out over a non-checkpoint: exit %d %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(other); string(b) != "not a checkpoint\n" {
+		t.Fatal("the refused checkpoint changed the file at --out")
+	}
+}

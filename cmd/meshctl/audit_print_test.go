@@ -33,7 +33,7 @@ func TestPrintVerifyShowsValuesWhole(t *testing.T) {
 				{MeshID: "m2"}},
 				Findings: []audit.Finding{
 					{MeshID: "m1", RowID: 2, Class: audit.ContentMismatch, Expected: h1, Found: h2},
-					{MeshID: "m1", RowID: 4, Class: audit.Rewrite, Expected: "row 4 with hash " + h2, Found: "no row with that id"},
+					{MeshID: "m1", RowID: 4, Class: audit.Truncation, Expected: "row 4 with hash " + h2, Found: "no row with that id"},
 				}},
 			want:       []string{h1[:12], h2[:12], "row 4 with hash " + h2[:12], "no row with that id", "4 rows in 2 meshes verified", ": 2 findings: TAMPERING"},
 			wantAbsent: []string{h1, h2},
