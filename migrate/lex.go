@@ -159,7 +159,7 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 			if parens > 0 {
 				parens--
 			}
-		case tok.Kind == tokWord && isRoutine(all[first:]):
+		case tok.Kind == tokWord && isRoutine(all[first:]) && !isLabel(all[first:]):
 			switch upperASCII(tok.Text) {
 			case "ATOMIC":
 				// Only BEGIN ATOMIC opens a body; a bare BEGIN may be a
@@ -303,6 +303,24 @@ func isRoutine(toks []lexToken) bool {
 		return false
 	}
 	return word("FUNCTION") || word("PROCEDURE")
+}
+
+// isLabel reports whether the last of toks stands where PostgreSQL reads
+// any word, reserved or not, as a name: after a '.' (attr_name: b.end,
+// r.case) or after AS (ColLabel: AS end). There END and CASE are a column
+// or an alias, not the end of a BEGIN ATOMIC body or a CASE expression.
+// The AS of r.as is itself such a name and does not count.
+func isLabel(toks []lexToken) bool {
+	n := len(toks)
+	if n < 2 {
+		return false
+	}
+	prev := toks[n-2]
+	if prev.Kind == tokPunct && prev.Text == "." {
+		return true
+	}
+	return prev.Kind == tokWord && strings.EqualFold(prev.Text, "AS") &&
+		!(n > 2 && toks[n-3].Kind == tokPunct && toks[n-3].Text == ".")
 }
 
 // LineCol converts a byte offset in src to a 1-based line and a 1-based

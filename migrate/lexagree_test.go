@@ -40,6 +40,12 @@ func TestLexerAgreesWithTheServer(t *testing.T) {
 		// backslash escapes on.
 		{name: "E string continued", body: "CREATE TABLE a (x int);\nCOMMENT ON TABLE a IS E'x'\n'\\' ' ; COMMIT; SELECT 1/0 -- '\n;\n"},
 		{name: "E string continued with an escaped quote", body: "CREATE TABLE a (x int);\nCOMMENT ON TABLE a IS E'x'\n'it\\'s';\n", applies: true},
+		// END and CASE after a '.' are columns, not the end of a BEGIN
+		// ATOMIC body or a CASE (END alone is a COMMIT).
+		{name: "b.end in begin atomic", body: "CREATE TABLE a (x int);\nCREATE TABLE booking (\"end\" int);\n" +
+			"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT b.end FROM booking b; END;\n", applies: true},
+		{name: "r.case in begin atomic", body: "CREATE TABLE a (x int);\nCREATE TABLE rules (\"case\" text);\n" +
+			"CREATE FUNCTION g() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT r.case FROM rules r; END;\nCOMMIT;\nSELECT 1/0;\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,7 +78,10 @@ func TestLexerAgreesWithTheServer(t *testing.T) {
 // be the same (command tags, rows, or the SQLSTATE of the first error,
 // after which the server runs nothing more of a query string).
 func TestSplitAgreesWithTheServer(t *testing.T) {
-	const tables = `CREATE TABLE a1 (x int);`
+	const tables = `CREATE TABLE a1 (x int);
+CREATE TABLE booking (id int, "end" int); INSERT INTO booking VALUES (1, 10);
+CREATE TABLE rules ("case" text); INSERT INTO rules VALUES ('r');
+CREATE TABLE r ("as" int); INSERT INTO r VALUES (7);`
 	tests := []struct {
 		name, body string
 		scsOff     bool // read with standard_conforming_strings off
@@ -87,6 +96,13 @@ func TestSplitAgreesWithTheServer(t *testing.T) {
 		{name: "E string continued, scs off", scsOff: true, body: "SELECT E'a'\n'\\'; ';\nSELECT 2;"},
 		{name: "B string continued, scs off", scsOff: true, body: "SELECT B'1'\n'\\'; SELECT 2; -- '\n;"},
 		{name: "X string continued, scs off", scsOff: true, body: "SELECT X'1'\n'\\'; SELECT 2; -- '\n;"},
+		// END and CASE after a '.' or AS are names, not the end of a
+		// BEGIN ATOMIC body or a CASE.
+		{name: "b.end in begin atomic", body: "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT b.end FROM booking b; SELECT b.END + 1 FROM booking b; END;\nSELECT f();"},
+		{name: "r.case in begin atomic", body: "CREATE FUNCTION g() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT r.case FROM rules r; END;\nCOMMIT;\nCREATE TABLE later (x int);\nSELECT g();"},
+		{name: "AS case in begin atomic", body: "CREATE FUNCTION h() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS case; END;\nCOMMIT;\nSELECT h();"},
+		{name: "AS end in begin atomic", body: "CREATE FUNCTION h() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 as END; SELECT 2; END;\nSELECT h();"},
+		{name: "a column named as before end", body: "CREATE FUNCTION k() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN r.as END FROM r; END;\nSELECT k();"},
 	}
 	ctx := context.Background()
 	for _, tt := range tests {
