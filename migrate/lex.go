@@ -159,7 +159,7 @@ func split(src string, scsOff, track bool) ([]Statement, *SyntaxError) {
 			if parens > 0 {
 				parens--
 			}
-		case tok.Kind == tokWord && isRoutine(all[first:]):
+		case tok.Kind == tokWord && isRoutine(all[first:]) && !isLabel(all[first:]):
 			switch upperASCII(tok.Text) {
 			case "ATOMIC":
 				// Only BEGIN ATOMIC opens a body; a bare BEGIN may be a
@@ -305,6 +305,24 @@ func isRoutine(toks []lexToken) bool {
 	return word("FUNCTION") || word("PROCEDURE")
 }
 
+// isLabel reports whether the last of toks stands where PostgreSQL reads
+// any word, reserved or not, as a name: after a '.' (attr_name: b.end,
+// r.case) or after AS (ColLabel: AS end). There END and CASE are a column
+// or an alias, not the end of a BEGIN ATOMIC body or a CASE expression.
+// The AS of r.as is itself such a name and does not count.
+func isLabel(toks []lexToken) bool {
+	n := len(toks)
+	if n < 2 {
+		return false
+	}
+	prev := toks[n-2]
+	if prev.Kind == tokPunct && prev.Text == "." {
+		return true
+	}
+	return prev.Kind == tokWord && strings.EqualFold(prev.Text, "AS") &&
+		!(n > 2 && toks[n-3].Kind == tokPunct && toks[n-3].Text == ".")
+}
+
 // LineCol converts a byte offset in src to a 1-based line and a 1-based
 // column counted in characters.
 func lineCol(src string, off int) (line, col int) {
@@ -321,6 +339,14 @@ type lexer struct {
 	pos    int
 	scsOff bool       // standard_conforming_strings off: \ escapes in plain strings
 	rest   []lexToken // tokens of an unterminated construct, for Split's error path
+
+	// The last token, when it was a '...' string of any kind: where it
+	// ended and whether backslash escapes held in it. A '...' after it
+	// across a newline continues it in the same mode (scan.l's xqs state
+	// returns to xe, xq, xus, xb or xh): E'a'<newline>'it\'s' is one string.
+	str    bool
+	strEnd int
+	strEsc bool
 }
 
 func isSpace(c byte) bool {
@@ -407,18 +433,29 @@ func (lx *lexer) blockComment() *SyntaxError {
 func (lx *lexer) token() (lexToken, bool, *SyntaxError) {
 	s, start := lx.src, lx.pos
 	c := s[start]
+	continues := lx.str && quoteContinues(s[lx.strEnd:start])
+	lx.str = false
 	emit := func(k lexKind) (lexToken, bool, *SyntaxError) {
 		return lexToken{Kind: k, Text: s[start:lx.pos], Off: start}, true, nil
+	}
+	// quotedStr emits a '...' string read with escapes on or off, and remembers
+	// the mode for a continuation.
+	quotedStr := func(escapes bool) (lexToken, bool, *SyntaxError) {
+		if err := lx.quoted('\'', escapes, start); err != nil {
+			return lexToken{}, false, err
+		}
+		lx.str, lx.strEnd, lx.strEsc = true, lx.pos, escapes
+		return emit(tokString)
 	}
 	switch {
 	case c == ';':
 		lx.pos++
 		return emit(tokSemi)
 	case c == '\'':
-		if err := lx.quoted('\'', lx.scsOff, start); err != nil {
-			return lexToken{}, false, err
+		if continues {
+			return quotedStr(lx.strEsc)
 		}
-		return emit(tokString)
+		return quotedStr(lx.scsOff)
 	case c == '"':
 		if err := lx.quoted('"', false, start); err != nil {
 			return lexToken{}, false, err
@@ -446,29 +483,23 @@ func (lx *lexer) token() (lexToken, bool, *SyntaxError) {
 		if lx.pos == start+1 && lx.peek(0) == '\'' {
 			switch c {
 			case 'E', 'e':
-				if err := lx.quoted('\'', true, start); err != nil {
-					return lexToken{}, false, err
-				}
-				return emit(tokString)
+				return quotedStr(true)
 			case 'B', 'b', 'X', 'x', 'N', 'n':
 				// Bit strings and national characters are one token:
 				// B '1' (a space) would be a type named b.
-				if err := lx.quoted('\'', (c == 'N' || c == 'n') && lx.scsOff, start); err != nil {
-					return lexToken{}, false, err
-				}
-				return emit(tokString)
+				return quotedStr((c == 'N' || c == 'n') && lx.scsOff)
 			}
 		}
 		if lx.pos == start+1 && (c == 'U' || c == 'u') && lx.peek(0) == '&' && (lx.peek(1) == '\'' || lx.peek(1) == '"') {
 			q := lx.peek(1)
 			lx.pos++
+			if q == '\'' {
+				return quotedStr(false)
+			}
 			if err := lx.quoted(q, false, start); err != nil {
 				return lexToken{}, false, err
 			}
-			if q == '"' {
-				return emit(tokQIdent)
-			}
-			return emit(tokString)
+			return emit(tokQIdent)
 		}
 		return emit(tokWord)
 	case isDigit(c) || (c == '.' && isDigit(lx.peek(1))):
@@ -571,6 +602,30 @@ func (lx *lexer) quoted(q byte, backslash bool, start int) *SyntaxError {
 		return lx.errAt(start, `quoted identifier " is never closed: add the closing "`)
 	}
 	return lx.errAt(start, "string literal ' is never closed: add the closing ' (write '' for a quote inside)")
+}
+
+// quoteContinues reports whether gap, the text between a string's closing
+// quote and the next quote, makes the next quote continue the string:
+// scan.l's quotecontinue, whitespace and -- comments holding a newline (a
+// /* comment or a gap on one line ends the string).
+func quoteContinues(gap string) bool {
+	newline := false
+	for i := 0; i < len(gap); i++ {
+		switch c := gap[i]; {
+		case c == '\n' || c == '\r':
+			newline = true
+		case isSpace(c):
+		case c == '-' && i+1 < len(gap) && gap[i+1] == '-':
+			nl := strings.IndexAny(gap[i:], "\n\r")
+			if nl < 0 {
+				return false
+			}
+			i += nl - 1
+		default:
+			return false
+		}
+	}
+	return newline
 }
 
 // dollarTag returns the $tag$ opening at lx.pos, if there is one.

@@ -50,6 +50,16 @@ func TestSplit(t *testing.T) {
 			[]string{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END;", "SELECT 3;"}},
 		{"parameter named begin", "CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql AS 'SELECT 1'; COMMIT; SELECT 2;",
 			[]string{"CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql AS 'SELECT 1';", "COMMIT;", "SELECT 2;"}},
+		{"end after a dot in begin atomic", "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT b.end FROM booking b; SELECT B.End FROM booking b; END; SELECT 2;",
+			[]string{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT b.end FROM booking b; SELECT B.End FROM booking b; END;", "SELECT 2;"}},
+		{"case after a dot in begin atomic", "CREATE FUNCTION f() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT r.case FROM rules r; END; COMMIT; CREATE TABLE later (x int);",
+			[]string{"CREATE FUNCTION f() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT r.case FROM rules r; END;", "COMMIT;", "CREATE TABLE later (x int);"}},
+		{"case after AS in begin atomic", "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS case; END; COMMIT;",
+			[]string{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS case; END;", "COMMIT;"}},
+		{"end after AS in begin atomic", "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 as END; SELECT 2; END; COMMIT;",
+			[]string{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 as END; SELECT 2; END;", "COMMIT;"}},
+		{"a column named as before end", "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN r.as END FROM r; END; COMMIT;",
+			[]string{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN r.as END FROM r; END;", "COMMIT;"}},
 		{"transaction begin is a statement", "BEGIN; SELECT 1; COMMIT;", []string{"BEGIN;", "SELECT 1;", "COMMIT;"}},
 		{"rule with a parenthesised action list", "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2)); SELECT 2;",
 			[]string{"CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));", "SELECT 2;"}},
@@ -113,6 +123,63 @@ func TestOperatorTokens(t *testing.T) {
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("%q tokens (-want +got):\n%s", tt.src, diff)
 		}
+	}
+}
+
+// TestSplitStringContinuation: a '...' after a string's closing quote,
+// across a newline with only whitespace and -- comments between, continues
+// that string, and is read in its mode (scan.l's xqs state returns to the
+// state the string was in): backslash escapes stay on after E'...' and, with
+// standard_conforming_strings off, after '...' and N'...'; they stay off
+// after U&'...', B'...' and X'...' whatever the setting.
+func TestSplitStringContinuation(t *testing.T) {
+	tests := []struct {
+		name   string
+		src    string
+		scsOff bool
+		want   []string
+	}{
+		{"E string continued", "COMMENT ON TABLE a1 IS E'x'\n'\\' ' ; COMMIT; SELECT 1/0 -- '\n;", false,
+			[]string{"COMMENT ON TABLE a1 IS E'x'\n'\\' ' ;", "COMMIT;", "SELECT 1/0 -- '\n;"}},
+		{"E string continued with an escaped quote", "SELECT E'a'\n'it\\'s'; SELECT 2;", false,
+			[]string{"SELECT E'a'\n'it\\'s';", "SELECT 2;"}},
+		{"continued twice", "SELECT E'a'\n'b'\r\n  '\\'; '; SELECT 2;", false,
+			[]string{"SELECT E'a'\n'b'\r\n  '\\'; ';", "SELECT 2;"}},
+		{"continued across line comments", "SELECT E'a' -- c\n-- d\n'\\'; '; SELECT 2;", false,
+			[]string{"SELECT E'a' -- c\n-- d\n'\\'; ';", "SELECT 2;"}},
+		{"on the same line, not continued", "SELECT E'a' '\\'; SELECT 2;", false,
+			[]string{"SELECT E'a' '\\';", "SELECT 2;"}},
+		{"block comment ends the string", "SELECT E'a' /* c */\n'\\'; SELECT 2;", false,
+			[]string{"SELECT E'a' /* c */\n'\\';", "SELECT 2;"}},
+		{"plain string stays plain", "SELECT 'a'\n'\\'; SELECT 2;", false,
+			[]string{"SELECT 'a'\n'\\';", "SELECT 2;"}},
+		{"U& string continued", "SELECT U&'a'\n'\\'; SELECT 2;", false,
+			[]string{"SELECT U&'a'\n'\\';", "SELECT 2;"}},
+		{"plain string continued, scs off", "SELECT 'a'\n'\\'; '; SELECT 2;", true,
+			[]string{"SELECT 'a'\n'\\'; ';", "SELECT 2;"}},
+		{"N string continued, scs off", "SELECT N'a'\n'\\'; '; SELECT 2;", true,
+			[]string{"SELECT N'a'\n'\\'; ';", "SELECT 2;"}},
+		{"E string continued, scs off", "SELECT E'a'\n'\\'; '; SELECT 2;", true,
+			[]string{"SELECT E'a'\n'\\'; ';", "SELECT 2;"}},
+		{"U& string continued, scs off", "SELECT U&'a'\n'\\'; SELECT 2;", true,
+			[]string{"SELECT U&'a'\n'\\';", "SELECT 2;"}},
+		{"B string continued, scs off", "SELECT B'1'\n'\\'; SELECT 2;", true,
+			[]string{"SELECT B'1'\n'\\';", "SELECT 2;"}},
+		{"X string continued, scs off", "SELECT X'1'\n'\\'; SELECT 2;", true,
+			[]string{"SELECT X'1'\n'\\';", "SELECT 2;"}},
+		{"B string then a plain string, scs off", "SELECT B'1', '\\'; '; SELECT 2;", true,
+			[]string{"SELECT B'1', '\\'; ';", "SELECT 2;"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stmts, err := split(tt.src, tt.scsOff, false)
+			if err != nil {
+				t.Fatalf("split: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, texts(stmts)); diff != "" {
+				t.Errorf("statements (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -236,7 +303,7 @@ func FuzzSplit(f *testing.F) {
 		"SELECT 1; SELECT 2", "SELECT 'a;b'", "E'\\'';", "$a$ ; $a$;", "/* /* */ */;", "-- x\n;", `"a;""b";`,
 		"CREATE FUNCTION f() BEGIN ATOMIC SELECT 1; END; SELECT 2;", "U&'x';", "$1;$$", "café;日本;",
 		"CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT 1; INSERT 2); X;", "a<=-1;b::c;d->>e;", "1e-5;.5;1..2;", "(;", ");",
-		"SET standard_conforming_strings = off; SELECT 'a\\'';'", "B'1';x'f';N'n';",
+		"SET standard_conforming_strings = off; SELECT 'a\\'';'", "B'1';x'f';N'n';", "E'a'\n'\\'';'", "U&'a' -- c\n'b';",
 	} {
 		f.Add(s)
 	}
