@@ -520,7 +520,7 @@ func (s *session) execNoTxStatement(ctx context.Context, f *File, i int) error {
 		}
 	}
 	if err == nil {
-		return nil
+		return s.checkNoTxBlockClosed(ctx, f, i)
 	}
 	if ctx.Err() != nil {
 		// Interrupted, not failed: record how far the file got (with a
@@ -546,6 +546,28 @@ func (s *session) execNoTxStatement(ctx context.Context, f *File, i int) error {
 		msg = fe.SQLState + ": " + msg
 	}
 	if perr := s.progress(ctx, f, i, i+1, fe.Line, msg); perr != nil {
+		return errors.Join(fe, perr)
+	}
+	return fe
+}
+
+// checkNoTxBlockClosed enforces, after statement i of a no-transaction
+// file succeeded, that the connection is outside any transaction block.
+// Lint refuses transaction control in such files; this is the defence
+// behind it: progress is recorded after each statement, and a record
+// written inside the file's own transaction block would roll back with a
+// later failure while the file's progress claimed otherwise. The block is
+// rolled back (statement i's effect with it), and the failure recorded at
+// statement i, so nothing after it counts as done.
+func (s *session) checkNoTxBlockClosed(ctx context.Context, f *File, i int) error {
+	if st := s.conn.PgConn().TxStatus(); st == 'I' {
+		return nil
+	}
+	s.rollback(ctx)
+	st := f.Statements()[i]
+	fe := &FileError{File: f.Name, Statement: i + 1, Line: st.Line, Col: st.Col, NoTransaction: true,
+		Message: "the statement left a transaction block open, which a no-transaction file must not do (it was rolled back)"}
+	if perr := s.progress(ctx, f, i, i+1, fe.Line, fe.Message); perr != nil {
 		return errors.Join(fe, perr)
 	}
 	return fe
