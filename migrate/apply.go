@@ -10,7 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -639,21 +638,35 @@ func nullInt(n int) string {
 
 // invalidIndexes lists the database's invalid indexes (nil if it cannot).
 func (s *session) invalidIndexes(ctx context.Context) []string {
-	rows, err := s.conn.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
+	rows, err := s.rawRows(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
 		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE NOT i.indisvalid ORDER BY 1`, pgx.QueryExecModeSimpleProtocol)
+		WHERE NOT i.indisvalid ORDER BY 1`)
 	if err != nil {
 		return nil
 	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var n string
-		if rows.Scan(&n) == nil {
-			out = append(out, n)
-		}
+	for _, row := range rows {
+		out = append(out, string(row[0]))
 	}
 	return out
+}
+
+// rawRows runs the runner's own query q on the session's connection as
+// one simple-protocol message and returns the rows of its last result.
+// Between the statements of a no-transaction file, the file may have
+// turned standard_conforming_strings off, and pgx then refuses every
+// simple-protocol Query and Exec of its own; the raw form reads the same
+// with the setting on or off as long as q writes its values as literal()
+// (E'...') strings, which every caller must.
+func (s *session) rawRows(ctx context.Context, q string) ([][][]byte, error) {
+	results, err := s.conn.PgConn().Exec(ctx, q).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(results) == 0 {
+		return nil, nil
+	}
+	return results[len(results)-1].Rows, nil
 }
 
 // newInvalid returns the names in after that are not in before.
