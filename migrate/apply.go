@@ -404,6 +404,11 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 	first, resuming := 0, prior != nil && s.r.cfg.resume
 	if resuming {
 		first = prior.StatementsDone
+		// Before the progress row is touched: a refused or failed replay
+		// leaves the recorded failure as it was.
+		if err := s.replaySession(ctx, f, first); err != nil {
+			return FileResult{}, err
+		}
 	}
 	if err := s.progress(ctx, f, first, 0, 0, ""); err != nil {
 		return FileResult{}, err

@@ -155,10 +155,15 @@ func migrateError(err error) error {
 		ie  *migrate.InterruptedError
 		cl  *migrate.ConnectionLostError
 		dur *migrate.DurabilityError
+		rs  *migrate.ResumeSessionError
 	)
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &rs):
+		// Like a failed file without --resume: the file needs --retry-file
+		// or a repair, and nothing was run.
+		return withCode(ExitDrift, withRemedies(err, rs.File, rs.Remedies()))
 	case errors.As(err, &fe):
 		return withRemedies(err, fe.File, fe.Remedies())
 	case errors.As(err, &ie):
