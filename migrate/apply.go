@@ -90,9 +90,17 @@ func (r *Runner) sessionSQL() string { return scsSQL + r.timeoutsSQL() }
 // timeoutsSQL re-asserts the timeouts; also after every statement of a
 // non-transactional file (whose own SET standard_conforming_strings holds
 // for its later statements, as it would in psql; lint reads them so).
+// Without a statement timeout of the runner's own, statement_timeout is
+// RESET to the session's default (the role's, the database's, the
+// server's), never SET to 0: that would switch off a timeout the
+// operator configured, and undo nothing a file's own SET did.
 func (r *Runner) timeoutsSQL() string {
-	return fmt.Sprintf("SET lock_timeout = %d;\nSET statement_timeout = %d;\n",
-		r.cfg.lockTimeout.Milliseconds(), r.cfg.statementTimeout.Milliseconds())
+	st := "RESET statement_timeout;\n"
+	if d := r.cfg.statementTimeout; d > 0 {
+		// At least 1 ms: SET statement_timeout = 0 would disable it.
+		st = fmt.Sprintf("SET statement_timeout = %d;\n", max(d.Milliseconds(), 1))
+	}
+	return fmt.Sprintf("SET lock_timeout = %d;\n", r.cfg.lockTimeout.Milliseconds()) + st
 }
 
 // applyBatch runs consecutive transactional files as one simple-protocol
