@@ -10,7 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -91,9 +90,17 @@ func (r *Runner) sessionSQL() string { return scsSQL + r.timeoutsSQL() }
 // timeoutsSQL re-asserts the timeouts; also after every statement of a
 // non-transactional file (whose own SET standard_conforming_strings holds
 // for its later statements, as it would in psql; lint reads them so).
+// Without a statement timeout of the runner's own, statement_timeout is
+// RESET to the session's default (the role's, the database's, the
+// server's), never SET to 0: that would switch off a timeout the
+// operator configured, and undo nothing a file's own SET did.
 func (r *Runner) timeoutsSQL() string {
-	return fmt.Sprintf("SET lock_timeout = %d;\nSET statement_timeout = %d;\n",
-		r.cfg.lockTimeout.Milliseconds(), r.cfg.statementTimeout.Milliseconds())
+	st := "RESET statement_timeout;\n"
+	if d := r.cfg.statementTimeout; d > 0 {
+		// At least 1 ms: SET statement_timeout = 0 would disable it.
+		st = fmt.Sprintf("SET statement_timeout = %d;\n", max(d.Milliseconds(), 1))
+	}
+	return fmt.Sprintf("SET lock_timeout = %d;\n", r.cfg.lockTimeout.Milliseconds()) + st
 }
 
 // applyBatch runs consecutive transactional files as one simple-protocol
@@ -139,7 +146,18 @@ func (s *session) runBatch(ctx context.Context, files []*File, tableExists bool)
 			more, lost := s.r.afterLostConnection(ctx, s, files, err)
 			return append(done, more...), lost
 		}
-		committed, rolledBack := committedFiles(results)
+		committed, rolledBack, known := committedFiles(results, b.commitAt)
+		if !known {
+			// The results did not line up with the batch's statements
+			// (cannot happen while the lexer cuts files as the server
+			// does): the tracking table says which files committed.
+			s.rollback(ctx)
+			var terr error
+			if committed, terr = s.committedInTable(ctx, files); terr != nil {
+				return done, errors.Join(err, terr)
+			}
+			rolledBack = false
+		}
 		for k, d := range committed {
 			fr := FileResult{Filename: files[k].Name, DurationMS: d, Duration: time.Duration(d * float64(time.Millisecond))}
 			if len(files) == 1 {
@@ -208,6 +226,28 @@ func (b batch) segmentAt(err error) int {
 type batch struct {
 	sql                 string
 	segStart, bodyStart []int // character offsets of each file's segment and body
+	// commitAt is the index, among the query's results, of each file's
+	// own COMMIT: every statement of the batch that is not empty yields
+	// exactly one result, in order, up to the first error.
+	commitAt []int
+}
+
+// resultCount is the number of results the server returns for sql: one
+// per statement that is not empty.
+func resultCount(stmts []Statement) int {
+	n := 0
+	for _, st := range stmts {
+		if !st.Empty() {
+			n++
+		}
+	}
+	return n
+}
+
+// ownResults counts the results of the runner's own SQL.
+func ownResults(sql string) int {
+	stmts, _ := splitStatements(sql)
+	return resultCount(stmts)
 }
 
 // buildBatch writes the query for consecutive transactional files. All
@@ -217,20 +257,25 @@ func (s *session) buildBatch(files []*File, tableExists bool) batch {
 	r := s.r
 	var b strings.Builder
 	out := batch{}
-	chars := 0
+	chars, results := 0, 0
 	write := func(s string) {
 		b.WriteString(s)
 		chars += utf8.RuneCountInString(s)
+		results += ownResults(s)
 	}
 	for k, f := range files {
 		out.segStart = append(out.segStart, chars)
 		write(txPrefix)
 		write(fileStartSQL)
 		out.bodyStart = append(out.bodyStart, chars)
-		write(f.Body)
+		b.WriteString(f.Body)
+		chars += utf8.RuneCountInString(f.Body)
+		results += resultCount(f.Statements())
 		// The newline ends a trailing line comment; the ';' ends a last
-		// statement written without one.
-		write("\n;\n")
+		// statement written without one (an empty statement otherwise,
+		// which yields no result).
+		b.WriteString("\n;\n")
+		chars += 3
 		if !tableExists {
 			// Created after the body, inside the same transaction: on an
 			// empty database the first file may itself CREATE SCHEMA "mesh".
@@ -242,8 +287,9 @@ func (s *session) buildBatch(files []*File, tableExists bool) batch {
 		} else {
 			write(syncCommitSQL("off"))
 		}
-		write(s.rowSQL(f, HowExecuted, durationSQL, false))
-		write(";\nCOMMIT;\n")
+		write(s.rowSQL(f, HowExecuted, durationSQL, false) + ";\n")
+		out.commitAt = append(out.commitAt, results)
+		write("COMMIT;\n")
 		write(r.sessionSQL())
 	}
 	out.segStart = append(out.segStart, chars)
@@ -252,31 +298,65 @@ func (s *session) buildBatch(files []*File, tableExists bool) batch {
 }
 
 // committedFiles reads, from the results of a batch, the server-side
-// duration of each committed file: every file's COMMIT is preceded by its
-// tracking INSERT ... RETURNING duration_ms. Lint keeps COMMIT out of file
-// bodies, so COMMIT tags count files. rolledBack reports a file's COMMIT
-// answered with ROLLBACK (its transaction had failed without an error
-// reaching the client): that file is not applied.
-func committedFiles(results []*pgconn.Result) (durations []float64, rolledBack bool) {
-	for i, r := range results {
-		if r.Err != nil {
-			continue
+// duration of each committed file. A file's own COMMIT is found by its
+// position (commitAt), never by the shape of the results around it: a
+// file's ROLLBACK TO SAVEPOINT also answers "ROLLBACK", and its own
+// INSERT ... RETURNING can look like the tracking row's. The result
+// before the COMMIT is the tracking INSERT ... RETURNING duration_ms.
+// rolledBack reports a file's COMMIT answered with ROLLBACK (its
+// transaction had failed without an error reaching the client): that
+// file is not applied. known is false when a result at a COMMIT's
+// position is something else: the count disagreed with the server.
+func committedFiles(results []*pgconn.Result, commitAt []int) (durations []float64, rolledBack, known bool) {
+	for _, at := range commitAt {
+		if at >= len(results) || results[at].Err != nil {
+			break
 		}
-		tag := r.CommandTag.String()
-		ours := i > 0 && results[i-1].CommandTag.Insert() && len(results[i-1].Rows) == 1 && len(results[i-1].Rows[0]) == 1
-		if tag == "ROLLBACK" && ours {
-			return durations, true
-		}
-		if tag != "COMMIT" {
-			continue
+		switch results[at].CommandTag.String() {
+		case "COMMIT":
+		case "ROLLBACK":
+			return durations, true, true
+		default:
+			return durations, false, false
 		}
 		var d float64
-		if ours {
-			d, _ = strconv.ParseFloat(string(results[i-1].Rows[0][0]), 64)
+		if ins := results[at-1]; ins.CommandTag.Insert() && len(ins.Rows) == 1 && len(ins.Rows[0]) == 1 {
+			d, _ = strconv.ParseFloat(string(ins.Rows[0][0]), 64)
 		}
 		durations = append(durations, d)
 	}
-	return durations, false
+	return durations, false, true
+}
+
+// committedInTable reads which of a batch's files committed from the
+// tracking table (the connection outside any transaction): each file was
+// pending before the batch, under the lock, so a row with its sha256
+// means its transaction committed. The durations are unknown (0).
+func (s *session) committedInTable(ctx context.Context, files []*File) ([]float64, error) {
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = literal(f.Name)
+	}
+	rows, err := s.rawRows(ctx, "SELECT filename, sha256 FROM "+s.r.tableIdent()+" WHERE filename IN ("+strings.Join(names, ", ")+")")
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" {
+		return nil, nil // no table: the first file, which creates it, did not commit
+	}
+	if err != nil {
+		return nil, dbErr("reading which files of the batch committed", err)
+	}
+	have := map[string]string{}
+	for _, row := range rows {
+		have[string(row[0])] = string(row[1])
+	}
+	var out []float64
+	for _, f := range files {
+		if have[f.Name] != f.SHA256 {
+			break
+		}
+		out = append(out, 0)
+	}
+	return out, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -405,6 +485,11 @@ func (s *session) applyNoTx(ctx context.Context, f *File, prior *Failure) (FileR
 	first, resuming := 0, prior != nil && s.r.cfg.resume
 	if resuming {
 		first = prior.StatementsDone
+		// Before the progress row is touched: a refused or failed replay
+		// leaves the recorded failure as it was.
+		if err := s.replaySession(ctx, f, first); err != nil {
+			return FileResult{}, err
+		}
 	}
 	if err := s.progress(ctx, f, first, 0, 0, ""); err != nil {
 		return FileResult{}, err
@@ -520,7 +605,7 @@ func (s *session) execNoTxStatement(ctx context.Context, f *File, i int) error {
 		}
 	}
 	if err == nil {
-		return nil
+		return s.checkNoTxBlockClosed(ctx, f, i)
 	}
 	if ctx.Err() != nil {
 		// Interrupted, not failed: record how far the file got (with a
@@ -546,6 +631,28 @@ func (s *session) execNoTxStatement(ctx context.Context, f *File, i int) error {
 		msg = fe.SQLState + ": " + msg
 	}
 	if perr := s.progress(ctx, f, i, i+1, fe.Line, msg); perr != nil {
+		return errors.Join(fe, perr)
+	}
+	return fe
+}
+
+// checkNoTxBlockClosed enforces, after statement i of a no-transaction
+// file succeeded, that the connection is outside any transaction block.
+// Lint refuses transaction control in such files; this is the defence
+// behind it: progress is recorded after each statement, and a record
+// written inside the file's own transaction block would roll back with a
+// later failure while the file's progress claimed otherwise. The block is
+// rolled back (statement i's effect with it), and the failure recorded at
+// statement i, so nothing after it counts as done.
+func (s *session) checkNoTxBlockClosed(ctx context.Context, f *File, i int) error {
+	if st := s.conn.PgConn().TxStatus(); st == 'I' {
+		return nil
+	}
+	s.rollback(ctx)
+	st := f.Statements()[i]
+	fe := &FileError{File: f.Name, Statement: i + 1, Line: st.Line, Col: st.Col, NoTransaction: true,
+		Message: "the statement left a transaction block open, which a no-transaction file must not do (it was rolled back)"}
+	if perr := s.progress(ctx, f, i, i+1, fe.Line, fe.Message); perr != nil {
 		return errors.Join(fe, perr)
 	}
 	return fe
@@ -617,21 +724,35 @@ func nullInt(n int) string {
 
 // invalidIndexes lists the database's invalid indexes (nil if it cannot).
 func (s *session) invalidIndexes(ctx context.Context) []string {
-	rows, err := s.conn.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
+	rows, err := s.rawRows(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
 		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE NOT i.indisvalid ORDER BY 1`, pgx.QueryExecModeSimpleProtocol)
+		WHERE NOT i.indisvalid ORDER BY 1`)
 	if err != nil {
 		return nil
 	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var n string
-		if rows.Scan(&n) == nil {
-			out = append(out, n)
-		}
+	for _, row := range rows {
+		out = append(out, string(row[0]))
 	}
 	return out
+}
+
+// rawRows runs the runner's own query q on the session's connection as
+// one simple-protocol message and returns the rows of its last result.
+// Between the statements of a no-transaction file, the file may have
+// turned standard_conforming_strings off, and pgx then refuses every
+// simple-protocol Query and Exec of its own; the raw form reads the same
+// with the setting on or off as long as q writes its values as literal()
+// (E'...') strings, which every caller must.
+func (s *session) rawRows(ctx context.Context, q string) ([][][]byte, error) {
+	results, err := s.conn.PgConn().Exec(ctx, q).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(results) == 0 {
+		return nil, nil
+	}
+	return results[len(results)-1].Rows, nil
 }
 
 // newInvalid returns the names in after that are not in before.

@@ -277,3 +277,30 @@ type TrackingRowError struct {
 func (e *TrackingRowError) Error() string {
 	return fmt.Sprintf("tracking row %s of %s has no %s (NULL)", e.File, e.Table, e.Column)
 }
+
+// ResumeSessionError refuses to resume a failed non-transactional file in
+// a new session: its statement Statement, before the one it stopped at,
+// changed the session in a way that cannot be re-created safely (What:
+// set_config, DISCARD, a temporary object, ...), or running it again to
+// restore the session failed (Err). Nothing of the file was run.
+type ResumeSessionError struct {
+	File            string
+	Statement, Line int
+	What            string
+	Err             error
+}
+
+func (e *ResumeSessionError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s:%d: cannot resume: running statement #%d again to restore the session state failed: %v", e.File, e.Line, e.Statement, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: cannot resume: statement #%d (%s) changed the session in a way a new session cannot re-create, and the statements after it may depend on it", e.File, e.Line, e.Statement, e.What)
+}
+
+func (e *ResumeSessionError) Unwrap() error { return e.Err }
+
+// Remedies: run the file again from its start, or record it completed by
+// hand.
+func (e *ResumeSessionError) Remedies() []Remedy {
+	return []Remedy{RemedyRetryFile, RemedyResolveApplied}
+}

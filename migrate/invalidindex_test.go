@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/claudemesh/meshctl/internal/pgtest"
 	"github.com/claudemesh/meshctl/migrate"
@@ -42,5 +43,36 @@ func TestInvalidIndexesAreOnlyTheFilesOwn(t *testing.T) {
 				t.Errorf("invalid indexes (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// With standard_conforming_strings off (set by the file), the runner's own
+// queries between statements still work: a failed CREATE UNIQUE INDEX
+// CONCURRENTLY reports the invalid index it left, and the migration lock
+// is released on a connection the caller keeps open.
+func TestRunnerQueriesWorkWithConformingStringsOff(t *testing.T) {
+	db := pgtest.NewEmptyDB(t)
+	ctx := context.Background()
+	mustExec(t, db.Pool, "CREATE TABLE dup (x int); INSERT INTO dup VALUES (1), (1)")
+	conn, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	r, err := migrate.NewWithConn(conn, mapFS(map[string]string{"0001_idx.sql": migrate.NoTransactionMarker + "\n" +
+		"SET standard_conforming_strings = off;\nCREATE UNIQUE INDEX CONCURRENTLY mine ON dup (x);\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Up(ctx)
+	var fe *migrate.FileError
+	if !errors.As(err, &fe) || fe.Statement != 2 {
+		t.Fatalf("Up: %v; want statement #2 to fail", err)
+	}
+	if diff := cmp.Diff([]string{"public.mine"}, fe.InvalidIndexes); diff != "" {
+		t.Errorf("invalid indexes (-want +got):\n%s", diff)
+	}
+	if n := pgtestRows(t, db, "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory'"); n != 0 {
+		t.Errorf("%d advisory locks still held after Up returned", n)
 	}
 }

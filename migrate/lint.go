@@ -148,10 +148,19 @@ func lintFile(f *File) []Finding {
 				"if a later statement fails, the earlier ones stay applied and the file is left half done",
 				"put each CONCURRENTLY statement in its own "+NoTransactionMarker+" file")
 		}
-		if sh.txControl != "" && !f.NoTransaction {
+		// Transaction control is the runner's in every file: it commits a
+		// transactional file with its tracking row, and records progress
+		// after each statement of a no-transaction file, outside any
+		// transaction block. Neither fix text may recommend the other mode.
+		switch {
+		case sh.txControl != "" && !f.NoTransaction:
 			add(st, RuleExplicitTransaction, SeverityError, sh.txControl+" in a transactional file",
 				"the runner wraps the file and its tracking row in one transaction; an explicit "+sh.txControl+" would commit or end it early and break that guarantee",
-				"remove it, or mark the file "+NoTransactionMarker+" if it really must control transactions")
+				"remove it: the file already runs as one transaction; statements that must commit separately belong in files of their own")
+		case sh.txControl != "":
+			add(st, RuleExplicitTransaction, SeverityError, sh.txControl+" in a no-transaction file",
+				"the runner records the file's progress after each statement, outside any transaction block; inside an explicit transaction those records would roll back with a failed statement while the progress said otherwise, and a resumed run would skip statements that never took effect",
+				"remove it: statements that must commit together belong in a transactional file (one without "+NoTransactionMarker+")")
 		}
 		if sh.destructive != "" {
 			add(st, RuleDestructive, SeverityWarning, sh.destructive,

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -41,7 +42,16 @@ func TestLintRules(t *testing.T) {
 			[]hit{{1, RuleExplicitTransaction, SeverityError}, {3, RuleExplicitTransaction, SeverityError}}},
 		{"rollback to savepoint is fine", "SAVEPOINT s;\nROLLBACK TO SAVEPOINT s;", nil},
 		{"begin inside function body is fine", "CREATE FUNCTION f() RETURNS void AS $$ BEGIN NULL; END $$ LANGUAGE plpgsql;", nil},
-		{"explicit transaction allowed without transaction", noTx + "BEGIN;\nSELECT 1;\nCOMMIT;", nil},
+		// The runner's progress records must stay outside any transaction
+		// block, so transaction control is refused in no-transaction files
+		// too, in every spelling.
+		{"explicit transaction in no-transaction file", noTx + "BEGIN;\nSELECT 1;\nCOMMIT;",
+			[]hit{{2, RuleExplicitTransaction, SeverityError}, {4, RuleExplicitTransaction, SeverityError}}},
+		{"every transaction-control statement in no-transaction file", noTx + "START TRANSACTION;\nEND;\nROLLBACK;\nABORT;\nPREPARE TRANSACTION 'x';\nCOMMIT PREPARED 'x';\nROLLBACK PREPARED 'x';\nbegin isolation level serializable;",
+			[]hit{{2, RuleExplicitTransaction, SeverityError}, {3, RuleExplicitTransaction, SeverityError}, {4, RuleExplicitTransaction, SeverityError},
+				{5, RuleExplicitTransaction, SeverityError}, {6, RuleExplicitTransaction, SeverityError}, {7, RuleExplicitTransaction, SeverityError},
+				{8, RuleExplicitTransaction, SeverityError}, {9, RuleExplicitTransaction, SeverityError}}},
+		{"rollback to savepoint in no-transaction file is not transaction control", noTx + "ROLLBACK TO SAVEPOINT s;", nil},
 		{"drop table", "DROP TABLE IF EXISTS mesh.audit_log;", []hit{{1, RuleDestructive, SeverityWarning}}},
 		{"drop column", "ALTER TABLE mesh.member DROP COLUMN display_name;", []hit{{1, RuleDestructive, SeverityWarning}}},
 		{"drop column without keyword", "ALTER TABLE mesh.member ADD COLUMN x int, DROP y;", []hit{{1, RuleDestructive, SeverityWarning}}},
@@ -99,6 +109,28 @@ func TestLintRules(t *testing.T) {
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// The fix for transaction control never sends the author to the other
+// mode: a transactional file's BEGIN does not belong in a no-transaction
+// file either (it would take the runner's progress records into its
+// transaction block).
+func TestExplicitTransactionFixNeverSuggestsNoTransaction(t *testing.T) {
+	for _, body := range []string{"BEGIN;\nSELECT 1;\nCOMMIT;", NoTransactionMarker + "\nBEGIN;\nSELECT 1;\nCOMMIT;"} {
+		fs := LintFile(mustFile(t, "0001_x.sql", body))
+		if len(fs) != 2 {
+			t.Fatalf("%q: findings %+v, want two explicit-transaction errors", body, fs)
+		}
+		for _, f := range fs {
+			if f.Rule != RuleExplicitTransaction {
+				t.Errorf("%q: unexpected finding %+v", body, f)
+			}
+			transactional := !strings.HasPrefix(body, NoTransactionMarker)
+			if strings.Contains(f.Fix, "mark the file") || (transactional && strings.Contains(f.Fix, NoTransactionMarker)) {
+				t.Errorf("%q: the fix recommends the no-transaction marker: %q", body, f.Fix)
+			}
+		}
 	}
 }
 

@@ -100,7 +100,9 @@ func WithLockTimeout(d time.Duration) Option {
 }
 
 // WithStatementTimeout sets statement_timeout for every migration
-// statement (0: the server's setting).
+// statement. 0 (the default) keeps the session's default, the role's,
+// the database's or the server's setting (RESET statement_timeout, also
+// after a file's own SET).
 func WithStatementTimeout(d time.Duration) Option {
 	return func(c *config) error { c.statementTimeout = d; return nil }
 }

@@ -2,11 +2,8 @@ package migrate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // When --resume continues a no-transaction file at the statement that was
@@ -83,17 +80,16 @@ func (s *session) effectThere(ctx context.Context, f *File, idx int) (bool, erro
 	if !ok {
 		return false, nil
 	}
-	var valid bool
-	var qualified string
-	err := s.conn.QueryRow(ctx, `SELECT i.indisvalid, format('%I.%I', n.nspname, c.relname)
+	rows, err := s.rawRows(ctx, `SELECT i.indisvalid, format('%I.%I', n.nspname, c.relname)
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE i.indrelid = to_regclass($1) AND c.relname = $2`, pgx.QueryExecModeSimpleProtocol, table, name).Scan(&valid, &qualified)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
+		WHERE i.indrelid = to_regclass(`+literal(table)+`) AND c.relname = `+literal(name))
 	if err != nil {
 		return false, dbErr("looking for the index of "+f.Name, err)
 	}
+	if len(rows) == 0 {
+		return false, nil
+	}
+	valid, qualified := string(rows[0][0]) == "t", string(rows[0][1])
 	if valid {
 		return true, nil
 	}

@@ -104,7 +104,7 @@ type FileResult struct {
 // Up applies pending files in order, each in its own transaction together
 // with its tracking row (or, for marked files, statement by statement).
 // It returns what was applied even when it fails; the error is a
-// *FileError, *LockError, *DriftError, *LintError, *PoolerError or
+// *FileError, *LockError, *DriftError, *LintError, *PoolerError, *ResumeSessionError or
 // *DBError.
 func (r *Runner) Up(ctx context.Context, opts ...CallOption) (*UpResult, error) {
 	r, err := r.with(opts)

@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,7 +59,10 @@ func (s *session) close(ctx context.Context) {
 		// A fresh context: the caller's may be cancelled, and an unlock
 		// that is not sent would hold the lock until the session ends.
 		uctx, cancel := cleanupCtx(ctx)
-		_, _ = s.conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", pgx.QueryExecModeSimpleProtocol, s.r.cfg.lockKey)
+		// Raw: a failed no-transaction file may have left
+		// standard_conforming_strings off, and pgx would then refuse to
+		// send its own simple-protocol query.
+		_, _ = s.rawRows(uctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", s.r.cfg.lockKey))
 		cancel()
 		s.locked = false
 	}

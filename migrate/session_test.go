@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/claudemesh/meshctl/internal/pgtest"
 	"github.com/claudemesh/meshctl/migrate"
 )
@@ -58,6 +60,40 @@ func TestStandardConformingStringsReassertedAfterEachFile(t *testing.T) {
 			}
 			if v != want {
 				t.Errorf("batch %d: table %s holds %q, want %q", batch, table, v, want)
+			}
+		}
+	}
+}
+
+// Without a statement timeout of the runner's own, the session's default
+// holds (here the database's, ALTER DATABASE ... SET): meshctl never
+// switches it off, and a file's own SET does not carry over to the next
+// file, transactional or not.
+func TestStatementTimeoutZeroKeepsTheSessionDefault(t *testing.T) {
+	for _, batch := range []int{migrate.DefaultBatchFiles, 1} {
+		db := pgtest.NewEmptyDB(t)
+		ctx := context.Background()
+		var dbname string
+		if err := db.Pool.QueryRow(ctx, "SELECT current_database()").Scan(&dbname); err != nil {
+			t.Fatal(err)
+		}
+		mustExec(t, db.Pool, "ALTER DATABASE "+pgx.Identifier{dbname}.Sanitize()+" SET statement_timeout = '77s'")
+		r := testRunner(t, db.URL, mapFS(map[string]string{
+			"0001_zero.sql": "SET statement_timeout = 0;",
+			"0002_c.sql":    "CREATE TABLE c AS SELECT current_setting('statement_timeout') AS st;",
+			"0003_n.sql":    migrate.NoTransactionMarker + "\nSET statement_timeout = 0;\nCREATE TABLE n AS SELECT current_setting('statement_timeout') AS st;",
+			"0004_d.sql":    "CREATE TABLE d AS SELECT current_setting('statement_timeout') AS st;",
+		}), migrate.WithBatch(batch, migrate.DefaultBatchBytes), migrate.WithStatementTimeout(0))
+		if _, err := r.Up(ctx); err != nil {
+			t.Fatalf("batch %d: Up: %v", batch, err)
+		}
+		for _, table := range []string{"c", "n", "d"} {
+			var st string
+			if err := db.Pool.QueryRow(ctx, "SELECT st FROM "+table).Scan(&st); err != nil {
+				t.Fatal(err)
+			}
+			if st != "77s" {
+				t.Errorf("batch %d: %s ran with statement_timeout %s, want the database's 77s", batch, table, st)
 			}
 		}
 	}

@@ -374,6 +374,11 @@ func (r *Runner) plan(st *Status) *plan {
 			p.todo = append(p.todo, f)
 			if r.cfg.resume && fs.Failure.SHA256 != fs.SHA256 {
 				p.blockers = append(p.blockers, &DriftError{Kind: DriftResumeChanged, Reason: "the failed file changed since it failed, so it cannot be resumed", Files: []string{fs.Filename}})
+			} else if r.cfg.resume && f != nil {
+				// The session its earlier statements set must be re-creatable.
+				if _, err := resumeReplay(f, fs.Failure.StatementsDone); err != nil {
+					p.blockers = append(p.blockers, err)
+				}
 			}
 		}
 		if f != nil && (fs.State == StatePending || fs.State == StateOutOfOrder || fs.State == StateFailed) {

@@ -66,6 +66,21 @@ func TestFailureMessagesNameACommandThatWorks(t *testing.T) {
 		}
 		runAdvice(t, stderr, "up --resume", db.URL, dir)
 	})
+	t.Run("resume refused: the session cannot be re-created", func(t *testing.T) {
+		db := pgtest.NewEmptyDB(t)
+		dir := writeDir(t, map[string]string{"0001_n.sql": "-- meshctl:no-transaction\nSELECT set_config('search_path', 'public', false);\nINSERT INTO gate VALUES (1);\n"})
+		if code, _, stderr := runCLI(t, "--database-url", db.URL, "migrate", "up", "--dir", dir); code != ExitError {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if _, err := db.Pool.Exec(ctx, "CREATE TABLE gate (x int)"); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runCLI(t, "--database-url", db.URL, "migrate", "up", "--dir", dir, "--resume")
+		if code != ExitDrift || !strings.Contains(stderr, "0001_n.sql:2: cannot resume") {
+			t.Fatalf("up --resume: exit %d: %s", code, stderr)
+		}
+		runAdvice(t, stderr, "up --retry-file", db.URL, dir)
+	})
 	t.Run("completed by hand", func(t *testing.T) {
 		db := pgtest.NewEmptyDB(t)
 		dir := writeDir(t, map[string]string{"0001_n.sql": "-- meshctl:no-transaction\nCREATE TABLE y (v int);\nSELECT 1 / 0;\n"})

@@ -68,7 +68,7 @@ meshctl migrate up --dry-run`,
 					lockWait,
 					&cli.DurationFlag{Name: "lock-timeout", Value: migrate.DefaultLockTimeout, Usage: "lock_timeout `DUR` for every migration statement"},
 					&cli.IntFlag{Name: "lock-retries", Value: migrate.DefaultLockRetries, Usage: "`N` retries after lock_not_available (55P03), with doubling backoff"},
-					&cli.DurationFlag{Name: "statement-timeout", Usage: "statement_timeout `DUR` for every migration statement (0: server default)"},
+					&cli.DurationFlag{Name: "statement-timeout", Usage: "statement_timeout `DUR` for every migration statement (0: the role's, database's or server's setting)"},
 					&cli.BoolFlag{Name: "strict", Usage: "refuse (exit 4) on changed, missing or out-of-order files"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "show the plan; write nothing"},
 					&cli.BoolFlag{Name: "resume", Usage: "continue a failed non-transactional file at the statement that failed"},
@@ -155,10 +155,15 @@ func migrateError(err error) error {
 		ie  *migrate.InterruptedError
 		cl  *migrate.ConnectionLostError
 		dur *migrate.DurabilityError
+		rs  *migrate.ResumeSessionError
 	)
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &rs):
+		// Like a failed file without --resume: the file needs --retry-file
+		// or a repair, and nothing was run.
+		return withCode(ExitDrift, withRemedies(err, rs.File, rs.Remedies()))
 	case errors.As(err, &fe):
 		return withRemedies(err, fe.File, fe.Remedies())
 	case errors.As(err, &ie):
