@@ -42,6 +42,24 @@ func (General) Step(ctx context.Context, tx pgx.Tx, cursor string, limit int, dr
 	if dry {
 		return generalDry(ctx, tx, ids, st)
 	}
+	// A join in flight (the broker inserts the member, then subscribes it
+	// to #general if #general exists, in one transaction) must not slip
+	// between this batch's topic and its subscriptions. mesh.member.mesh_id
+	// references mesh.mesh, so every uncommitted member insert holds FOR
+	// KEY SHARE on its mesh's row until it commits; FOR UPDATE conflicts
+	// with it. Locking the meshes about to get a #general therefore waits
+	// for the joins in flight, whose members the statements below (read
+	// committed: a new snapshot each) then see; and a join that starts
+	// later waits for this batch's commit, after which it sees #general.
+	// Meshes that already have #general need no lock: a join sees it.
+	if _, err := tx.Exec(ctx, `
+		SELECT m.id FROM mesh.mesh m
+		WHERE m.id = ANY($1::text[])
+		  AND NOT EXISTS (SELECT 1 FROM mesh.topic t WHERE t.mesh_id = m.id AND t.name = 'general')
+		ORDER BY m.id
+		FOR UPDATE OF m`, ids); err != nil {
+		return Step{}, fmt.Errorf("lock the meshes about to get #general: %w", err)
+	}
 	tag, err := tx.Exec(ctx, `
 		INSERT INTO mesh.topic (id, mesh_id, name, visibility)
 		SELECT replace(gen_random_uuid()::text, '-', ''), m.id, 'general', 'public'
