@@ -191,8 +191,10 @@ func TestConcurrentRuns(t *testing.T) {
 	// owner-member run adds), in meshes that have a topic once general ran.
 	for _, job := range []backfill.Job{backfill.General{}, backfill.OwnerMember{}, backfill.Notifications{}} {
 		if job.Name() == "notifications" {
-			exec(t, db, `INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext)
-				SELECT 'msg' || lpad(i::text, 5, '0'), t.id, 'x' || (1 + i % 300), '', encode(convert_to('hey @x and @n' || (1 + i % 300) || '-owner', 'UTF8'), 'base64')
+			// From 2025: before the notifications migration was applied.
+			exec(t, db, `INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext, created_at)
+				SELECT 'msg' || lpad(i::text, 5, '0'), t.id, 'x' || (1 + i % 300), '', encode(convert_to('hey @x and @n' || (1 + i % 300) || '-owner', 'UTF8'), 'base64'),
+				       '2025-01-01'::timestamp + i * interval '1 second'
 				FROM generate_series(1, 3000) i JOIN mesh.topic t ON t.mesh_id = 'm' || lpad((1 + i % 300)::text, 4, '0')`)
 		}
 		var wg sync.WaitGroup
