@@ -115,6 +115,12 @@ type Options struct {
 	// TrackingTable is the migration tracking table (schema.name) Until is
 	// read from; default migrate.DefaultTable.
 	TrackingTable string
+	// MaxBody (notifications) is the largest decoded body read; a larger
+	// one is skipped as oversized, and no body is fetched past its base64
+	// length. Set it to the broker's MAX_MESSAGE_BYTES, which bounds the
+	// base64 text, so that nothing the broker accepted is skipped.
+	// Default DefaultMaxBody, the broker's default.
+	MaxBody       int
 	SampleSize    int           // dry runs; default 5
 	LagPoll       time.Duration // how often a paused run re-reads the lag; default 1 s
 	lockRetryWait time.Duration
@@ -129,6 +135,9 @@ func (o *Options) defaults() {
 	}
 	if o.StmtTimeout <= 0 {
 		o.StmtTimeout = 30 * time.Second
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
 	}
 	if o.SampleSize <= 0 {
 		o.SampleSize = 5

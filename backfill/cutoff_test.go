@@ -110,3 +110,25 @@ func TestNotificationsCutoffTimeZone(t *testing.T) {
 		t.Errorf("notified messages %v, want [a] (11:59 UTC before the cutoff, 12:01 after)", n)
 	}
 }
+
+// MaxBody follows the broker's MAX_MESSAGE_BYTES: message 09 decodes to
+// 70,000 bytes, over the default 65,536 but within a broker set higher.
+func TestNotificationsMaxBody(t *testing.T) {
+	db := pgtest.NewDB(t)
+	seedMessages(t, db)
+	c := connect(t, db)
+	res := run(t, c, backfill.Notifications{}, backfill.Options{})
+	if n := rows(t, db, `SELECT count(*) FROM mesh.notification WHERE message_id = '09'`); n[0] != "0" || res.Skipped[backfill.SkipOversized] != 1 {
+		t.Errorf("default: 09 notified %s, skipped %v", n[0], res.Skipped)
+	}
+	res = run(t, c, backfill.Notifications{}, backfill.Options{Restart: true, MaxBody: 100000})
+	if n := rows(t, db, `SELECT recipient_member_id FROM mesh.notification WHERE message_id = '09'`); len(n) != 1 || n[0] != "bo" || res.Skipped[backfill.SkipOversized] != 0 {
+		t.Errorf("MaxBody 100000: 09 notified %v, skipped %v", n, res.Skipped)
+	}
+	// A smaller limit skips more (and fetches less).
+	exec(t, db, `DELETE FROM mesh.notification`)
+	res = run(t, c, backfill.Notifications{}, backfill.Options{Restart: true, MaxBody: 10})
+	if res.Skipped[backfill.SkipOversized] < 2 {
+		t.Errorf("MaxBody 10: skipped %v, want more bodies oversized", res.Skipped)
+	}
+}

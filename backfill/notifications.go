@@ -19,7 +19,8 @@ import (
 // mesh.notification rows with the broker's own write path: the tokens of
 // meshfmt.MentionTokens, the fan-out of notify.Insert. Only body_version 1 bodies (base64 of UTF-8 text) are readable;
 // version 2 is ciphertext to the server. A body that is not valid base64,
-// not UTF-8, or larger than MaxBody is skipped and counted, never fatal.
+// not UTF-8, or larger than Options.MaxBody is skipped and counted, never
+// fatal.
 // The unit of work is a message, in id order.
 //
 // Only messages from before the broker wrote notifications are covered:
@@ -32,12 +33,13 @@ import (
 // the tracking table, a file named NNNN_notifications.sql); a run that can
 // determine neither fails with a *CutoffError before writing anything.
 type Notifications struct {
-	until time.Time // set by Run (prepare); zero: not prepared
+	until   time.Time // set by Run (prepare); zero: not prepared
+	maxBody int       // Options.MaxBody
 }
 
-// MaxBody is the largest decoded body read (the broker's MAX_MESSAGE_BYTES
-// default); a larger one cannot have been sent and is skipped.
-const MaxBody = 65536
+// DefaultMaxBody is Options.MaxBody's default: the default of the broker's
+// MAX_MESSAGE_BYTES (broker.DefaultMaxMessageBytes).
+const DefaultMaxBody = 65536
 
 func (Notifications) Name() string { return "notifications" }
 func (Notifications) Description() string {
@@ -52,6 +54,7 @@ func (Notifications) Estimate(ctx context.Context, conn *pgx.Conn) (int64, error
 // prepare settles the cutoff: opt.Until, or the notifications migration's
 // applied_at.
 func (n Notifications) prepare(ctx context.Context, conn *pgx.Conn, opt *Options) (Job, error) {
+	n.maxBody = opt.MaxBody
 	if !opt.Until.IsZero() {
 		n.until = opt.Until
 		return n, nil
@@ -116,7 +119,7 @@ func (n Notifications) Step(ctx context.Context, tx pgx.Tx, cursor string, limit
 		return Step{}, &CutoffError{Reason: "the job was not prepared by Run"}
 	}
 	// The body is fetched only where it can be read, and only up to a
-	// size a valid message can have (base64 of MaxBody bytes). Messages at
+	// size a valid message can have (base64 of maxBody bytes). Messages at
 	// or after the cutoff are read (and counted) without their body, so
 	// that a batch stays bounded however many of them there are.
 	// created_at is a timestamp without time zone holding UTC wall time
@@ -127,7 +130,7 @@ func (n Notifications) Step(ctx context.Context, tx pgx.Tx, cursor string, limit
 		       CASE WHEN tm.body_version = 1 AND octet_length(tm.ciphertext) <= $3
 		             AND tm.created_at < ($4::timestamptz AT TIME ZONE 'UTC') THEN tm.ciphertext END
 		FROM mesh.topic_message tm JOIN mesh.topic t ON t.id = tm.topic_id
-		WHERE tm.id > $1 ORDER BY tm.id LIMIT $2`, cursor, limit, base64.StdEncoding.EncodedLen(MaxBody), n.until)
+		WHERE tm.id > $1 ORDER BY tm.id LIMIT $2`, cursor, limit, base64.StdEncoding.EncodedLen(n.maxBody), n.until)
 	if err != nil {
 		return Step{}, err
 	}
@@ -148,7 +151,7 @@ func (n Notifications) Step(ctx context.Context, tx pgx.Tx, cursor string, limit
 			st.Skipped[SkipAfterCutoff]++
 			continue
 		}
-		text, reason := readableBody(version, oversized, body)
+		text, reason := readableBody(version, oversized, body, n.maxBody)
 		if reason != "" {
 			st.Skipped[reason]++
 			continue
@@ -176,7 +179,7 @@ func (n Notifications) Step(ctx context.Context, tx pgx.Tx, cursor string, limit
 }
 
 // readableBody decodes a version 1 body, or says why it is skipped.
-func readableBody(version int, oversized bool, body *string) (string, string) {
+func readableBody(version int, oversized bool, body *string, maxBody int) (string, string) {
 	switch {
 	case version == 2:
 		return "", SkipEncrypted
@@ -189,7 +192,7 @@ func readableBody(version int, oversized bool, body *string) (string, string) {
 	if err != nil {
 		return "", SkipInvalidBase64
 	}
-	if len(raw) > MaxBody {
+	if len(raw) > maxBody {
 		return "", SkipOversized
 	}
 	if !utf8.Valid(raw) {

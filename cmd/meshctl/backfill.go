@@ -57,6 +57,8 @@ meshctl backfill run owner-member --dry-run`,
 					&cli.DurationFlag{Name: "statement-timeout", Value: 30 * time.Second, Usage: "statement_timeout `DUR` of each batch"},
 					&cli.StringFlag{Name: "until", Usage: "notifications: only messages created before `TIMESTAMP` (RFC 3339, e.g. 2025-06-01T12:00:00Z; " +
 						"default: when the notifications migration was applied, from the tracking table)"},
+					&cli.IntFlag{Name: "max-message-bytes", Value: backfill.DefaultMaxBody, Usage: "notifications: the broker's MAX_MESSAGE_BYTES `N`; " +
+						"a body that decodes to more is skipped as oversized"},
 					&cli.StringFlag{Name: "tracking-table", Value: migrate.DefaultTable, Usage: "notifications: the migration tracking table `schema.name` the default --until is read from"},
 				},
 				Action: backfillRun,
@@ -220,6 +222,7 @@ func runOneBackfill(c *cli.Context, e *env, conn *pgx.Conn, j backfill.Job, unti
 	opt := backfill.Options{
 		Until:         until,
 		TrackingTable: c.String("tracking-table"),
+		MaxBody:       c.Int("max-message-bytes"),
 		DryRun:        c.Bool("dry-run"),
 		Restart:       c.Bool("restart"),
 		BatchSize:     c.Int("batch-size"),

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/claudemesh/meshctl/backfill"
+	"github.com/claudemesh/meshctl/broker"
 	"github.com/claudemesh/meshctl/internal/pgtest"
 )
 
@@ -235,4 +237,20 @@ func TestBackfillCLIUntil(t *testing.T) {
 		t.Errorf("no cutoff: exit %d %q", code, stderr)
 	}
 	assertOneLine(t, stderr, "")
+}
+
+// --max-message-bytes follows the broker's MAX_MESSAGE_BYTES, whose
+// default is the flag's.
+func TestBackfillCLIMaxMessageBytes(t *testing.T) {
+	if backfill.DefaultMaxBody != broker.DefaultMaxMessageBytes {
+		t.Errorf("backfill.DefaultMaxBody %d, broker.DefaultMaxMessageBytes %d", backfill.DefaultMaxBody, broker.DefaultMaxMessageBytes)
+	}
+	db := pgtest.NewDB(t)
+	seedBackfill(t, db, 50)
+	code, stdout, stderr := runCLI(t, "--database-url", db.URL, "backfill", "run", "--max-message-bytes", "12", "notifications")
+	// "plain text N" (12 or 13 bytes) and every mention are over 12 bytes
+	// but "plain text 1".."plain text 9".
+	if code != 0 || !strings.Contains(stdout, "41 oversized") || !strings.Contains(stdout, "written 0") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
 }
