@@ -28,6 +28,12 @@ type Job interface {
 	MaxBatch() int
 }
 
+// preparer is a job that settles its parameters (from opt and the
+// database) before its first batch.
+type preparer interface {
+	prepare(ctx context.Context, conn *pgx.Conn, opt *Options) (Job, error)
+}
+
 // Step is what one batch did.
 type Step struct {
 	Next    string           // cursor after this batch
@@ -97,10 +103,24 @@ type Options struct {
 	// MaxRate caps units scanned per second (0: none).
 	MaxRate float64
 	// MaxLag pauses while a streaming replica's replay lag exceeds it (0: never).
-	MaxLag        time.Duration
-	LockTimeout   time.Duration // per batch; default 2 s
-	StmtTimeout   time.Duration // per batch; default 30 s
-	Progress      func(Event)
+	MaxLag      time.Duration
+	LockTimeout time.Duration // per batch; default 2 s
+	StmtTimeout time.Duration // per batch; default 30 s
+	Progress    func(Event)
+	// Until (notifications) covers only messages created before it: the
+	// broker wrote the notifications of later ones itself. Zero: when the
+	// migration that creates mesh.notification was applied, read from
+	// TrackingTable; a run that cannot read it fails with *CutoffError.
+	Until time.Time
+	// TrackingTable is the migration tracking table (schema.name) Until is
+	// read from; default migrate.DefaultTable.
+	TrackingTable string
+	// MaxBody (notifications) is the largest decoded body read; a larger
+	// one is skipped as oversized, and no body is fetched past its base64
+	// length. Set it to the broker's MAX_MESSAGE_BYTES, which bounds the
+	// base64 text, so that nothing the broker accepted is skipped.
+	// Default DefaultMaxBody, the broker's default.
+	MaxBody       int
 	SampleSize    int           // dry runs; default 5
 	LagPoll       time.Duration // how often a paused run re-reads the lag; default 1 s
 	lockRetryWait time.Duration
@@ -115,6 +135,9 @@ func (o *Options) defaults() {
 	}
 	if o.StmtTimeout <= 0 {
 		o.StmtTimeout = 30 * time.Second
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
 	}
 	if o.SampleSize <= 0 {
 		o.SampleSize = 5
@@ -176,6 +199,8 @@ type Result struct {
 	Batches  int              `json:"batches"`
 	Duration time.Duration    `json:"-"`
 	Sample   []string         `json:"sample,omitempty"`
+	// Until is the cutoff a notifications run used (messages before it).
+	Until *time.Time `json:"until,omitempty"`
 	// BatchDurations are the batches' wall times, for a distribution.
 	BatchDurations []time.Duration `json:"-"`
 	// written are the WAL positions of the last batches, while MaxLag
@@ -207,6 +232,16 @@ func Run(ctx context.Context, conn *pgx.Conn, job Job, opt Options) (*Result, er
 	start := time.Now()
 	if err := checkSchema(ctx, conn); err != nil {
 		return nil, err
+	}
+	if p, ok := job.(preparer); ok {
+		j, err := p.prepare(ctx, conn, &opt)
+		if err != nil {
+			return nil, err
+		}
+		job = j
+		if n, ok := j.(Notifications); ok {
+			res.Until = &n.until
+		}
 	}
 	cursor := ""
 	if !opt.DryRun {

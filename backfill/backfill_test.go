@@ -100,12 +100,21 @@ const subscriptions = `SELECT t.mesh_id, t.name, tm.member_id, tm.role FROM mesh
 func TestGeneral(t *testing.T) {
 	db := pgtest.NewDB(t)
 	seedMeshes(t, db)
+	// m6: archived, but it has #general; its members are subscribed
+	// all the same (SPEC §5), f2 (the owner's user) as lead.
+	exec(t, db, `INSERT INTO public."user" (id) VALUES ('u6');
+		INSERT INTO mesh.mesh (id, name, slug, owner_user_id, archived_at) VALUES ('m6', 'Six', 'six', 'u6', now());
+		INSERT INTO mesh.member (id, mesh_id, user_id, peer_pubkey, display_name, role, revoked_at) VALUES
+			('f1', 'm6', 'x', repeat('4', 64), 'frank', 'member', NULL),
+			('f2', 'm6', 'u6', repeat('5', 64), 'owner6', 'admin', NULL),
+			('f3', 'm6', 'x', repeat('6', 64), 'banned', 'member', now());
+		INSERT INTO mesh.topic (id, mesh_id, name) VALUES ('t6', 'm6', 'general')`)
 	c := connect(t, db)
 
 	dry := run(t, c, backfill.General{}, backfill.Options{DryRun: true})
-	// #general of m1 and m4; a1, a2, b2, d2 subscribed.
-	if dry.Written != 6 || len(dry.Sample) == 0 {
-		t.Errorf("dry run: would write %d, want 6; sample %v", dry.Written, dry.Sample)
+	// #general of m1 and m4; a1, a2, b2, d2, f1, f2 subscribed.
+	if dry.Written != 8 || len(dry.Sample) == 0 {
+		t.Errorf("dry run: would write %d, want 8; sample %v", dry.Written, dry.Sample)
 	}
 	if pgtest.RelExists(t, db.Pool, "mesh.meshctl_backfill") {
 		t.Error("a dry run created the state table")
@@ -119,12 +128,13 @@ func TestGeneral(t *testing.T) {
 		"m2 general b1 lead", "m2 general b2 member",
 		"m4 general d2 member",
 		"m5 general e1 lead",
+		"m6 general f1 member", "m6 general f2 lead",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("subscriptions (-want +got):\n%s\nbefore: %v", diff, before)
 	}
-	if res.Skipped["archived"] != 1 || !res.Done || res.Scanned != 5 || res.Written != dry.Written || res.Batches != 3 {
-		t.Errorf("result %+v, want 5 scanned in 3 batches, 1 archived, %d written", res, dry.Written)
+	if res.Skipped["archived"] != 2 || !res.Done || res.Scanned != 6 || res.Written != dry.Written || res.Batches != 4 {
+		t.Errorf("result %+v, want 6 scanned in 4 batches, 2 archived, %d written", res, dry.Written)
 	}
 	if n := rows(t, db, `SELECT count(*) FROM mesh.topic WHERE mesh_id = 'm3'`); n[0] != "0" {
 		t.Error("archived mesh got a topic")
@@ -181,8 +191,10 @@ func TestConcurrentRuns(t *testing.T) {
 	// owner-member run adds), in meshes that have a topic once general ran.
 	for _, job := range []backfill.Job{backfill.General{}, backfill.OwnerMember{}, backfill.Notifications{}} {
 		if job.Name() == "notifications" {
-			exec(t, db, `INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext)
-				SELECT 'msg' || lpad(i::text, 5, '0'), t.id, 'x' || (1 + i % 300), '', encode(convert_to('hey @x and @n' || (1 + i % 300) || '-owner', 'UTF8'), 'base64')
+			// From 2025: before the notifications migration was applied.
+			exec(t, db, `INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext, created_at)
+				SELECT 'msg' || lpad(i::text, 5, '0'), t.id, 'x' || (1 + i % 300), '', encode(convert_to('hey @x and @n' || (1 + i % 300) || '-owner', 'UTF8'), 'base64'),
+				       '2025-01-01'::timestamp + i * interval '1 second'
 				FROM generate_series(1, 3000) i JOIN mesh.topic t ON t.mesh_id = 'm' || lpad((1 + i % 300)::text, 4, '0')`)
 		}
 		var wg sync.WaitGroup

@@ -51,10 +51,11 @@ func BenchmarkNotifications(b *testing.B) {
 		`INSERT INTO mesh.member (id, mesh_id, user_id, peer_pubkey, display_name)
 			SELECT 'p' || m || '_' || i, 'm' || m, 'x', repeat('a', 64), 'user' || i FROM generate_series(1, 1000) m, generate_series(1, 20) i`,
 		`INSERT INTO mesh.topic (id, mesh_id, name) SELECT 't' || i, 'm' || i, 'general' FROM generate_series(1, 1000) i`,
-		fmt.Sprintf(`INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext, body_version)
+		fmt.Sprintf(`INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext, body_version, created_at)
 			SELECT lpad(i::text, 9, '0'), 't' || (1 + i %% 1000), 'p' || (1 + i %% 1000) || '_1', '',
 			       encode(convert_to(CASE WHEN i %% 10 = 0 THEN 'hey @user' || (2 + i %% 19) || ', can you look at #' || i || ' with @user' || (2 + (i / 7) %% 19) || '?'
-			                              ELSE 'status update ' || i || ': build green, deploying to staging' END, 'UTF8'), 'base64'), 1
+			                              ELSE 'status update ' || i || ': build green, deploying to staging' END, 'UTF8'), 'base64'), 1,
+			       '2025-01-01'::timestamp + i * interval '1 second'
 			FROM generate_series(1, %d) i`, n),
 		`ANALYZE`,
 	}

@@ -20,7 +20,10 @@ import (
 // Two runs at once never create two owner rows for one mesh: every batch
 // holds the job's state row (SELECT ... FOR UPDATE) while it looks for the
 // next mesh without an owner and inserts, so the second run's search
-// starts after the first run's commit and no longer finds that mesh.
+// starts after the first run's commit and no longer finds that mesh. An
+// owner join in flight in the broker is waited for (the mesh's row is
+// locked FOR UPDATE, which its member insert's foreign-key lock blocks)
+// and then seen: that mesh is skipped as owner_joined.
 type OwnerMember struct{}
 
 func (OwnerMember) Name() string { return "owner-member" }
@@ -49,6 +52,24 @@ func (OwnerMember) Step(ctx context.Context, tx pgx.Tx, cursor string, limit int
 		return Step{}, err
 	}
 	st := Step{Next: id, Scanned: 1}
+	if !dry {
+		// An owner join in flight holds FOR KEY SHARE on the mesh's row
+		// (mesh.member.mesh_id references it) until it commits: FOR
+		// UPDATE waits for it, and the re-check below, a new snapshot,
+		// sees its member. (A join that starts later waits for this
+		// commit; whether it adds a second owner row is the broker's rule.)
+		var still bool
+		if err := tx.QueryRow(ctx, `SELECT true FROM mesh.mesh m WHERE m.id = $1 FOR UPDATE`, id).Scan(&still); err != nil {
+			return Step{}, fmt.Errorf("lock mesh %s: %w", id, err)
+		}
+		if err := tx.QueryRow(ctx, `SELECT `+ownerlessWhere+` FROM mesh.mesh m WHERE m.id = $1`, id).Scan(&still); err != nil {
+			return Step{}, fmt.Errorf("re-check the owner of mesh %s: %w", id, err)
+		}
+		if !still {
+			st.Skipped = map[string]int64{"owner_joined": 1}
+			return st, nil
+		}
+	}
 	if dry {
 		st.Written = 1
 		st.Sample = []string{fmt.Sprintf("mesh %s: add member %q (admin, user %s) and subscribe it to #general as lead", id, name+"-owner", owner)}

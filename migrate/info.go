@@ -2,6 +2,8 @@ package migrate
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -38,4 +40,53 @@ func Tracking(ctx context.Context, q interface {
 		}
 	}
 	return info, nil
+}
+
+// AppliedAt returns when each tracking row of table (schema.name; "" for
+// DefaultTable) was applied, as instants in UTC, keyed by filename; nil,
+// and no error, when the table does not exist. applied_at is read as
+// Status reads it: rows meshctl wrote with extras hold UTC wall time, the
+// others (upstream's) the wall time of the writing session's zone, taken
+// to be this session's TimeZone. It needs only SELECT on the table (and on
+// the side table, when there is one it can read).
+func AppliedAt(ctx context.Context, conn *pgx.Conn, table string) (map[string]time.Time, error) {
+	if table == "" {
+		table = DefaultTable
+	}
+	r := &Runner{conn: conn}
+	if err := WithTable(table)(&r.cfg); err != nil {
+		return nil, err
+	}
+	s := &session{r: r, conn: conn}
+	exists, _, err := s.probe(ctx)
+	if err != nil || !exists {
+		return nil, err
+	}
+	if !s.info.canSelect {
+		return nil, &PrivilegeError{Role: s.info.user, Why: "cannot read the tracking table",
+			Grant: fmt.Sprintf("GRANT SELECT ON %s TO %s", r.Table(), ident(s.info.user))}
+	}
+	rows, err := conn.Query(ctx, s.readSQL(), pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return nil, dbErr("reading the tracking table", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var name string
+		var sha, how, norm *string
+		var at *time.Time
+		var dur *float64
+		if err := rows.Scan(&name, &sha, &at, &dur, &how, &norm); err != nil {
+			return nil, dbErr("reading the tracking table", err)
+		}
+		if at == nil {
+			return nil, &TrackingRowError{Table: r.Table(), File: name, Column: "applied_at"}
+		}
+		out[name] = s.appliedAt(*at, how != nil)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("reading the tracking table", err)
+	}
+	return out, nil
 }

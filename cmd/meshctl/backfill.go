@@ -14,6 +14,7 @@ import (
 
 	"github.com/claudemesh/meshctl/backfill"
 	"github.com/claudemesh/meshctl/internal/dbconn"
+	"github.com/claudemesh/meshctl/migrate"
 )
 
 func backfillCommand() *cli.Command {
@@ -54,6 +55,11 @@ meshctl backfill run owner-member --dry-run`,
 					&cli.DurationFlag{Name: "max-lag", Usage: "pause while a streaming replica's replay lag exceeds `DUR`"},
 					&cli.DurationFlag{Name: "lock-timeout", Value: 2 * time.Second, Usage: "lock_timeout `DUR` of each batch"},
 					&cli.DurationFlag{Name: "statement-timeout", Value: 30 * time.Second, Usage: "statement_timeout `DUR` of each batch"},
+					&cli.StringFlag{Name: "until", Usage: "notifications: only messages created before `TIMESTAMP` (RFC 3339, e.g. 2025-06-01T12:00:00Z; " +
+						"default: when the notifications migration was applied, from the tracking table)"},
+					&cli.IntFlag{Name: "max-message-bytes", Value: backfill.DefaultMaxBody, Usage: "notifications: the broker's MAX_MESSAGE_BYTES `N`; " +
+						"a body that decodes to more is skipped as oversized"},
+					&cli.StringFlag{Name: "tracking-table", Value: migrate.DefaultTable, Usage: "notifications: the migration tracking table `schema.name` the default --until is read from"},
 				},
 				Action: backfillRun,
 			},
@@ -156,6 +162,10 @@ func backfillRun(c *cli.Context) error {
 			jobs = append(jobs, j)
 		}
 	}
+	until, err := parseUntil(c.String("until"))
+	if err != nil {
+		return err
+	}
 	e, conn, err := backfillConnect(c)
 	if err != nil {
 		return err
@@ -163,7 +173,7 @@ func backfillRun(c *cli.Context) error {
 	defer conn.Close(context.Background())
 	var results []*backfill.Result
 	for _, j := range jobs {
-		res, err := runOneBackfill(c, e, conn, j)
+		res, err := runOneBackfill(c, e, conn, j, until)
 		if res != nil {
 			results = append(results, res)
 		}
@@ -192,8 +202,12 @@ func backfillRun(c *cli.Context) error {
 		if r.DryRun {
 			verb = "rows"
 		}
-		fmt.Fprintf(e.stdout, "%s: %s — scanned %s, %s %s, skipped %s, %s in %s\n", r.Job, state, thousands(r.Scanned),
-			verb, thousands(r.Written), skippedText(r.Skipped), count(r.Batches, "batch", "batches"), r.Duration.Round(time.Millisecond))
+		cutoff := ""
+		if r.Until != nil {
+			cutoff = ", messages before " + r.Until.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(e.stdout, "%s: %s — scanned %s, %s %s, skipped %s, %s in %s%s\n", r.Job, state, thousands(r.Scanned),
+			verb, thousands(r.Written), skippedText(r.Skipped), count(r.Batches, "batch", "batches"), r.Duration.Round(time.Millisecond), cutoff)
 		for _, s := range r.Sample {
 			fmt.Fprintf(e.stdout, "  would: %s\n", s)
 		}
@@ -204,16 +218,19 @@ func backfillRun(c *cli.Context) error {
 	return nil
 }
 
-func runOneBackfill(c *cli.Context, e *env, conn *pgx.Conn, j backfill.Job) (*backfill.Result, error) {
+func runOneBackfill(c *cli.Context, e *env, conn *pgx.Conn, j backfill.Job, until time.Time) (*backfill.Result, error) {
 	opt := backfill.Options{
-		DryRun:      c.Bool("dry-run"),
-		Restart:     c.Bool("restart"),
-		BatchSize:   c.Int("batch-size"),
-		TargetBatch: c.Duration("target-batch"),
-		MaxRate:     c.Float64("max-rate"),
-		MaxLag:      c.Duration("max-lag"),
-		LockTimeout: c.Duration("lock-timeout"),
-		StmtTimeout: c.Duration("statement-timeout"),
+		Until:         until,
+		TrackingTable: c.String("tracking-table"),
+		MaxBody:       c.Int("max-message-bytes"),
+		DryRun:        c.Bool("dry-run"),
+		Restart:       c.Bool("restart"),
+		BatchSize:     c.Int("batch-size"),
+		TargetBatch:   c.Duration("target-batch"),
+		MaxRate:       c.Float64("max-rate"),
+		MaxLag:        c.Duration("max-lag"),
+		LockTimeout:   c.Duration("lock-timeout"),
+		StmtTimeout:   c.Duration("statement-timeout"),
 	}
 	var bar *rowBar
 	if e.json {
@@ -250,11 +267,28 @@ func runOneBackfill(c *cli.Context, e *env, conn *pgx.Conn, j backfill.Job) (*ba
 	return res, err
 }
 
+// parseUntil reads --until: RFC 3339 with its offset (a space may stand
+// for the T); "" is the zero time (the default cutoff).
+func parseUntil(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, strings.Replace(s, " ", "T", 1))
+	if err != nil {
+		return time.Time{}, usageError("--until %q: want an RFC 3339 time with its offset, e.g. 2025-06-01T12:00:00Z", s)
+	}
+	return t, nil
+}
+
 // backfillError adds what to do to the package's typed errors.
 func backfillError(err error) error {
 	var se *backfill.SchemaError
 	var pe *backfill.PrivilegeError
+	var ce *backfill.CutoffError
 	switch {
+	case errors.As(err, &ce):
+		return withCode(ExitUsage, fmt.Errorf("%v: pass --until TIMESTAMP, the time the broker began writing notifications "+
+			"(RFC 3339, e.g. 2025-06-01T12:00:00Z), or --tracking-table if the migrations are tracked elsewhere", err))
 	case errors.As(err, &se):
 		return withCode(ExitUsage, fmt.Errorf("%v (run meshctl migrate up first)", err))
 	case errors.As(err, &pe):

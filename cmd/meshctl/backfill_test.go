@@ -14,11 +14,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/claudemesh/meshctl/backfill"
+	"github.com/claudemesh/meshctl/broker"
 	"github.com/claudemesh/meshctl/internal/pgtest"
 )
 
 // seedBackfill writes meshes, members and n topic messages, a tenth of
-// them mentioning other members; #general and owner rows are missing.
+// them mentioning other members; #general and owner rows are missing. The
+// messages are from 2025, before the notifications migration was applied.
 func seedBackfill(t *testing.T, db *pgtest.DB, n int) {
 	t.Helper()
 	_, err := db.Pool.Exec(context.Background(), `
@@ -31,9 +34,10 @@ func seedBackfill(t *testing.T, db *pgtest.DB, n int) {
 		t.Fatal(err)
 	}
 	_, err = db.Pool.Exec(context.Background(), `
-		INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext, body_version)
+		INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext, body_version, created_at)
 			SELECT lpad(i::text, 8, '0'), 't' || (1 + i % 10), 'p' || (1 + i % 10) || '_1', '',
-			       encode(convert_to(CASE WHEN i % 10 = 0 THEN 'ping @user' || (2 + i % 19) || ' and @USER3' ELSE 'plain text ' || i END, 'UTF8'), 'base64'), 1
+			       encode(convert_to(CASE WHEN i % 10 = 0 THEN 'ping @user' || (2 + i % 19) || ' and @USER3' ELSE 'plain text ' || i END, 'UTF8'), 'base64'), 1,
+			       '2025-01-01'::timestamp + i * interval '1 second'
 			FROM generate_series(1, $1) i;`, n)
 	if err != nil {
 		t.Fatal(err)
@@ -189,5 +193,64 @@ func TestBackfillKill9(t *testing.T) {
 	out, err = exec.Command(bin, "--database-url", db.URL, "backfill", "run", "--restart", "notifications").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "written 0") {
 		t.Errorf("rerun: %v\n%s", err, out)
+	}
+}
+
+// The notifications cutoff on the command line: by default the
+// notifications migration's applied_at; --until overrides it; without
+// either, exit 2 naming --until.
+func TestBackfillCLIUntil(t *testing.T) {
+	db := pgtest.NewDB(t)
+	seedBackfill(t, db, 50)
+	ctx := context.Background()
+	// A message from now, which the broker handled (no notification).
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO mesh.topic_message (id, topic_id, sender_member_id, nonce, ciphertext, created_at)
+		VALUES ('late', 't1', 'p1_1', '', encode(convert_to('@user2', 'UTF8'), 'base64'), now() AT TIME ZONE 'UTC')`); err != nil {
+		t.Fatal(err)
+	}
+	dsn := []string{"--database-url", db.URL}
+	late := func() string {
+		var n string
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*)::text FROM mesh.notification WHERE message_id = 'late'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	code, stdout, stderr := runCLI(t, append(dsn, "backfill", "run", "notifications")...)
+	if code != 0 || !strings.Contains(stdout, "1 after_cutoff") || !strings.Contains(stdout, "messages before 20") || late() != "0" {
+		t.Errorf("default cutoff: exit %d, late notified %s\n%s%s", code, late(), stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, append(dsn, "backfill", "run", "--restart", "--until", "2099-01-01T00:00:00Z", "notifications")...)
+	if code != 0 || !strings.Contains(stdout, "messages before 2099-01-01T00:00:00Z") || late() != "1" {
+		t.Errorf("--until: exit %d, late notified %s\n%s%s", code, late(), stdout, stderr)
+	}
+	code, _, stderr = runCLI(t, append(dsn, "backfill", "run", "--until", "yesterday", "notifications")...)
+	if code != ExitUsage || !strings.Contains(stderr, "RFC 3339") {
+		t.Errorf("bad --until: exit %d %q", code, stderr)
+	}
+	assertOneLine(t, stderr, "")
+	if _, err := db.Pool.Exec(ctx, `DELETE FROM mesh.__cmh_migrations WHERE filename = '0004_notifications.sql'`); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, append(dsn, "backfill", "run", "--restart", "notifications")...)
+	if code != ExitUsage || !strings.Contains(stderr, "pass --until TIMESTAMP") {
+		t.Errorf("no cutoff: exit %d %q", code, stderr)
+	}
+	assertOneLine(t, stderr, "")
+}
+
+// --max-message-bytes follows the broker's MAX_MESSAGE_BYTES, whose
+// default is the flag's.
+func TestBackfillCLIMaxMessageBytes(t *testing.T) {
+	if backfill.DefaultMaxBody != broker.DefaultMaxMessageBytes {
+		t.Errorf("backfill.DefaultMaxBody %d, broker.DefaultMaxMessageBytes %d", backfill.DefaultMaxBody, broker.DefaultMaxMessageBytes)
+	}
+	db := pgtest.NewDB(t)
+	seedBackfill(t, db, 50)
+	code, stdout, stderr := runCLI(t, "--database-url", db.URL, "backfill", "run", "--max-message-bytes", "12", "notifications")
+	// "plain text N" (12 or 13 bytes) and every mention are over 12 bytes
+	// but "plain text 1".."plain text 9".
+	if code != 0 || !strings.Contains(stdout, "41 oversized") || !strings.Contains(stdout, "written 0") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
 	}
 }
