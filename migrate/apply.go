@@ -203,7 +203,7 @@ func (s *session) runBatch(ctx context.Context, files []*File, tableExists bool)
 			}
 			failed = k
 		}
-		return done, s.txFileError(ctx, files[failed], err, b.bodyStart[failed])
+		return done, s.txFileError(ctx, files[failed], err, b.bodyStart[failed], b.failedStatement(results, failed, files[failed]))
 	}
 }
 
@@ -228,9 +228,40 @@ type batch struct {
 	segStart, bodyStart []int // character offsets of each file's segment and body
 	// commitAt is the index, among the query's results, of each file's
 	// own COMMIT: every statement of the batch that is not empty yields
-	// exactly one result, in order, up to the first error.
-	commitAt []int
+	// exactly one result, in order, up to the first error. bodyAt is
+	// the index of the result of each file's first statement.
+	commitAt, bodyAt []int
 }
+
+// failedStatement returns the index in f.Statements() of the statement
+// that failed (file k of b), read from the results that came back before
+// the error: a statement that fails before sending rows yields no result,
+// one that fails while sending them yields a result carrying the error.
+// It returns afterBody when the failure is in the runner's SQL after f's
+// body (the tracking row), and -1 when the results cannot say.
+func (b batch) failedStatement(results []*pgconn.Result, k int, f *File) int {
+	n := len(results)
+	if n > 0 && results[n-1].Err != nil {
+		n--
+	}
+	n -= b.bodyAt[k] // among f's non-empty statements
+	if n < 0 {
+		return -1
+	}
+	for i, st := range f.Statements() {
+		if st.Empty() {
+			continue
+		}
+		if n == 0 {
+			return i
+		}
+		n--
+	}
+	return afterBody
+}
+
+// afterBody: the failure is in the runner's SQL after the file's body.
+const afterBody = -2
 
 // resultCount is the number of results the server returns for sql: one
 // per statement that is not empty.
@@ -268,6 +299,7 @@ func (s *session) buildBatch(files []*File, tableExists bool) batch {
 		write(txPrefix)
 		write(fileStartSQL)
 		out.bodyStart = append(out.bodyStart, chars)
+		out.bodyAt = append(out.bodyAt, results)
 		b.WriteString(f.Body)
 		chars += utf8.RuneCountInString(f.Body)
 		results += resultCount(f.Statements())
@@ -381,9 +413,12 @@ func (s *session) backoff(ctx context.Context, file string, attempt int, err err
 
 // txFileError maps a failed batch back to the file: the error position (in
 // characters of the batch) becomes line:column of the file. Errors raised
-// while executing (no position) are located by replaying the file
-// statement by statement inside a transaction that is rolled back.
-func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart int) error {
+// while executing (no position) are located by the failed result's place
+// among the batch's results (failed: the statement's index, -1 if the
+// results do not say); only when that fails is the file replayed
+// statement by statement inside a transaction that is rolled back (which
+// repeats effects no rollback undoes, such as nextval).
+func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart, failed int) error {
 	// A cancelled context reaches the server as a cancel request (see
 	// dbconn), so the error is 57014 or a network error: either way it is
 	// the interruption, not the file, and the file rolled back.
@@ -410,6 +445,15 @@ func (s *session) txFileError(ctx context.Context, f *File, err error, bodyStart
 		return fe
 	}
 	if pe.Code == "55P03" || s.conn.PgConn().IsClosed() {
+		return fe
+	}
+	switch {
+	case failed >= 0:
+		st := f.Statements()[failed]
+		fe.Statement, fe.Line, fe.Col = failed+1, st.Line, st.Col
+		return fe
+	case failed == afterBody:
+		fe.InTracking = true
 		return fe
 	}
 	idx, dpe := s.locate(ctx, f)
