@@ -45,9 +45,13 @@ func TestNotificationsCutoff(t *testing.T) {
 	// An explicit cutoff overrides it: here one that takes in "late", and
 	// then one before every message (nothing more to write either way).
 	exec(t, db, `DELETE FROM mesh.notification`)
-	res = run(t, c, backfill.Notifications{}, backfill.Options{Restart: true, Until: time.Now().Add(time.Hour)})
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	res = run(t, c, backfill.Notifications{}, backfill.Options{Restart: true, Until: until})
 	if n := rows(t, db, `SELECT recipient_member_id FROM mesh.notification WHERE message_id = 'late'`); len(n) != 1 || n[0] != "bo" {
 		t.Errorf("with --until after it, the late message notified %v, want [bo]", n)
+	}
+	if res.Until == nil || !res.Until.Equal(until) || res.Skipped[backfill.SkipAfterCutoff] != 0 {
+		t.Errorf("with --until %v: result %+v", until, res)
 	}
 	exec(t, db, `DELETE FROM mesh.notification`)
 	res = run(t, c, backfill.Notifications{}, backfill.Options{Restart: true, Until: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
