@@ -30,6 +30,7 @@ const (
 	RulePsqlMeta            = "psql-meta-command"
 	RuleByteOrderMark       = "byte-order-mark"
 	RuleConformingStrings   = "standard-conforming-strings"
+	RuleReleasesLock        = "releases-migration-lock"
 )
 
 // Finding is one lint result: where, which rule, why it matters, and how
@@ -162,6 +163,11 @@ func lintFile(f *File) []Finding {
 				"the runner records the file's progress after each statement, outside any transaction block; inside an explicit transaction those records would roll back with a failed statement while the progress said otherwise, and a resumed run would skip statements that never took effect",
 				"remove it: statements that must commit together belong in a transactional file (one without "+NoTransactionMarker+")")
 		}
+		if sh.releasesLock != "" {
+			add(st, RuleReleasesLock, SeverityError, sh.releasesLock+" releases the session's advisory locks",
+				"the runner holds the migration lock (a session-level advisory lock) for the whole run; releasing it lets another runner or the broker's start-up migrate the same database concurrently",
+				"remove it: a migration has no session state of its own to discard")
+		}
 		if sh.destructive != "" {
 			add(st, RuleDestructive, SeverityWarning, sh.destructive,
 				"it destroys data; the file cannot be undone or safely re-run",
@@ -216,6 +222,7 @@ type shape struct {
 	addColumnFK  string
 	setNotNull   bool
 	enumAddValue bool
+	releasesLock string // DISCARD ALL, pg_advisory_unlock_all()
 }
 
 // stmtWords reads a statement's tokens as keywords.
@@ -245,6 +252,12 @@ func shapeOf(toks []lexToken) shape {
 	first := t.w(0)
 	sh.concurrently = t.has("CONCURRENTLY") && (first == "CREATE" || first == "DROP" || first == "REINDEX" || first == "REFRESH")
 	sh.txControl = txControlOf(t)
+	switch {
+	case first == "DISCARD" && t.w(1) == "ALL":
+		sh.releasesLock = "DISCARD ALL"
+	case t.has("pg_advisory_unlock_all"):
+		sh.releasesLock = "pg_advisory_unlock_all()"
+	}
 	switch first {
 	case "VACUUM":
 		sh.needsNoTx = "VACUUM"

@@ -41,6 +41,11 @@ func TestLintRules(t *testing.T) {
 		{"explicit transaction", "BEGIN;\nCREATE TABLE a (x int);\nCOMMIT;",
 			[]hit{{1, RuleExplicitTransaction, SeverityError}, {3, RuleExplicitTransaction, SeverityError}}},
 		{"rollback to savepoint is fine", "SAVEPOINT s;\nROLLBACK TO SAVEPOINT s;", nil},
+		// The migration lock is a session-level advisory lock: nothing in
+		// a file may release it, in either mode.
+		{"discard all in no-tx file", noTx + "SELECT 1;\ndiscard all;", []hit{{3, RuleReleasesLock, SeverityError}}},
+		{"unlock all in transactional file", "SELECT 1;\nSELECT pg_catalog.pg_advisory_unlock_all();", []hit{{2, RuleReleasesLock, SeverityError}}},
+		{"other discards and the name in a string are fine", noTx + "DISCARD PLANS;\nDISCARD SEQUENCES;\nSELECT 'pg_advisory_unlock_all';", nil},
 		{"begin inside function body is fine", "CREATE FUNCTION f() RETURNS void AS $$ BEGIN NULL; END $$ LANGUAGE plpgsql;", nil},
 		// The runner's progress records must stay outside any transaction
 		// block, so transaction control is refused in no-transaction files
