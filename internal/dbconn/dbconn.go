@@ -266,12 +266,49 @@ func scrub(msg, dsn string) string {
 }
 
 // scrubAll replaces each secret in msg with "xxxxx"; secrets come longest
-// first, so a password is never replaced piecewise.
+// first, so a password is never replaced piecewise. A short secret (under
+// 8 bytes) is replaced only where it stands as a whole word: inside a word
+// ("in" of "invalid") it is text of the message, and replacing it there
+// would garble the message and show which letters the password holds.
 func scrubAll(msg string, secrets []string) string {
 	for _, s := range secrets {
-		msg = strings.ReplaceAll(msg, s, "xxxxx")
+		if len(s) >= 8 {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+			continue
+		}
+		msg = replaceWords(msg, s)
 	}
 	return msg
+}
+
+// replaceWords replaces the occurrences of s in msg that are not part of
+// a longer word (letters and digits).
+func replaceWords(msg, s string) string {
+	if s == "" {
+		return msg
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, s)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		end := i + len(s)
+		inWord := i > 0 && wordByte(msg[i-1]) && wordByte(s[0]) ||
+			end < len(msg) && wordByte(msg[end]) && wordByte(s[len(s)-1])
+		b.WriteString(msg[:i])
+		if inWord {
+			b.WriteString(s)
+		} else {
+			b.WriteString("xxxxx")
+		}
+		msg = msg[end:]
+	}
+}
+
+func wordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }
 
 func parseDetail(err error) string {

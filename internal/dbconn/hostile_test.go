@@ -141,3 +141,52 @@ func replier(t *testing.T, reply string) string {
 func silentRefuser(t *testing.T) string {
 	return replier(t, "HTTP/1.1 400 Bad Request\r\n\r\n")
 }
+
+// A '?' in a raw URL password, before an '@': what follows is not a query
+// of connection parameters, so the credentials still end at the last '@'.
+// (Splitting at the earlier '@' would take part of the password as the
+// host, put it in the error, and send the rest as a password to it.)
+func TestRawQuestionMarkInURLPassword(t *testing.T) {
+	for _, c := range []struct{ dsn, pass, host string }{
+		{"postgres://ops:Tr0ub@dor?x1@db.example/app", "Tr0ub@dor?x1", "db.example"},
+		{"postgres://ops:Tr0ub@dor?x1=2@db.example/app", "Tr0ub@dor?x1=2", "db.example"},
+		{"postgres://ops:a?b@c@db.example:5433/app?sslmode=disable", "a?b@c", "db.example"},
+		// A real query with an '@' keeps the earlier '@'.
+		{"postgres://ops:pw@h?options=-c%20search_path%3Da@b", "pw", "h"},
+		{"postgres://ops:pw@h/app?sslmode=disable&user=x@y", "pw", "h"},
+	} {
+		cfg, err := ParseConfig(c.dsn, "meshctl")
+		if err != nil {
+			t.Errorf("%q: %v", Redact(c.dsn), err)
+			continue
+		}
+		if cc := cfg.ConnConfig; cc.Password != c.pass || cc.Host != c.host {
+			t.Errorf("%q: password %q host %q; want %q and %q", Redact(c.dsn), cc.Password, cc.Host, c.pass, c.host)
+		}
+		if red := Redact(c.dsn); strings.Contains(red, "Tr0ub") || strings.Contains(red, "dor?") {
+			t.Errorf("Redact(%q) keeps part of the password: %q", c.dsn, red)
+		}
+	}
+}
+
+// A short password is scrubbed where it stands alone, not inside the
+// message's own words: "nohost.invalid" stays readable with password
+// "in", and the message does not spell out the password's letters.
+func TestShortPasswordDoesNotGarbleMessages(t *testing.T) {
+	secrets := []string{"in"}
+	if got := scrubAll("cannot reach the database server at nohost.invalid:5432/db (unknown host nohost.invalid)", secrets); strings.Contains(got, "xxxxx") {
+		t.Errorf("garbled: %q", got)
+	}
+	if got := scrubAll("password in was refused; password=in", secrets); got != "password xxxxx was refused; password=xxxxx" {
+		t.Errorf("standalone short secret kept: %q", got)
+	}
+	if got := scrubAll("token S3cretPW99 and xS3cretPW99y", []string{"S3cretPW99"}); strings.Contains(got, "S3cretPW99") {
+		t.Errorf("long secret kept inside a word: %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Connect(ctx, "postgres://ops:in@nohost.invalid/db?connect_timeout=2", "meshctl")
+	if err == nil || !strings.Contains(err.Error(), "nohost.invalid") {
+		t.Errorf("error %v: want the host named as given", err)
+	}
+}

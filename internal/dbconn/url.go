@@ -48,18 +48,53 @@ func splitScheme(dsn string) (scheme, rest string, ok bool) {
 // credentialsEnd returns the index in rest (a URL after "scheme://") of
 // the '@' that ends the credentials, or -1 when there are none. A host
 // never holds an '@', so it is the last one; but an '@' inside the query
-// (options=..., user=a@b) is not a candidate when an earlier one exists.
+// (options=..., user=a@b) is not a candidate when an earlier one exists
+// and what follows the '?' reads as a query of connection parameters.
+// Otherwise the '?' is the password's (postgres://u:Tr0ub@dor?x1@db/app
+// is user u, password Tr0ub@dor?x1, host db): never a host taken from
+// inside a password.
 func credentialsEnd(rest string) int {
 	at := strings.LastIndexByte(rest, '@')
 	if at < 0 {
 		return -1
 	}
 	if q := strings.IndexByte(rest, '?'); q >= 0 && q < at {
-		if before := strings.LastIndexByte(rest[:q], '@'); before >= 0 {
+		if before := strings.LastIndexByte(rest[:q], '@'); before >= 0 && connectionQuery(rest[q+1:]) {
 			return before
 		}
 	}
 	return at
+}
+
+// connectionQuery reports whether q is key=value pairs joined by '&',
+// every key a connection parameter libpq or pgx knows (or a common
+// run-time setting).
+func connectionQuery(q string) bool {
+	for _, kv := range strings.Split(q, "&") {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || !queryKeys[k] {
+			return false
+		}
+	}
+	return true
+}
+
+var queryKeys = map[string]bool{}
+
+func init() {
+	for _, k := range strings.Fields(`host hostaddr port dbname user password passfile options
+		application_name fallback_application_name connect_timeout client_encoding keepalives
+		keepalives_idle keepalives_interval keepalives_count tcp_user_timeout replication gssencmode
+		sslmode sslcompression sslcert sslkey sslpassword sslrootcert sslcrl sslcrldir sslsni
+		sslnegotiation ssl_min_protocol_version ssl_max_protocol_version requirepeer krbsrvname
+		gsslib gssdelegation service target_session_attrs load_balance_hosts channel_binding
+		require_auth min_read_buffer_size statement_cache_capacity description_cache_capacity
+		default_query_exec_mode pool_max_conns pool_min_conns pool_min_idle_conns pool_max_conn_lifetime
+		pool_max_conn_lifetime_jitter pool_max_conn_idle_time pool_health_check_period
+		search_path timezone TimeZone datestyle DateStyle standard_conforming_strings
+		statement_timeout lock_timeout idle_in_transaction_session_timeout`) {
+		queryKeys[k] = true
+	}
 }
 
 // unescapeLoose decodes percent-escapes when s holds only valid ones, and
