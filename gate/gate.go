@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -168,9 +169,17 @@ func (c *Config) defaults() error {
 	c.URL = u.String()
 	if c.ExpectMigration != "" {
 		c.ExpectMigration = filepath.Base(c.ExpectMigration)
+		// Name order decides coverage, so anything else ("." from an
+		// unset variable in "./$MIG", a bare version) would pass.
+		if !migrationName.MatchString(c.ExpectMigration) {
+			return &ConfigError{fmt.Sprintf("the expected migration %q is not a migration file name (NNNN_name.sql)", c.ExpectMigration)}
+		}
 	}
 	return nil
 }
+
+// migrationName is the shape of a migration file's name.
+var migrationName = regexp.MustCompile(`^[0-9]+_[^/]*\.sql$`)
 
 // defaultTransport is http.DefaultTransport's copy with a dialer that
 // answers names under .invalid at once, as RFC 6761 §6.4 asks of
@@ -380,7 +389,18 @@ func versionMatches(expect, version, commit string) bool {
 		return false
 	}
 	e, c := strings.ToLower(expect), strings.ToLower(commit)
-	return strings.HasPrefix(c, e) || strings.HasPrefix(e, c) && len(c) >= 7
+	// Either the expected SHA is a prefix of the broker's commit, or a
+	// full SHA (40 hex digits) starts with the broker's short commit.
+	return strings.HasPrefix(c, e) || len(e) == 40 && isHex(e) && strings.HasPrefix(e, c) && len(c) >= 7
+}
+
+func isHex(s string) bool {
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
 }
 
 func notReadyClass(reason string) Class {
@@ -451,10 +471,23 @@ func (a *Attempt) retryAfter() (time.Duration, bool) {
 // Redact removes user information (a password) from a URL for output.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		// Unparseable (a space or a bad port, say): still never show what
+		// may be credentials, up to the last '@', or a query.
+		if i := strings.Index(raw, "://"); i >= 0 {
+			if at := strings.LastIndexByte(raw[i+3:], '@'); at >= 0 {
+				raw = raw[:i+3] + "xxxxx" + raw[i+3+at:]
+			}
+		}
+		if q := strings.IndexByte(raw, '?'); q >= 0 {
+			raw = raw[:q] + "?xxxxx"
+		}
 		return raw
 	}
 	u.User = nil
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "xxxxx", false // a token, perhaps
+	}
 	return u.String()
 }
 

@@ -298,3 +298,51 @@ func TestContextCancel(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// An expected migration that is not a migration file's name is refused:
+// by name order "." (from "./$UNSET") or a bare version would pass.
+func TestExpectMigrationMustBeAFileName(t *testing.T) {
+	for _, m := range []string{"./", ".", "0004", "notes.txt", "migrations/"} {
+		_, err := Ready(context.Background(), Config{URL: "http://x/", ExpectMigration: m})
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("ExpectMigration %q: want a ConfigError, got %v", m, err)
+		}
+	}
+}
+
+// Only a full SHA may extend the broker's short commit; a longer prefix
+// that is not one must not match.
+func TestVersionMatchesFullSHAOnly(t *testing.T) {
+	for _, c := range []struct {
+		expect, commit string
+		want           bool
+	}{
+		{"abc1234", "abc1234def", true},
+		{"ABC1234DEF", "abc1234def", true},
+		{"abc1234def" + strings.Repeat("0", 30), "abc1234def", true},
+		{"ABC1234DEF99999", "abc1234def", false},
+		{"abc1234def" + strings.Repeat("z", 30), "abc1234def", false},
+		{"abc123", "abc1234def", false},
+	} {
+		if got := versionMatches(c.expect, "v1", c.commit); got != c.want {
+			t.Errorf("versionMatches(%q, commit %q) = %v, want %v", c.expect, c.commit, got, c.want)
+		}
+	}
+}
+
+// A URL that does not parse, or carries a query, is still shown without
+// what may be a password or a token.
+func TestRedactUnparseableAndQuery(t *testing.T) {
+	for _, u := range []string{"http://ops:S3cretPW@broker.internal:80a/", "http://ops:S3cret PW@broker/", "http://ops:S3cretPW@b@roker:x/"} {
+		_, err := Ready(context.Background(), Config{URL: u})
+		if err == nil || strings.Contains(err.Error(), "S3cret") || strings.Contains(err.Error(), " PW") {
+			t.Errorf("%q: %v", u, err)
+		}
+	}
+	for _, u := range []string{"http://broker/health/ready?token=S3cretPW", "http://ops:S3cretPW@broker/?a=b&token=S3cretPW"} {
+		if r := Redact(u); strings.Contains(r, "S3cret") {
+			t.Errorf("Redact(%q) = %q", u, r)
+		}
+	}
+}
