@@ -81,7 +81,11 @@ func commands() []*cli.Command {
 func flagErrorText(err error) string {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return "unknown flag --" + strings.TrimPrefix(name, "-")
+		name = strings.TrimPrefix(name, "-")
+		if name == "database-url" {
+			return "--database-url is a global flag: give it before the command (meshctl --database-url URL migrate status)"
+		}
+		return "unknown flag --" + name
 	}
 	if rest, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
 		return "flag --" + strings.TrimPrefix(rest, "-") + " needs a value"
@@ -175,7 +179,7 @@ func checkInput(ctx *cli.Context, path string) error {
 		}
 	}
 	if ctx.Command.ArgsUsage == "" && ctx.Args().Present() {
-		return usageError("unexpected argument %q: %s takes none (see %s --help)", ctx.Args().First(), path, path)
+		return usageError("unexpected argument %q: %s takes none (see %s --help)", shownArg(ctx.Args().First()), path, path)
 	}
 	return nil
 }
@@ -208,8 +212,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func runApp(ctx context.Context, app *cli.App, args []string) error {
 	if len(args) > 1 {
+		if f := unknownGlobalFlag(app, args[1:]); f != "" {
+			return usageError("unknown flag %s (see meshctl --help)", f)
+		}
 		if name, help := unknownCommand(app, args[1:]); name != "" {
-			return usageError("unknown command %q (see %s --help)", name, help)
+			return usageError("unknown command %q (see %s --help)", shownArg(name), help)
 		}
 	}
 	err := app.RunContext(ctx, flagsFirst(app, args))

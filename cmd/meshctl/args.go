@@ -9,6 +9,7 @@ package main
 import (
 	"strings"
 
+	"github.com/claudemesh/meshctl/internal/dbconn"
 	"github.com/urfave/cli/v2"
 )
 
@@ -157,6 +158,42 @@ func unknownCommand(app *cli.App, args []string) (name, help string) {
 			return "", ""
 		}
 	}
+}
+
+// unknownGlobalFlag returns the first flag before the command word that
+// is not one of meshctl's global flags (as written), or "". Without it a
+// mistyped --databse-url would make its value, often a DSN with a
+// password, the "unknown command".
+func unknownGlobalFlag(app *cli.App, args []string) string {
+	known := map[string]bool{}
+	for _, f := range append(append([]cli.Flag{}, app.Flags...), cli.HelpFlag) {
+		for _, n := range f.Names() {
+			known[n] = true
+		}
+	}
+	end := firstCommandAt(args)
+	if end < 0 {
+		end = len(args)
+	}
+	for _, a := range args[:end] {
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "" && !known[name] {
+			return "--" + name
+		}
+	}
+	return ""
+}
+
+// shownArg is an argument as an error may show it: a DSN's password (a
+// connection string given in the wrong place) is never echoed.
+func shownArg(s string) string {
+	if strings.Contains(s, "://") || strings.Contains(s, "=") {
+		return dbconn.Redact(s)
+	}
+	return s
 }
 
 // firstCommandAt returns the index of the first argument that is not a

@@ -72,7 +72,7 @@ func auditProve(c *cli.Context) error {
 	consistency := c.IsSet("from") || c.IsSet("to")
 	switch {
 	case c.Args().Len() > 0:
-		return usageError("unexpected argument %q", c.Args().First())
+		return usageError("unexpected argument %q", shownArg(c.Args().First()))
 	case inclusion && consistency:
 		return usageError("give --mesh, --id and --checkpoint (inclusion) or --from and --to (consistency), not both")
 	case consistency && (c.String("from") == "" || c.String("to") == ""):

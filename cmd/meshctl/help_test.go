@@ -80,6 +80,13 @@ func TestFlagMistakesNameTheFlag(t *testing.T) {
 		{[]string{"migrate", "up", "--lock-wait"}, "meshctl: flag --lock-wait needs a value (see meshctl migrate up --help)\n"},
 		{[]string{"migrate", "up", "--lock-wait=soon"}, "meshctl: invalid value \"soon\" for --lock-wait (see meshctl migrate up --help)\n"},
 		{[]string{"gate", "ready", "--successes", "three"}, "meshctl: invalid value \"three\" for --successes (see meshctl gate ready --help)\n"},
+		// A connection string in the wrong place is never echoed with
+		// its password.
+		{[]string{"--databse-url", "postgres://ops:S3cretPW@db/x", "db", "ping"}, "meshctl: unknown flag --databse-url (see meshctl --help)\n"},
+		{[]string{"db", "ping", "postgres://ops:S3cretPW@db/x"}, "meshctl: unexpected argument \"postgres://ops:xxxxx@db/x\": meshctl db ping takes none (see meshctl db ping --help)\n"},
+		{[]string{"migrate", "status", "host=db password=S3cretPW"}, "meshctl: unexpected argument \"host=db password=xxxxx\": meshctl migrate status takes none (see meshctl migrate status --help)\n"},
+		{[]string{"postgres://ops:S3cretPW@db/x", "db", "ping"}, "meshctl: unknown command \"postgres://ops:xxxxx@db/x\" (see meshctl --help)\n"},
+		{[]string{"migrate", "status", "--database-url", "postgres://ops:S3cretPW@db/x"}, "meshctl: --database-url is a global flag: give it before the command (meshctl --database-url URL migrate status) (see meshctl migrate status --help)\n"},
 	} {
 		code, stdout, stderr := runCLI(t, c.args...)
 		if code != ExitUsage || stdout != "" || stderr != c.want {
