@@ -17,6 +17,10 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.IsDir() {
+			out[e.Name()+"/"] = ""
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
@@ -27,15 +31,27 @@ func snapshot(t *testing.T, dir string) map[string]string {
 }
 
 // TestWriteDirNeverHalfReplaced: a failure at any step (the fifth file's
-// write, the final exchange, the fallback's second rename) leaves DIR
-// exactly as it was and no temporary directory beside it; success
-// replaces the generated files and keeps the others.
+// write, the first rename, a rename midway after others succeeded) leaves
+// DIR exactly as it was, with no temporary file in it; success replaces
+// the generated files and leaves the others, their modes included.
 func TestWriteDirNeverHalfReplaced(t *testing.T) {
 	files, err := Generate([]byte(DefaultSeed))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fail := errors.New("injected failure")
+	failRename := func(at int) func() func() {
+		return func() func() {
+			orig, n := rename, 0
+			rename = func(a, b string) error {
+				if n++; n == at {
+					return fail
+				}
+				return orig(a, b)
+			}
+			return func() { rename = orig }
+		}
+	}
 	for _, tt := range []struct {
 		name   string
 		inject func() func()
@@ -50,31 +66,19 @@ func TestWriteDirNeverHalfReplaced(t *testing.T) {
 			}
 			return func() { writeFileSync = orig }
 		}},
-		{"exchange fails", func() func() {
-			orig := exchange
-			exchange = func(string, string) error { return fail }
-			return func() { exchange = orig }
-		}},
-		{"fallback: rename in fails, old restored", func() func() {
-			origX, origR, n := exchange, rename, 0
-			exchange = renameSwap
-			rename = func(a, b string) error {
-				if n++; n == 2 {
-					return fail
-				}
-				return origR(a, b)
-			}
-			return func() { exchange, rename = origX, origR }
-		}},
+		{"first rename fails", failRename(1)},
+		{"a rename midway fails, the earlier ones undone", failRename(len(files) / 2)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			parent := t.TempDir()
-			dir := filepath.Join(parent, "data")
+			dir := filepath.Join(t.TempDir(), "data")
 			if err := os.Mkdir(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
+			i := 0
 			for name := range files {
-				os.WriteFile(filepath.Join(dir, name), []byte("old "+name), 0o644)
+				if i++; i%2 == 0 { // half the files exist, half are new
+					os.WriteFile(filepath.Join(dir, name), []byte("old "+name), 0o644)
+				}
 			}
 			os.WriteFile(filepath.Join(dir, "README.md"), []byte("keep me"), 0o644)
 			before := snapshot(t, dir)
@@ -87,27 +91,50 @@ func TestWriteDirNeverHalfReplaced(t *testing.T) {
 			if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
 				t.Errorf("DIR changed (-before +after):\n%s", diff)
 			}
-			if entries, _ := os.ReadDir(parent); len(entries) != 1 {
-				t.Errorf("left beside DIR: %d entries", len(entries))
-			}
 		})
 	}
 	dir := filepath.Join(t.TempDir(), "data")
-	os.Mkdir(dir, 0o755)
+	os.Mkdir(dir, 0o700)
 	os.WriteFile(filepath.Join(dir, "README.md"), []byte("keep me"), 0o644)
+	os.WriteFile(filepath.Join(dir, "private.txt"), []byte("secret"), 0o600)
+	os.Mkdir(filepath.Join(dir, "sub"), 0o700)
 	if err := WriteDir(dir, files); err != nil {
 		t.Fatal(err)
 	}
 	got := snapshot(t, dir)
-	if got["README.md"] != "keep me" || len(got) != len(files)+1 {
-		t.Errorf("after success: %d files, README %q", len(got), got["README.md"])
+	if got["README.md"] != "keep me" || len(got) != len(files)+3 {
+		t.Errorf("after success: %d entries, README %q", len(got), got["README.md"])
 	}
 	for name, data := range files {
 		if got[name] != string(data) {
 			t.Errorf("%s not replaced", name)
 		}
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, %v", name, st.Mode(), err)
+		}
 	}
-	if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 1 {
-		t.Errorf("temporary directory left behind: %d entries", len(entries))
+	for name, mode := range map[string]os.FileMode{".": 0o700, "private.txt": 0o600, "sub": 0o700} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, want %v (%v)", name, st.Mode().Perm(), mode, err)
+		}
+	}
+}
+
+// WriteDir into the current directory ("--out ."), and into one that does
+// not exist yet.
+func TestWriteDirHereAndNew(t *testing.T) {
+	files := map[string][]byte{"a.json": []byte("{}"), "b.json": []byte("[]")}
+	t.Chdir(t.TempDir())
+	if err := WriteDir(".", files); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshot(t, "."); len(got) != 2 || got["a.json"] != "{}" {
+		t.Errorf("WriteDir(\".\"): %v", got)
+	}
+	if err := WriteDir("new/deeper", files); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshot(t, "new/deeper"); len(got) != 2 {
+		t.Errorf("new directory: %v", got)
 	}
 }

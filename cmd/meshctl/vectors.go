@@ -41,9 +41,9 @@ meshctl vectors verify vectors/data/mesh_hello_test.json ./my_test.json`,
 			UsageText: `meshctl vectors generate --out /tmp/v   # mesh_*.json, byte for byte those in vectors/data
 meshctl vectors generate --out /tmp/v --seed 00ff`,
 			Description: `Without --seed the embedded files are reproduced byte for byte. Existing
-files of the same names in DIR are replaced and other files kept; the new
-directory is built beside DIR and swapped in in one step, so an error
-leaves DIR unchanged.`,
+files of the same names in DIR are replaced; nothing else in DIR is read or
+changed. Every file is written and synced first, then renamed into place,
+the old ones kept until all renames succeed, so an error leaves DIR as it was.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "out", Required: true, Usage: "directory `DIR` to write mesh_*.json into (created if missing)"},
 				&cli.StringFlag{Name: "seed", Usage: "seed as `HEX`, 1 to 64 bytes (default: the embedded files' seed, hex of \"" + vectors.DefaultSeed + "\")"},
@@ -165,8 +165,8 @@ func vectorsGenerate(c *cli.Context) error {
 	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o755); err != nil {
 		return usageError("cannot create the parent of --out directory %s: %v", dir, errors.Unwrap(err))
 	}
-	// The files are written beside DIR and swapped in in one step: an error
-	// leaves DIR as it was.
+	// All written before any is renamed into place, the old ones put back
+	// on a failure: an error leaves DIR as it was.
 	if err := vectors.WriteDir(dir, files); err != nil {
 		return fmt.Errorf("write %s: %v (the directory is unchanged)", dir, err)
 	}
