@@ -42,6 +42,10 @@ type Server struct {
 
 	touchMu sync.Mutex
 	touched map[string]time.Time // api key id → last use, flushed off the request path
+
+	// beforeRegister, when set (tests only), runs after a WebSocket's
+	// hello is verified and before the hub knows the connection.
+	beforeRegister atomic.Pointer[func(memberID string)]
 }
 
 // dbState is what the background probe last saw.
