@@ -385,6 +385,10 @@ func (s *Server) handleCreateTopic(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleTopicKey(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	name := strings.TrimPrefix(r.PathValue("name"), "#")
+	if !topicNameRe.MatchString(name) {
+		writeErr(w, http.StatusBadRequest, "invalid_topic", "topic: lowercase letters, digits, '_' and '-', at most 64")
+		return
+	}
 	if !c.inScope(name) {
 		writeErr(w, http.StatusForbidden, "topic_scope", "this API key is not scoped to this topic")
 		return
@@ -500,6 +504,9 @@ func checkMessage(req *postMessageReq) (newMessage, *reqError) {
 		var err error
 		if bodyV1, err = meshfmt.DecodeBodyV1(req.Ciphertext); err != nil || req.Ciphertext == "" {
 			return msg, &reqError{http.StatusBadRequest, "invalid_body", "bodyVersion 1: ciphertext must be base64 (standard, padded) of UTF-8 text"}
+		}
+		if strings.ContainsRune(req.Nonce, 0) {
+			return msg, &reqError{http.StatusBadRequest, "invalid_body", "bodyVersion 1: nonce must not contain NUL"}
 		}
 	case meshfmt.BodyV2:
 		ct, err := base64.StdEncoding.Strict().DecodeString(req.Ciphertext)
@@ -652,6 +659,12 @@ func (s *Server) handleReadNotifications(w http.ResponseWriter, r *http.Request)
 			writeErr(w, http.StatusBadRequest, "invalid_request", "ids: at most 1000")
 			return
 		}
+		for _, id := range req.IDs {
+			if !cleanText(id, 64) {
+				writeErr(w, http.StatusBadRequest, "invalid_ids", "ids: notification ids of 1 to 64 characters, no control characters")
+				return
+			}
+		}
 		tag, err = s.pool.Exec(r.Context(), `UPDATE mesh.notification SET read_at = localtimestamp
 WHERE recipient_member_id = $1 AND mesh_id = $2 AND read_at IS NULL AND id = ANY($3::text[])`, c.MemberID, c.MeshID, req.IDs)
 	} else {
@@ -723,6 +736,10 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	member := c.MemberID
 	if req.MemberID != "" {
+		if !cleanText(req.MemberID, 64) {
+			writeErr(w, http.StatusBadRequest, "invalid_member_id", "memberId: 1 to 64 characters, no control characters")
+			return
+		}
 		member = req.MemberID
 	}
 	key, err := meshfmt.GenerateAPIKey(rand.Reader)

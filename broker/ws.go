@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -295,6 +296,25 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.serveFrames(ctx, wc, name)
 }
 
+// checkHello checks the hello's fields that reach the database (before
+// any SQL: PostgreSQL text cannot hold NUL). It returns what is wrong, or
+// "".
+func checkHello(h *helloMsg) string {
+	switch {
+	case !cleanText(h.MeshID, 128):
+		return "meshId: 1 to 128 characters, no control characters"
+	case !cleanText(h.MemberID, 128):
+		return "memberId: 1 to 128 characters, no control characters"
+	case !cleanText(h.SessionID, 128):
+		return "sessionId: 1 to 128 characters, no control characters"
+	case len(h.CWD) > 4096 || strings.ContainsRune(h.CWD, 0):
+		return "cwd: at most 4096 bytes, no NUL"
+	case h.SessionPubkey != "" && !isLowerHex(h.SessionPubkey, 64):
+		return "sessionPubkey: 64 lowercase hex characters"
+	}
+	return ""
+}
+
 // stillAdmitted re-reads the member's ban after wc is registered. When the
 // member is banned (or the database cannot tell) it unregisters wc,
 // closes it and returns false.
@@ -341,9 +361,12 @@ func (s *Server) hello(ctx context.Context, c *websocket.Conn) (h helloMsg, name
 		s.reject(c, "no_hello", websocket.StatusPolicyViolation, "expected a hello within 10 s")
 		return h, "", false
 	}
-	if json.Unmarshal(data, &h, json.RejectUnknownMembers(true)) != nil || h.Type != "hello" || h.SessionID == "" ||
-		!cleanText(h.SessionID, 128) || len(h.CWD) > 4096 || (h.SessionPubkey != "" && !isLowerHex(h.SessionPubkey, 64)) {
+	if json.Unmarshal(data, &h, json.RejectUnknownMembers(true)) != nil || h.Type != "hello" {
 		s.reject(c, "bad_hello", websocket.StatusPolicyViolation, "malformed hello")
+		return h, "", false
+	}
+	if problem := checkHello(&h); problem != "" {
+		s.reject(c, "bad_hello", websocket.StatusPolicyViolation, "malformed hello: "+problem)
 		return h, "", false
 	}
 	var storedPK, role string
@@ -446,6 +469,9 @@ func (s *Server) adminOp(ctx context.Context, meshID, actorID, actorName string,
 	}
 	if m.Target == "" {
 		return refuse("invalid", "target required")
+	}
+	if !cleanText(m.Target, 128) {
+		return refuse("invalid", "target: a member id, display name or public key (no control characters)")
 	}
 	var ok serverMsg
 	err := s.txn(ctx, func(tx pgx.Tx, ev *[]string) error {
