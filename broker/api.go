@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -384,6 +385,10 @@ func (s *Server) handleCreateTopic(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleTopicKey(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	name := strings.TrimPrefix(r.PathValue("name"), "#")
+	if !topicNameRe.MatchString(name) {
+		writeErr(w, http.StatusBadRequest, "invalid_topic", "topic: lowercase letters, digits, '_' and '-', at most 64")
+		return
+	}
 	if !c.inScope(name) {
 		writeErr(w, http.StatusForbidden, "topic_scope", "this API key is not scoped to this topic")
 		return
@@ -499,6 +504,9 @@ func checkMessage(req *postMessageReq) (newMessage, *reqError) {
 		var err error
 		if bodyV1, err = meshfmt.DecodeBodyV1(req.Ciphertext); err != nil || req.Ciphertext == "" {
 			return msg, &reqError{http.StatusBadRequest, "invalid_body", "bodyVersion 1: ciphertext must be base64 (standard, padded) of UTF-8 text"}
+		}
+		if strings.ContainsRune(req.Nonce, 0) {
+			return msg, &reqError{http.StatusBadRequest, "invalid_body", "bodyVersion 1: nonce must not contain NUL"}
 		}
 	case meshfmt.BodyV2:
 		ct, err := base64.StdEncoding.Strict().DecodeString(req.Ciphertext)
@@ -651,6 +659,12 @@ func (s *Server) handleReadNotifications(w http.ResponseWriter, r *http.Request)
 			writeErr(w, http.StatusBadRequest, "invalid_request", "ids: at most 1000")
 			return
 		}
+		for _, id := range req.IDs {
+			if !cleanText(id, 64) {
+				writeErr(w, http.StatusBadRequest, "invalid_ids", "ids: notification ids of 1 to 64 characters, no control characters")
+				return
+			}
+		}
 		tag, err = s.pool.Exec(r.Context(), `UPDATE mesh.notification SET read_at = localtimestamp
 WHERE recipient_member_id = $1 AND mesh_id = $2 AND read_at IS NULL AND id = ANY($3::text[])`, c.MemberID, c.MeshID, req.IDs)
 	} else {
@@ -705,41 +719,27 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "invalid_label", "label: 1 to 100 characters, no control characters")
 		return
 	}
-	seen := map[string]bool{}
-	for _, cp := range req.Capabilities {
-		if !validCaps[cp] || seen[cp] {
-			writeErr(w, http.StatusBadRequest, "invalid_capabilities", "capabilities: distinct values of send, read, admin")
-			return
-		}
-		seen[cp] = true
-	}
-	if len(req.Capabilities) == 0 {
-		writeErr(w, http.StatusBadRequest, "invalid_capabilities", "capabilities: at least one of send, read, admin")
+	spec, rerr := checkKeyReq(c, &req, time.Now())
+	if rerr != nil {
+		s.fail(w, rerr)
 		return
 	}
 	var scopes any // SQL NULL: all topics
-	if req.TopicScopes != nil {
-		for _, t := range req.TopicScopes {
-			if !topicNameRe.MatchString(t) {
-				writeErr(w, http.StatusBadRequest, "invalid_topic_scopes", "topicScopes: topic names")
-				return
-			}
-		}
-		b, _ := json.Marshal(req.TopicScopes)
+	if spec.scopes != nil {
+		b, _ := json.Marshal(spec.scopes)
 		scopes = string(b)
 	}
 	var expires *string
-	if req.ExpiresAt != "" {
-		t, err := time.Parse(time.RFC3339Nano, req.ExpiresAt)
-		if err != nil || !t.After(time.Now()) {
-			writeErr(w, http.StatusBadRequest, "invalid_expires_at", "expiresAt: an RFC 3339 time in the future")
-			return
-		}
-		e := t.UTC().Format("2006-01-02 15:04:05.999999")
+	if spec.expires != nil {
+		e := spec.expires.UTC().Format("2006-01-02 15:04:05.999999")
 		expires = &e
 	}
 	member := c.MemberID
 	if req.MemberID != "" {
+		if !cleanText(req.MemberID, 64) {
+			writeErr(w, http.StatusBadRequest, "invalid_member_id", "memberId: 1 to 64 characters, no control characters")
+			return
+		}
 		member = req.MemberID
 	}
 	key, err := meshfmt.GenerateAPIKey(rand.Reader)
@@ -771,9 +771,84 @@ VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9::text::time
 		s.fail(w, err)
 		return
 	}
-	view.ID, view.Prefix, view.Label, view.Capabilities, view.TopicScopes = id, key.Prefix, req.Label, req.Capabilities, req.TopicScopes
+	view.ID, view.Prefix, view.Label, view.Capabilities, view.TopicScopes = id, key.Prefix, req.Label, req.Capabilities, spec.scopes
 	view.MemberID, view.Status, view.Secret = &member, "active", key.Secret
 	writeJSON(w, http.StatusCreated, view)
+}
+
+// keySpec is a checked API key request: its topic scopes (nil: every
+// topic) and expiry (nil: never), the caller's when the request omits them.
+type keySpec struct {
+	scopes  []string
+	expires *time.Time
+}
+
+// checkKeyReq validates a new key's capabilities, scopes and expiry, and
+// refuses (403) a key that would exceed the calling key: a key can only
+// hand on what it holds.
+func checkKeyReq(c *caller, req *createKeyReq, now time.Time) (keySpec, *reqError) {
+	var spec keySpec
+	if rerr := checkKeyCaps(c, req.Capabilities); rerr != nil {
+		return spec, rerr
+	}
+	var rerr *reqError
+	if spec.scopes, rerr = checkKeyScopes(c, req.TopicScopes); rerr != nil {
+		return spec, rerr
+	}
+	spec.expires, rerr = checkKeyExpiry(c, req.ExpiresAt, now)
+	return spec, rerr
+}
+
+func checkKeyCaps(c *caller, caps []string) *reqError {
+	if len(caps) == 0 {
+		return &reqError{http.StatusBadRequest, "invalid_capabilities", "capabilities: at least one of send, read, admin"}
+	}
+	seen := map[string]bool{}
+	for _, cp := range caps {
+		if !validCaps[cp] || seen[cp] {
+			return &reqError{http.StatusBadRequest, "invalid_capabilities", "capabilities: distinct values of send, read, admin"}
+		}
+		seen[cp] = true
+	}
+	for _, cp := range caps {
+		if !c.Caps[cp] {
+			return &reqError{http.StatusForbidden, "exceeds_caller_capabilities", "capabilities: a key cannot grant " + cp + ", which the calling key lacks"}
+		}
+	}
+	return nil
+}
+
+func checkKeyScopes(c *caller, scopes []string) ([]string, *reqError) {
+	if scopes == nil {
+		return slices.Clone(c.TopicScopes), nil // nil stays nil: every topic
+	}
+	for _, t := range scopes {
+		if !topicNameRe.MatchString(t) {
+			return nil, &reqError{http.StatusBadRequest, "invalid_topic_scopes", "topicScopes: topic names"}
+		}
+	}
+	if c.TopicScopes != nil {
+		for _, t := range scopes {
+			if !slices.Contains(c.TopicScopes, t) {
+				return nil, &reqError{http.StatusForbidden, "exceeds_caller_scopes", "topicScopes: the calling key is not scoped to " + t}
+			}
+		}
+	}
+	return scopes, nil
+}
+
+func checkKeyExpiry(c *caller, expiresAt string, now time.Time) (*time.Time, *reqError) {
+	if expiresAt == "" {
+		return c.ExpiresAt, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, expiresAt)
+	if err != nil || !t.After(now) {
+		return nil, &reqError{http.StatusBadRequest, "invalid_expires_at", "expiresAt: an RFC 3339 time in the future"}
+	}
+	if c.ExpiresAt != nil && t.After(*c.ExpiresAt) {
+		return nil, &reqError{http.StatusForbidden, "exceeds_caller_expiry", "expiresAt: after the calling key's expiry " + c.ExpiresAt.UTC().Format(time.RFC3339)}
+	}
+	return &t, nil
 }
 
 func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {

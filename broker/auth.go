@@ -32,7 +32,8 @@ type caller struct {
 	MemberName  string
 	MemberPK    string
 	Caps        map[string]bool
-	TopicScopes []string // nil: every topic
+	TopicScopes []string   // nil: every topic
+	ExpiresAt   *time.Time // nil: never (UTC)
 }
 
 type ctxKey struct{}
@@ -94,7 +95,7 @@ func (s *Server) lookupKey(ctx context.Context, secret string) (*caller, string,
 	}
 	want, _ := hex.DecodeString(meshfmt.HashAPIKey(secret))
 	rows, err := s.pool.Query(ctx, `SELECT k.id, k.mesh_id, k.secret_hash, k.capabilities::text, k.topic_scopes::text,
-	k.revoked_at IS NOT NULL, k.expires_at IS NOT NULL AND k.expires_at <= localtimestamp,
+	k.revoked_at IS NOT NULL, k.expires_at IS NOT NULL AND k.expires_at <= localtimestamp, k.expires_at,
 	m.id, m.display_name, m.peer_pubkey, m.revoked_at IS NOT NULL
 FROM mesh.api_key k LEFT JOIN mesh.member m ON m.id = k.issued_by_member_id
 WHERE k.secret_prefix = $1`, meshfmt.APIKeyPrefix(secret))
@@ -111,7 +112,7 @@ WHERE k.secret_prefix = $1`, meshfmt.APIKeyPrefix(secret))
 		var rev, exp bool
 		var mid, mname, mpk *string
 		var mrev *bool
-		if err := rows.Scan(&c.KeyID, &c.MeshID, &hash, &capsJSON, &scopes, &rev, &exp, &mid, &mname, &mpk, &mrev); err != nil {
+		if err := rows.Scan(&c.KeyID, &c.MeshID, &hash, &capsJSON, &scopes, &rev, &exp, &c.ExpiresAt, &mid, &mname, &mpk, &mrev); err != nil {
 			return nil, "", "", err
 		}
 		got, err := hex.DecodeString(hash)

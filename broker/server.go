@@ -42,6 +42,10 @@ type Server struct {
 
 	touchMu sync.Mutex
 	touched map[string]time.Time // api key id → last use, flushed off the request path
+
+	// beforeRegister, when set (tests only), runs after a WebSocket's
+	// hello is verified and before the hub knows the connection.
+	beforeRegister atomic.Pointer[func(memberID string)]
 }
 
 // dbState is what the background probe last saw.
@@ -372,9 +376,25 @@ func (s *Server) instrument(route string, h http.HandlerFunc) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: 200}
 		h(sw, r)
-		s.m.httpRequests.WithLabelValues(route, r.Method, strconv.Itoa(sw.code)).Inc()
+		s.m.httpRequests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(sw.code)).Inc()
 		s.m.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// methodLabels are the method label values of broker_http_requests_total:
+// the client chooses the method, so anything else is counted as "other"
+// (an unbounded label would let any client create series at will).
+var methodLabels = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, "other"}
+
+// methodLabel maps a request method to one of methodLabels.
+func methodLabel(m string) string {
+	for _, l := range methodLabels[:len(methodLabels)-1] {
+		if m == l {
+			return l
+		}
+	}
+	return "other"
 }
 
 // Health is the body of /health and /health/ready.

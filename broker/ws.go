@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,6 +120,44 @@ func (h *hub) closeSession(memberID, sessionID, keep string) {
 	}
 }
 
+// members returns the distinct members with a live connection here.
+func (h *hub) members() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for wc := range h.conns {
+		if !seen[wc.memberID] {
+			seen[wc.memberID] = true
+			out = append(out, wc.memberID)
+		}
+	}
+	return out
+}
+
+// closeBanned closes the live connections of members that are banned (or
+// gone) in the database.
+func (h *hub) closeBanned(ctx context.Context) {
+	ids := h.members()
+	if len(ids) == 0 {
+		return
+	}
+	rows, err := h.s.pool.Query(ctx, `SELECT u.id FROM unnest($1::text[]) AS u(id)
+LEFT JOIN mesh.member m ON m.id = u.id WHERE m.id IS NULL OR m.revoked_at IS NOT NULL`, ids)
+	if err != nil {
+		h.s.log.Warn("ban re-check after LISTEN reconnect failed", "members", len(ids))
+		return
+	}
+	banned, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		h.s.log.Warn("ban re-check after LISTEN reconnect failed", "members", len(ids))
+		return
+	}
+	for _, id := range banned {
+		h.closeMember(id, CloseBanned, "banned from this mesh: contact the mesh owner")
+	}
+}
+
 // listen applies kick and ban orders from every replica, reconnecting
 // with backoff while the database is away.
 func (h *hub) listen(ctx context.Context) {
@@ -128,6 +167,9 @@ func (h *hub) listen(ctx context.Context) {
 		if err == nil {
 			if _, err = conn.Exec(ctx, "LISTEN "+ctlChannel); err == nil {
 				wait = 500 * time.Millisecond
+				// Orders sent while no LISTEN was open are lost: close
+				// the connections of members banned meanwhile.
+				h.closeBanned(ctx)
 				for {
 					n, err := conn.WaitForNotification(ctx)
 					if err != nil {
@@ -233,20 +275,78 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		s.reject(c, "unavailable", websocket.StatusTryAgainLater, "database unavailable")
 		return
 	}
+	if hook := s.beforeRegister.Load(); hook != nil {
+		(*hook)(wc.memberID)
+	}
 	if old := s.hub.add(wc); old != nil {
 		go old.c.Close(websocket.StatusNormalClosure, "replaced by a newer connection with the same session id")
+	}
+	// A ban committed after the hello's check sent its NOTIFY before the
+	// hub knew this connection: look again now that it is registered.
+	if !s.stillAdmitted(ctx, wc) {
+		return
 	}
 	s.m.connTotal.Inc()
 	s.m.connActive.Inc()
 	defer func() {
-		s.hub.remove(wc)
 		s.m.connActive.Dec()
-		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, _ = s.pool.Exec(dctx, `UPDATE mesh.presence SET disconnected_at = localtimestamp WHERE id = $1 AND disconnected_at IS NULL`, wc.presenceID)
+		s.unregister(wc)
 	}()
 	s.send(ctx, c, serverMsg{Type: "hello_ack", PresenceID: wc.presenceID, MemberDisplayName: name})
 	s.serveFrames(ctx, wc, name)
+}
+
+// checkHello checks the hello's fields that reach the database (before
+// any SQL: PostgreSQL text cannot hold NUL). It returns what is wrong, or
+// "".
+func checkHello(h *helloMsg) string {
+	switch {
+	case !cleanText(h.MeshID, 128):
+		return "meshId: 1 to 128 characters, no control characters"
+	case !cleanText(h.MemberID, 128):
+		return "memberId: 1 to 128 characters, no control characters"
+	case !cleanText(h.SessionID, 128):
+		return "sessionId: 1 to 128 characters, no control characters"
+	case len(h.CWD) > 4096 || strings.ContainsRune(h.CWD, 0):
+		return "cwd: at most 4096 bytes, no NUL"
+	case h.SessionPubkey != "" && !isLowerHex(h.SessionPubkey, 64):
+		return "sessionPubkey: 64 lowercase hex characters"
+	}
+	return ""
+}
+
+// stillAdmitted re-reads the member's ban after wc is registered. When the
+// member is banned (or the database cannot tell) it unregisters wc,
+// closes it and returns false.
+func (s *Server) stillAdmitted(ctx context.Context, wc *wsConn) bool {
+	revoked, err := s.memberRevoked(ctx, wc.memberID)
+	if err == nil && !revoked {
+		return true
+	}
+	s.unregister(wc)
+	if err != nil {
+		s.reject(wc.c, "unavailable", websocket.StatusTryAgainLater, "database unavailable")
+	} else {
+		s.reject(wc.c, "revoked", CloseBanned, "this member is banned: contact the mesh owner")
+	}
+	return false
+}
+
+func (s *Server) memberRevoked(ctx context.Context, memberID string) (bool, error) {
+	var revoked bool
+	err := s.pool.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM mesh.member WHERE id = $1`, memberID).Scan(&revoked)
+	if errors.Is(err, errNoRows) {
+		return true, nil // the member is gone
+	}
+	return revoked, err
+}
+
+// unregister removes wc from the hub and ends its presence.
+func (s *Server) unregister(wc *wsConn) {
+	s.hub.remove(wc)
+	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = s.pool.Exec(dctx, `UPDATE mesh.presence SET disconnected_at = localtimestamp WHERE id = $1 AND disconnected_at IS NULL`, wc.presenceID)
 }
 
 // hello reads the connection's first frame and authenticates it: a
@@ -261,9 +361,12 @@ func (s *Server) hello(ctx context.Context, c *websocket.Conn) (h helloMsg, name
 		s.reject(c, "no_hello", websocket.StatusPolicyViolation, "expected a hello within 10 s")
 		return h, "", false
 	}
-	if json.Unmarshal(data, &h, json.RejectUnknownMembers(true)) != nil || h.Type != "hello" || h.SessionID == "" ||
-		!cleanText(h.SessionID, 128) || len(h.CWD) > 4096 || (h.SessionPubkey != "" && !isLowerHex(h.SessionPubkey, 64)) {
+	if json.Unmarshal(data, &h, json.RejectUnknownMembers(true)) != nil || h.Type != "hello" {
 		s.reject(c, "bad_hello", websocket.StatusPolicyViolation, "malformed hello")
+		return h, "", false
+	}
+	if problem := checkHello(&h); problem != "" {
+		s.reject(c, "bad_hello", websocket.StatusPolicyViolation, "malformed hello: "+problem)
 		return h, "", false
 	}
 	var storedPK, role string
@@ -366,6 +469,9 @@ func (s *Server) adminOp(ctx context.Context, meshID, actorID, actorName string,
 	}
 	if m.Target == "" {
 		return refuse("invalid", "target required")
+	}
+	if !cleanText(m.Target, 128) {
+		return refuse("invalid", "target: a member id, display name or public key (no control characters)")
 	}
 	var ok serverMsg
 	err := s.txn(ctx, func(tx pgx.Tx, ev *[]string) error {
