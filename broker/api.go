@@ -694,12 +694,24 @@ type createKeyReq struct {
 	MemberID     string   `json:"memberId"`
 }
 
+// scopeList is a key's topic scopes as the API shows them: null for a key
+// of every topic, [] for a key of none (a nil slice would otherwise read
+// as [], the opposite).
+type scopeList []string
+
+func (s scopeList) MarshalJSON() ([]byte, error) {
+	if s == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal([]string(s))
+}
+
 type apiKeyView struct {
 	ID           string     `json:"id"`
 	Prefix       string     `json:"prefix"`
 	Label        string     `json:"label"`
 	Capabilities []string   `json:"capabilities"`
-	TopicScopes  []string   `json:"topicScopes"`
+	TopicScopes  scopeList  `json:"topicScopes"`
 	MemberID     *string    `json:"memberId"`
 	Status       string     `json:"status"`
 	CreatedAt    time.Time  `json:"createdAt"`

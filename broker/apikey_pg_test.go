@@ -57,5 +57,9 @@ func TestAPIKeyNoEscalation(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM mesh.api_key WHERE id = $1 AND topic_scopes IS NULL AND expires_at IS NULL`, r["id"]); n != 1 {
 		t.Fatalf("unlimited: %v", r)
 	}
+	// Every topic reads as null, never as [] (no topic, as for c2 above).
+	if v, ok := r["topicScopes"]; !ok || v != nil {
+		t.Fatalf("unlimited key's topicScopes = %#v, want null", v)
+	}
 	verifyChain(t, e.pool)
 }
