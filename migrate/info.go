@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,31 +61,13 @@ func AppliedAt(ctx context.Context, conn *pgx.Conn, table string) (map[string]ti
 	if err != nil || !exists {
 		return nil, err
 	}
-	if !s.info.canSelect {
-		return nil, &PrivilegeError{Role: s.info.user, Why: "cannot read the tracking table",
-			Grant: fmt.Sprintf("GRANT SELECT ON %s TO %s", r.Table(), ident(s.info.user))}
-	}
-	rows, err := conn.Query(ctx, s.readSQL(), pgx.QueryExecModeSimpleProtocol)
+	rows, err := s.readTracking(ctx)
 	if err != nil {
-		return nil, dbErr("reading the tracking table", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]time.Time{}
-	for rows.Next() {
-		var name string
-		var sha, how, norm *string
-		var at *time.Time
-		var dur *float64
-		if err := rows.Scan(&name, &sha, &at, &dur, &how, &norm); err != nil {
-			return nil, dbErr("reading the tracking table", err)
-		}
-		if at == nil {
-			return nil, &TrackingRowError{Table: r.Table(), File: name, Column: "applied_at"}
-		}
-		out[name] = s.appliedAt(*at, how != nil)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("reading the tracking table", err)
+	out := make(map[string]time.Time, len(rows))
+	for name, tr := range rows {
+		out[name] = tr.appliedAt
 	}
 	return out, nil
 }

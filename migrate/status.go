@@ -153,6 +153,52 @@ func (s *session) upToDate(ctx context.Context) (bool, error) {
 	return same && n == len(s.r.src.Files), nil
 }
 
+// readTracking reads every row of the tracking table (which exists: see
+// probe), keyed by filename, applied_at as an instant (see appliedAt).
+func (s *session) readTracking(ctx context.Context) (map[string]trackRow, error) {
+	r := s.r
+	if !s.info.canSelect {
+		return nil, &PrivilegeError{Role: s.info.user, Why: "cannot read the tracking table",
+			Grant: fmt.Sprintf("GRANT SELECT ON %s TO %s", r.Table(), ident(s.info.user))}
+	}
+	rs, err := s.conn.Query(ctx, s.readSQL(), pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return nil, dbErr("reading the tracking table", err)
+	}
+	defer rs.Close()
+	rows := map[string]trackRow{}
+	for rs.Next() {
+		var name string
+		var tr trackRow
+		var sha, how, norm *string
+		var at *time.Time
+		if err := rs.Scan(&name, &sha, &at, &tr.durationMS, &how, &norm); err != nil {
+			return nil, dbErr("reading the tracking table", err)
+		}
+		// Upstream's columns are NOT NULL; a table without the
+		// constraints may hold rows no runner wrote.
+		if sha == nil || at == nil {
+			col := "sha256"
+			if at == nil {
+				col = "applied_at"
+			}
+			return nil, &TrackingRowError{Table: r.Table(), File: name, Column: col}
+		}
+		tr.sha256, tr.appliedAt = *sha, s.appliedAt(*at, how != nil)
+		if how != nil {
+			tr.how = *how
+		}
+		if norm != nil {
+			tr.normalized = *norm
+		}
+		rows[name] = tr
+	}
+	if err := rs.Err(); err != nil {
+		return nil, dbErr("reading the tracking table", err)
+	}
+	return rows, nil
+}
+
 // status reads the tracking table (if any) and classifies every file.
 func (s *session) status(ctx context.Context) (*Status, error) {
 	r := s.r
@@ -165,45 +211,8 @@ func (s *session) status(ctx context.Context) (*Status, error) {
 	rows := map[string]trackRow{}
 	partial := map[string]*Failure{}
 	if st.TableExists {
-		if !s.info.canSelect {
-			return nil, &PrivilegeError{Role: s.info.user, Why: "cannot read the tracking table",
-				Grant: fmt.Sprintf("GRANT SELECT ON %s TO %s", r.Table(), ident(s.info.user))}
-		}
-		rs, err := s.conn.Query(ctx, s.readSQL(), pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			return nil, dbErr("reading the tracking table", err)
-		}
-		for rs.Next() {
-			var name string
-			var tr trackRow
-			var sha, how, norm *string
-			var at *time.Time
-			if err := rs.Scan(&name, &sha, &at, &tr.durationMS, &how, &norm); err != nil {
-				rs.Close()
-				return nil, dbErr("reading the tracking table", err)
-			}
-			// Upstream's columns are NOT NULL; a table without the
-			// constraints may hold rows no runner wrote.
-			if sha == nil || at == nil {
-				rs.Close()
-				col := "sha256"
-				if at == nil {
-					col = "applied_at"
-				}
-				return nil, &TrackingRowError{Table: r.Table(), File: name, Column: col}
-			}
-			tr.sha256, tr.appliedAt = *sha, *at
-			tr.appliedAt = s.appliedAt(tr.appliedAt, how != nil)
-			if how != nil {
-				tr.how = *how
-			}
-			if norm != nil {
-				tr.normalized = *norm
-			}
-			rows[name] = tr
-		}
-		if err := rs.Err(); err != nil {
-			return nil, dbErr("reading the tracking table", err)
+		if rows, err = s.readTracking(ctx); err != nil {
+			return nil, err
 		}
 	}
 	if partialExists {
