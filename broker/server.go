@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -389,10 +390,8 @@ var methodLabels = []string{http.MethodGet, http.MethodHead, http.MethodPost, ht
 
 // methodLabel maps a request method to one of methodLabels.
 func methodLabel(m string) string {
-	for _, l := range methodLabels[:len(methodLabels)-1] {
-		if m == l {
-			return l
-		}
+	if slices.Contains(methodLabels, m) && m != "other" {
+		return m
 	}
 	return "other"
 }

@@ -20,6 +20,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -391,16 +392,13 @@ func versionMatches(expect, version, commit string) bool {
 	e, c := strings.ToLower(expect), strings.ToLower(commit)
 	// Either the expected SHA is a prefix of the broker's commit, or a
 	// full SHA (40 hex digits) starts with the broker's short commit.
-	return strings.HasPrefix(c, e) || len(e) == 40 && isHex(e) && strings.HasPrefix(e, c) && len(c) >= 7
+	return strings.HasPrefix(c, e) || isFullSHA(e) && strings.HasPrefix(e, c) && len(c) >= 7
 }
 
-func isHex(s string) bool {
-	for _, r := range s {
-		if !strings.ContainsRune("0123456789abcdef", r) {
-			return false
-		}
-	}
-	return true
+// isFullSHA reports whether s is a full git commit id (40 hex digits).
+func isFullSHA(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 20
 }
 
 func notReadyClass(reason string) Class {
