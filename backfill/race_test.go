@@ -7,6 +7,7 @@ import (
 
 	"github.com/claudemesh/meshctl/backfill"
 	"github.com/claudemesh/meshctl/internal/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // brokerSubscribe is the broker's join statement (broker/api.go,
@@ -15,6 +16,23 @@ import (
 const brokerSubscribe = `INSERT INTO mesh.topic_member (topic_id, member_id, role)
 SELECT t.id, $2, 'member' FROM mesh.topic t WHERE t.mesh_id = $1 AND t.name = 'general'
 ON CONFLICT (topic_id, member_id) DO NOTHING`
+
+// openJoin begins a join on a connection of its own and inserts its
+// member row (insert), leaving the transaction open; it is rolled back
+// when the test ends unless committed.
+func openJoin(t *testing.T, db *pgtest.DB, insert string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := connect(t, db).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) }) //nolint:errcheck
+	if _, err := tx.Exec(ctx, insert); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
 
 // TestGeneralJoinInFlight reproduces a join that runs while the backfill
 // creates #general: the join inserts its member and runs the broker's
@@ -26,15 +44,7 @@ func TestGeneralJoinInFlight(t *testing.T) {
 		INSERT INTO mesh.mesh (id, name, slug, owner_user_id) VALUES ('m1', 'One', 'one', 'u1');
 		INSERT INTO mesh.member (id, mesh_id, user_id, peer_pubkey, display_name, role) VALUES ('a1', 'm1', 'u1', repeat('a', 64), 'owner', 'admin')`)
 	ctx := context.Background()
-	join := connect(t, db)
-	tx, err := join.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, `INSERT INTO mesh.member (id, mesh_id, peer_pubkey, display_name) VALUES ('late', 'm1', repeat('b', 64), 'late')`); err != nil {
-		t.Fatal(err)
-	}
+	tx := openJoin(t, db, `INSERT INTO mesh.member (id, mesh_id, peer_pubkey, display_name) VALUES ('late', 'm1', repeat('b', 64), 'late')`)
 	tag, err := tx.Exec(ctx, brokerSubscribe, "m1", "late")
 	if err != nil || tag.RowsAffected() != 0 {
 		t.Fatalf("the join's subscribe: %v, %d rows (want 0: no #general yet)", err, tag.RowsAffected())
@@ -63,15 +73,7 @@ func TestOwnerMemberJoinInFlight(t *testing.T) {
 	exec(t, db, `INSERT INTO public."user" (id) VALUES ('u1');
 		INSERT INTO mesh.mesh (id, name, slug, owner_user_id) VALUES ('m1', 'One', 'one', 'u1')`)
 	ctx := context.Background()
-	join := connect(t, db)
-	tx, err := join.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, `INSERT INTO mesh.member (id, mesh_id, user_id, peer_pubkey, display_name, role) VALUES ('own', 'm1', 'u1', repeat('b', 64), 'me', 'admin')`); err != nil {
-		t.Fatal(err)
-	}
+	tx := openJoin(t, db, `INSERT INTO mesh.member (id, mesh_id, user_id, peer_pubkey, display_name, role) VALUES ('own', 'm1', 'u1', repeat('b', 64), 'me', 'admin')`)
 	res := runDuringJoin(t, db, backfill.OwnerMember{}, func() {
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatal(err)
